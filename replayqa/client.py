@@ -1,0 +1,160 @@
+"""The HTTP client steps use: httpx plus a history of every exchange.
+
+The history is what issues, reports and later replays are made from, so every
+request is recorded, including the ones that never got a response. One
+transport seam (``transport=``) lets tests use ``httpx.MockTransport`` and
+real apps alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from replayqa.model import Exchange, HttpRequest, HttpResponse
+
+#: Errors raised before the request reached the app: safe to retry, even for POST.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+class Client:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        timeout: float = 10.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+        transport: httpx.BaseTransport | None = None,
+        verify: bool = True,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
+        self.history: list[Exchange] = []
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            transport=transport,
+            verify=verify,
+        )
+
+    # -- requests ------------------------------------------------------------
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send a request, retrying only when it could not be sent at all."""
+        attempt = 0
+        while True:
+            started = time.time()
+            request = self._http.build_request(method, url, **kwargs)
+            try:
+                response = self._http.send(request)
+            except httpx.HTTPError as exc:
+                self.history.append(exchange_from_error(request, exc, started))
+                if isinstance(exc, _NOT_SENT) and attempt < self.retries:
+                    time.sleep(self.backoff * 2**attempt)
+                    attempt += 1
+                    continue
+                raise
+            self.history.append(exchange_from_response(response, started))
+            return response
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+    # -- session state -------------------------------------------------------
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self._http.headers
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._http.cookies
+
+    @property
+    def last_exchange(self) -> Exchange | None:
+        return self.history[-1] if self.history else None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Cookies and headers are session state: a branch path must not inherit a sibling's login."""
+        return {"headers": dict(self._http.headers), "cookies": list(self._http.cookies.jar)}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        self._http.headers = httpx.Headers(snapshot["headers"])
+        self._http.cookies.clear()
+        for cookie in snapshot["cookies"]:
+            self._http.cookies.jar.set_cookie(cookie)
+
+    @contextlib.contextmanager
+    def timeout(self, seconds: float | None) -> Iterator[None]:
+        """Apply a step's own timeout while it runs."""
+        if seconds is None:
+            yield
+            return
+        previous = self._http.timeout
+        self._http.timeout = httpx.Timeout(seconds)
+        try:
+            yield
+        finally:
+            self._http.timeout = previous
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _text(content: bytes) -> str | None:
+    return content.decode("utf-8", errors="replace") if content else None
+
+
+def _request_model(request: httpx.Request) -> HttpRequest:
+    try:
+        body = _text(request.content)
+    except httpx.RequestNotRead:
+        body = "<streamed body>"
+    return HttpRequest(request.method, str(request.url), dict(request.headers), body)
+
+
+def exchange_from_response(response: httpx.Response, started: float) -> Exchange:
+    """The one place an httpx response becomes a model Exchange."""
+    return Exchange(
+        request=_request_model(response.request),
+        response=HttpResponse(response.status_code, dict(response.headers), response.text),
+        started_at=started,
+        duration_ms=(time.time() - started) * 1000,
+    )
+
+
+def exchange_from_error(request: httpx.Request, exc: Exception, started: float) -> Exchange:
+    return Exchange(
+        request=_request_model(request),
+        error=f"{type(exc).__name__}: {exc}",
+        started_at=started,
+        duration_ms=(time.time() - started) * 1000,
+    )

@@ -1,0 +1,231 @@
+"""The vocabulary every part of replayqa shares.
+
+Plain dataclasses, importing nothing else from replayqa, so that the recorder,
+the synthesizer, the runner, the reports and the TUI all speak about the same
+things. Foreign objects (httpx responses, mitmproxy flows, openapi-core
+results) are converted into these at the edge, each in one function.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+#: An action is ``action(client, context) -> response``.
+Action = Callable[[Any, Any], Any]
+
+
+# --- journeys ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation about a step's response.
+
+    kind is one of ``status``, ``equals``, ``exists``, ``matches``, ``schema``.
+    ``path`` addresses the JSON body (``items[0].id``); ``value`` is the
+    expected status (int, list of ints or ``"4xx"``), value, bool or regex.
+    """
+
+    kind: str
+    path: str | None = None
+    value: Any = None
+
+
+@dataclass
+class Step:
+    name: str
+    action: Action
+    description: str = ""
+    expect_failure: bool = False
+    timeout: float | None = None
+    retries: int = 0
+    checks: Sequence[Check] = ()
+    #: context name -> body path; the value is saved after the step passes.
+    save: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Checkpoint:
+    name: str
+
+
+@dataclass
+class Path:
+    name: str
+    steps: list[Node]
+    description: str = ""
+
+
+@dataclass
+class Branch:
+    checkpoint_name: str
+    paths: list[Path]
+
+
+Node = Step | Checkpoint | Branch
+
+
+@dataclass
+class Journey:
+    name: str
+    steps: list[Node]
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    #: Initial context values (YAML ``vars:``).
+    variables: dict[str, Any] = field(default_factory=dict)
+    #: Where the journey was defined, for messages.
+    source: str | None = None
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclass
+class Invariant:
+    """A property that must hold after every step.
+
+    ``check(client, context, db)`` returns True (or None) when it holds, False
+    or a message when it does not. ``db`` is the state backend, whose
+    ``query(sql, params)`` returns rows as dicts.
+    """
+
+    name: str
+    check: Callable[[Any, Any, Any], bool | str | None]
+    severity: Severity = Severity.HIGH
+    description: str = ""
+
+
+# --- HTTP exchanges ---------------------------------------------------------
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+
+    def json(self) -> Any:
+        return _json.loads(self.body) if self.body else None
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+    def json(self) -> Any:
+        return _json.loads(self.body) if self.body else None
+
+    def json_or_none(self) -> Any:
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
+
+@dataclass
+class Exchange:
+    """One request and what came back: a response, or an error."""
+
+    request: HttpRequest
+    response: HttpResponse | None = None
+    error: str | None = None
+    started_at: float = 0.0
+    duration_ms: float = 0.0
+
+
+# --- results ----------------------------------------------------------------
+
+
+@dataclass
+class Issue:
+    journey: str
+    path: str
+    step: str
+    error: str
+    severity: Severity = Severity.HIGH
+    kind: str = "step"  # step | invariant
+    request: HttpRequest | None = None
+    response: HttpResponse | None = None
+    logs: list[str] = field(default_factory=list)
+    suggestion: str = ""
+
+
+@dataclass
+class StepResult:
+    journey: str
+    path: str
+    step: str
+    passed: bool
+    expect_failure: bool = False
+    error: str | None = None
+    exchange: Exchange | None = None
+    duration_ms: float = 0.0
+    attempts: int = 1
+
+
+@dataclass
+class PathResult:
+    """One route through a journey's tree, from its start to a leaf."""
+
+    journey: str
+    path: str
+    steps: list[StepResult] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.issues and all(s.passed for s in self.steps)
+
+
+@dataclass
+class JourneyResult:
+    journey: str
+    paths: list[PathResult] = field(default_factory=list)
+    steps: list[StepResult] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    duration_ms: float = 0.0
+    source: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.issues
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    journeys: list[JourneyResult] = field(default_factory=list)
+    started_at: float = 0.0
+    duration_ms: float = 0.0
+    base_url: str = ""
+
+    @property
+    def issues(self) -> list[Issue]:
+        return [i for j in self.journeys for i in j.issues]
+
+    @property
+    def passed(self) -> bool:
+        return all(j.passed for j in self.journeys)
+
+    @property
+    def steps_executed(self) -> int:
+        return sum(len(j.steps) for j in self.journeys)
+
+
+MAIN_PATH = "main"
+
+
+def path_label(route: Sequence[str]) -> str:
+    """A route through nested branches as one readable name."""
+    return "/".join(route) if route else MAIN_PATH

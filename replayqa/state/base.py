@@ -1,0 +1,107 @@
+"""The protocol every state backend implements, the safety rule, and the URL factory."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol, runtime_checkable
+
+from replayqa.errors import ConfigError, StateError, UnsafeDatabaseError
+
+#: Schema-migration bookkeeping: emptying these would make the app re-migrate.
+MIGRATION_TABLES = frozenset(
+    {"alembic_version", "django_migrations", "schema_migrations", "_prisma_migrations"}
+)
+
+_TEST_NAME = re.compile(r"test|qa|replayqa", re.IGNORECASE)
+
+
+@runtime_checkable
+class StateBackend(Protocol):
+    def connect(self) -> None: ...
+    def disconnect(self) -> None: ...
+    def checkpoint(self, name: str) -> None: ...
+    def rollback(self, name: str) -> None: ...
+    def release(self, name: str) -> None: ...
+    def reset(self) -> None: ...
+    def is_connected(self) -> bool: ...
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]: ...
+    def check_restore_allowed(self) -> None: ...
+
+
+def is_test_database_name(name: str) -> bool:
+    return bool(_TEST_NAME.search(name))
+
+
+def require_test_database(name: str, allow_restore: bool, what: str) -> None:
+    """Destructive operations run only against databases marked as test databases."""
+    if allow_restore or is_test_database_name(name):
+        return
+    raise UnsafeDatabaseError(
+        f"refusing to {what} database {name!r}: its name has no 'test', 'qa' or 'replayqa'; "
+        "if it really is a test database, pass --allow-restore or set allow_restore = true"
+    )
+
+
+class NullBackend:
+    """No database: checkpoints keep only the context. Paths may see each other's writes."""
+
+    def __init__(self) -> None:
+        self._connected = False
+
+    def connect(self) -> None:
+        self._connected = True
+
+    def disconnect(self) -> None:
+        self._connected = False
+
+    def checkpoint(self, name: str) -> None:
+        pass
+
+    def rollback(self, name: str) -> None:
+        pass
+
+    def release(self, name: str) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def is_connected(self) -> bool:
+        return self._connected
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        raise StateError("this invariant queries the database, but no --db URL was given")
+
+    def check_restore_allowed(self) -> None:
+        pass
+
+
+def open_state(
+    url: str | None,
+    *,
+    allow_restore: bool = False,
+    exclude_tables: tuple[str, ...] = (),
+    lock_timeout: float = 5.0,
+) -> StateBackend:
+    """Pick a backend by URL: ``sqlite:///path``, ``postgresql://...``, or none."""
+    if not url or url == "none":
+        return NullBackend()
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme == "sqlite":
+        from replayqa.state.sqlite import SQLiteBackend
+
+        return SQLiteBackend.from_url(
+            url, allow_restore=allow_restore, exclude_tables=exclude_tables,
+            lock_timeout=lock_timeout,
+        )
+    if scheme in {"postgresql", "postgres"}:
+        from replayqa.state.postgres import PostgresBackend
+
+        return PostgresBackend(
+            url, allow_restore=allow_restore, exclude_tables=exclude_tables,
+            lock_timeout=lock_timeout,
+        )
+    raise ConfigError(
+        f"unknown database URL scheme {scheme or url!r}: use sqlite:///path/app.db, "
+        "postgresql://user@host/dbname, or none"
+    )

@@ -1,0 +1,420 @@
+"""PostgreSQL: snapshot tables into a side schema, restore only what changed.
+
+How it works, and why:
+
+* On connect, a statement-level trigger on every app table appends the
+  table's oid to ``replayqa_state.writes`` whenever the app (or anyone)
+  writes to it. The trigger function is SECURITY DEFINER, so the app's role
+  needs no rights on replayqa's schema. ``pg_stat_user_tables`` is not used:
+  it lags by up to ten seconds.
+* A checkpoint locks the tables in SHARE mode (waiting for in-flight app
+  writes to commit), notes a mark on the write clock, and copies each table
+  into ``replayqa_snap`` -- unless an earlier checkpoint's copy is still
+  current, in which case it is shared.
+* A rollback locks the tables in EXCLUSIVE mode (readers go on), asks the
+  write log which tables changed since the mark, and in one transaction
+  deletes and re-inserts only those, with foreign-key triggers off
+  (``session_replication_role = replica``), identity values kept with
+  ``OVERRIDING SYSTEM VALUE``, then puts every sequence back with setval.
+  The app keeps its connections; readers see the old rows until commit.
+* Everything lives in two schemas that disconnect drops; a crashed run's
+  leftovers are dropped by the next connect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row, tuple_row
+
+from replayqa.errors import ConfigError, RestoreBlockedError, StateError
+from replayqa.state.base import MIGRATION_TABLES, require_test_database
+
+STATE_SCHEMA = "replayqa_state"
+SNAP_SCHEMA = "replayqa_snap"
+_ADVISORY_KEY = 0x7265706C6179  # "replay": one replayqa per database at a time
+
+_USER_SCHEMAS = """
+    n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+    AND n.nspname NOT LIKE 'pg\\_%%' AND n.nspname NOT LIKE 'replayqa\\_%%'
+"""
+
+
+@dataclass(frozen=True)
+class Table:
+    oid: int
+    schema: str
+    name: str
+    columns: tuple[str, ...]  # insertable columns (no generated ones), in order
+
+    @property
+    def ident(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.schema == "public" else f"{self.schema}.{self.name}"
+
+
+@dataclass
+class _Checkpoint:
+    mark: int
+    snapshots: dict[int, str]  # table oid -> snapshot table name
+    sequences: list[tuple[str, int, bool]] = field(default_factory=list)
+
+
+class PostgresBackend:
+    def __init__(
+        self,
+        url: str,
+        *,
+        allow_restore: bool = False,
+        exclude_tables: tuple[str, ...] = (),
+        lock_timeout: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.allow_restore = allow_restore
+        self.exclude_tables = frozenset(exclude_tables) | MIGRATION_TABLES
+        self.lock_timeout = lock_timeout
+        self.tables: list[Table] = []
+        #: Labels of the tables the last rollback rewrote (the others were clean).
+        self.last_restored: list[str] = []
+        self._conn: psycopg.Connection[dict[str, Any]] | None = None
+        self._checkpoints: dict[str, _Checkpoint] = {}
+        self._snapshot_refs: dict[str, int] = {}
+        self._snapshot_counter = 0
+
+    # -- protocol ------------------------------------------------------------
+
+    def connect(self) -> None:
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"cannot connect to PostgreSQL ({reason}): check --db") from exc
+        locked = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_ADVISORY_KEY,)).fetchone()
+        if not locked or not locked["ok"]:
+            conn.close()
+            raise StateError(
+                f"another replayqa is checkpointing database {conn.info.dbname!r}; "
+                "wait for it to finish or use another database"
+            )
+        self._conn = conn
+        try:
+            with self._transaction("set up change tracking on"):
+                self._drop_artifacts()
+                self.tables = self._discover_tables()
+                self._install_tracking()
+        except BaseException:
+            self.disconnect()
+            raise
+
+    def disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None or conn.closed:
+            return
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(self._timeout_literal()))
+                _drop_artifacts(conn)
+        except psycopg.Error:
+            pass  # the next connect drops the leftovers
+        finally:
+            self._checkpoints.clear()
+            self._snapshot_refs.clear()
+            conn.close()
+
+    def is_connected(self) -> bool:
+        return self._conn is not None and not self._conn.closed
+
+    def checkpoint(self, name: str) -> None:
+        conn = self._require()
+        self.release(name)
+        with self._transaction(f"take checkpoint {name!r} of"):
+            self._lock_tables("SHARE")
+            mark = self._tick()
+            last_writes = self._last_writes()
+            snapshots = {}
+            for table in self.tables:
+                snapshots[table.oid] = self._current_snapshot(table, last_writes) or self._copy(table)
+                self._snapshot_refs[snapshots[table.oid]] = (
+                    self._snapshot_refs.get(snapshots[table.oid], 0) + 1
+                )
+            sequences = read_sequences(conn)
+        self._checkpoints[name] = _Checkpoint(mark, snapshots, sequences)
+
+    def rollback(self, name: str) -> None:
+        self.check_restore_allowed()
+        conn = self._require()
+        checkpoint = self._checkpoints.get(name)
+        if checkpoint is None:
+            raise StateError(f"no checkpoint named {name!r} to restore; taken: {sorted(self._checkpoints)}")
+        by_oid = {t.oid: t for t in self.tables}
+        with self._transaction(f"restore checkpoint {name!r} into"):
+            self._lock_tables("EXCLUSIVE")
+            rows = conn.execute(
+                sql.SQL("SELECT DISTINCT relid FROM {} WHERE id > %s").format(_writes()),
+                (checkpoint.mark,),
+            ).fetchall()
+            dirty = [by_oid[r["relid"]] for r in rows if r["relid"] in by_oid]
+            self._disable_fk_triggers()
+            for table in dirty:
+                self._restore_table(table, checkpoint.snapshots[table.oid])
+            for sequence, value, is_called in checkpoint.sequences:
+                conn.execute("SELECT setval(%s::regclass, %s, %s)", (sequence, value, is_called))
+            conn.execute(
+                sql.SQL("INSERT INTO {} (relid) SELECT unnest(%s::oid[])").format(_writes()),
+                ([t.oid for t in dirty],),
+            )
+            mark = self._tick()
+        checkpoint.mark = mark
+        self.last_restored = sorted(t.label for t in dirty)
+
+    def release(self, name: str) -> None:
+        checkpoint = self._checkpoints.pop(name, None)
+        if checkpoint is None or not self.is_connected():
+            return
+        for snapshot in checkpoint.snapshots.values():
+            self._snapshot_refs[snapshot] -= 1
+            if self._snapshot_refs[snapshot] == 0:
+                del self._snapshot_refs[snapshot]
+                self._require().execute(
+                    sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SNAP_SCHEMA, snapshot))
+                )
+
+    def reset(self) -> None:
+        self.check_restore_allowed()
+        conn = self._require()
+        tables = [t for t in self.tables if t.name not in self.exclude_tables]
+        if not tables:
+            return
+        with self._transaction("reset"):
+            try:
+                conn.execute(
+                    sql.SQL("TRUNCATE {} RESTART IDENTITY").format(
+                        sql.SQL(", ").join(t.ident for t in tables)
+                    )
+                )
+            except psycopg.errors.FeatureNotSupported as exc:
+                raise StateError(
+                    f"cannot reset: {exc.diag.message_primary}; "
+                    "an excluded table references one that reset empties"
+                ) from exc
+
+    def query(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        return self._require().execute(query.encode(), params).fetchall()
+
+    def check_restore_allowed(self) -> None:
+        name = self._conn.info.dbname if self._conn else psycopg.conninfo.conninfo_to_dict(self.url).get("dbname", "")
+        require_test_database(str(name or ""), self.allow_restore, "restore or reset")
+
+    # -- setup ---------------------------------------------------------------
+
+    def _discover_tables(self) -> list[Table]:
+        conn = self._require()
+        rows = conn.execute(
+            f"""
+            SELECT c.oid, n.nspname AS schema, c.relname AS name,
+                   array_agg(a.attname::text ORDER BY a.attnum)
+                     FILTER (WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')
+                     AS columns
+            FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_attribute a ON a.attrelid = c.oid
+            WHERE c.relkind = 'r' AND {_USER_SCHEMAS}
+            GROUP BY c.oid, n.nspname, c.relname
+            ORDER BY n.nspname, c.relname
+            """
+        ).fetchall()
+        return [
+            Table(r["oid"], r["schema"], r["name"], tuple(r["columns"] or ()))
+            for r in rows
+            if r["name"] not in self.exclude_tables
+            and f"{r['schema']}.{r['name']}" not in self.exclude_tables
+        ]
+
+    def _install_tracking(self) -> None:
+        conn = self._require()
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(STATE_SCHEMA)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SNAP_SCHEMA)))
+        conn.execute(sql.SQL("CREATE SEQUENCE {}").format(_clock()))
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (id bigint NOT NULL DEFAULT nextval({}), relid oid NOT NULL)").format(
+                _writes(), sql.Literal(f"{STATE_SCHEMA}.clock")
+            )
+        )
+        conn.execute(
+            sql.SQL(
+                """
+                CREATE FUNCTION {}() RETURNS trigger
+                LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
+                BEGIN
+                  INSERT INTO replayqa_state.writes (relid) VALUES (TG_RELID);
+                  RETURN NULL;
+                END
+                $fn$
+                """
+            ).format(sql.Identifier(STATE_SCHEMA, "record_write"))
+        )
+        for table in self.tables:
+            conn.execute(
+                sql.SQL(
+                    "CREATE TRIGGER replayqa_track AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                    "ON {} FOR EACH STATEMENT EXECUTE FUNCTION {}()"
+                ).format(table.ident, sql.Identifier(STATE_SCHEMA, "record_write"))
+            )
+
+    def _drop_artifacts(self) -> None:
+        _drop_artifacts(self._require())
+
+    # -- checkpoint and restore ----------------------------------------------
+
+    def _tick(self) -> int:
+        row = self._require().execute(sql.SQL("SELECT nextval({}) AS v").format(sql.Literal(f"{STATE_SCHEMA}.clock"))).fetchone()
+        assert row is not None
+        return int(row["v"])
+
+    def _last_writes(self) -> dict[int, int]:
+        rows = self._require().execute(
+            sql.SQL("SELECT relid, max(id) AS last FROM {} GROUP BY relid").format(_writes())
+        ).fetchall()
+        return {r["relid"]: r["last"] for r in rows}
+
+    def _current_snapshot(self, table: Table, last_writes: dict[int, int]) -> str | None:
+        """An earlier checkpoint's copy of ``table``, if the table has not changed since."""
+        last = last_writes.get(table.oid, 0)
+        candidates = [c for c in self._checkpoints.values() if c.mark > last]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda c: c.mark).snapshots[table.oid]
+
+    def _copy(self, table: Table) -> str:
+        self._snapshot_counter += 1
+        name = f"s{self._snapshot_counter}_{table.oid}"
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
+        self._require().execute(
+            sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT {} FROM {}").format(
+                sql.Identifier(SNAP_SCHEMA, name), columns, table.ident
+            )
+        )
+        return name
+
+    def _restore_table(self, table: Table, snapshot: str) -> None:
+        conn = self._require()
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
+        conn.execute(sql.SQL("DELETE FROM {}").format(table.ident))
+        conn.execute(
+            sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
+                table.ident, columns, columns, sql.Identifier(SNAP_SCHEMA, snapshot)
+            )
+        )
+
+    def _disable_fk_triggers(self) -> None:
+        try:
+            self._require().execute("SET LOCAL session_replication_role = replica")
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise StateError(
+                "restoring needs foreign-key triggers off, which this role may not do: connect "
+                "as a superuser, or run GRANT SET ON PARAMETER session_replication_role TO <role>"
+            ) from exc
+
+    def _lock_tables(self, mode: str) -> None:
+        if self.tables:
+            self._require().execute(
+                sql.SQL("LOCK TABLE {} IN " + mode + " MODE").format(
+                    sql.SQL(", ").join(t.ident for t in self.tables)
+                )
+            )
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _transaction(self, what: str) -> _Transaction:
+        return _Transaction(self, what)
+
+    def _timeout_literal(self) -> sql.Literal:
+        return sql.Literal(f"{int(self.lock_timeout * 1000)}ms")
+
+    def _require(self) -> psycopg.Connection[dict[str, Any]]:
+        if self._conn is None or self._conn.closed:
+            raise StateError("the PostgreSQL state backend is not connected")
+        return self._conn
+
+    def blockers(self) -> list[str]:
+        """Sessions holding locks on the app's tables: what a blocked restore waits for."""
+        conn = self._require()
+        rows = conn.execute(
+            """
+            SELECT DISTINCT a.pid, a.state, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 60) AS query,
+                   extract(epoch FROM now() - a.xact_start)::int AS seconds
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.granted AND l.relation = ANY(%s) AND a.pid <> pg_backend_pid()
+            """,
+            ([t.oid for t in self.tables],),
+        ).fetchall()
+        return [f"pid {r['pid']} ({r['state']} for {r['seconds']}s: {r['query']})" for r in rows]
+
+
+class _Transaction:
+    """One transaction with the lock timeout; a lock wait that times out names the blocker."""
+
+    def __init__(self, backend: PostgresBackend, what: str) -> None:
+        self.backend = backend
+        self.what = what
+        self._tx: Any = None
+
+    def __enter__(self) -> None:
+        conn = self.backend._require()
+        self._tx = conn.transaction()
+        self._tx.__enter__()
+        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(self.backend._timeout_literal()))
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        self._tx.__exit__(exc_type, exc, tb)
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            blockers = "; ".join(self.backend.blockers()) or "another session"
+            raise RestoreBlockedError(
+                f"could not {self.what} the database within {self.backend.lock_timeout:g}s: "
+                f"blocked by {blockers}; commit or close that transaction"
+            ) from exc
+        return False
+
+
+def _writes() -> sql.Identifier:
+    return sql.Identifier(STATE_SCHEMA, "writes")
+
+
+def _clock() -> sql.Identifier:
+    return sql.Identifier(STATE_SCHEMA, "clock")
+
+
+def _drop_artifacts(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(
+        sql.SQL("DROP SCHEMA IF EXISTS {}, {} CASCADE").format(
+            sql.Identifier(STATE_SCHEMA), sql.Identifier(SNAP_SCHEMA)
+        )
+    )
+
+
+def read_sequences(conn: psycopg.Connection[Any]) -> list[tuple[str, int, bool]]:
+    """Every user sequence's (qualified name, last_value, is_called), to setval back later."""
+    cursor = conn.cursor(row_factory=tuple_row)
+    names = cursor.execute(
+        f"""
+        SELECT n.nspname, c.relname FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'S' AND {_USER_SCHEMAS}
+        ORDER BY 1, 2
+        """
+    ).fetchall()
+    if not names:
+        return []
+    union = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT {}, last_value, is_called FROM {}").format(
+            sql.Literal(sql.Identifier(schema, name).as_string(conn)), sql.Identifier(schema, name)
+        )
+        for schema, name in names
+    )
+    return [(str(n), int(v), bool(c)) for n, v, c in cursor.execute(union).fetchall()]

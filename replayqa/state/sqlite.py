@@ -1,0 +1,162 @@
+"""SQLite: copy the live database file with the backup API, both ways.
+
+The backup API goes through SQLite's own locking, so the app may keep its file
+open: its connections see the restored pages on their next transaction. In
+WAL mode the snapshot is taken from a consistent read and written back
+through the WAL, so the app's ``-wal`` file stays valid.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from replayqa.errors import ConfigError, RestoreBlockedError, StateError
+from replayqa.state.base import MIGRATION_TABLES, require_test_database
+
+
+class SQLiteBackend:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        allow_restore: bool = False,
+        exclude_tables: tuple[str, ...] = (),
+        lock_timeout: float = 5.0,
+    ) -> None:
+        self.path = Path(path)
+        self.allow_restore = allow_restore
+        self.exclude_tables = frozenset(exclude_tables) | MIGRATION_TABLES
+        self.lock_timeout = lock_timeout
+        self._conn: sqlite3.Connection | None = None
+        self._dir: Path | None = None
+        self._snapshots: dict[str, Path] = {}
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> SQLiteBackend:
+        parsed = urlparse(url)
+        path = unquote(parsed.netloc + parsed.path)
+        if url.startswith("sqlite:////"):
+            path = "/" + path.lstrip("/")
+        elif url.startswith("sqlite:///"):
+            path = path.lstrip("/") if not parsed.netloc else path
+        if not path:
+            raise ConfigError(f"no file in SQLite URL {url!r}: use sqlite:///relative.db or sqlite:////abs.db")
+        return cls(path, **options)
+
+    # -- protocol ------------------------------------------------------------
+
+    def connect(self) -> None:
+        if not self.path.is_file():
+            raise ConfigError(f"no SQLite database at {self.path}: start the app first, or fix --db")
+        self._conn = sqlite3.connect(
+            self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._dir = Path(tempfile.mkdtemp(prefix="replayqa-sqlite-"))
+
+    def disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+        self._snapshots.clear()
+
+    def is_connected(self) -> bool:
+        return self._conn is not None
+
+    def checkpoint(self, name: str) -> None:
+        conn, folder = self._require()
+        target = folder / f"{len(self._snapshots)}-{abs(hash(name))}.db"
+        snapshot = sqlite3.connect(target)
+        try:
+            conn.backup(snapshot)
+        except sqlite3.OperationalError as exc:
+            raise self._blocked("checkpoint", exc) from exc
+        finally:
+            snapshot.close()
+        self._snapshots[name] = target
+
+    def rollback(self, name: str) -> None:
+        self.check_restore_allowed()
+        conn, _ = self._require()
+        if name not in self._snapshots:
+            raise StateError(f"no checkpoint named {name!r} to restore; taken: {sorted(self._snapshots)}")
+        self._wait_for_writers(conn)
+        source = sqlite3.connect(self._snapshots[name])
+        try:
+            source.backup(conn)
+        except sqlite3.OperationalError as exc:
+            raise self._blocked(f"restore checkpoint {name!r} into", exc) from exc
+        finally:
+            source.close()
+
+    def release(self, name: str) -> None:
+        path = self._snapshots.pop(name, None)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def reset(self) -> None:
+        self.check_restore_allowed()
+        conn, _ = self._require()
+        tables = [t for t in self.tables() if t not in self.exclude_tables]
+        conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for table in tables:
+                conn.execute(f"DELETE FROM {_quote(table)}")
+            if "sqlite_sequence" in self._all_tables():
+                conn.executemany("DELETE FROM sqlite_sequence WHERE name = ?", [(t,) for t in tables])
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise self._blocked("reset", exc) from exc
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        conn, _ = self._require()
+        return [dict(row) for row in conn.execute(sql, params)]
+
+    def check_restore_allowed(self) -> None:
+        require_test_database(self.path.name, self.allow_restore, "restore or reset")
+
+    # -- helpers -------------------------------------------------------------
+
+    def tables(self) -> list[str]:
+        return [t for t in self._all_tables() if not t.startswith("sqlite_")]
+
+    def _all_tables(self) -> list[str]:
+        conn, _ = self._require()
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        return [row[0] for row in rows]
+
+    def _require(self) -> tuple[sqlite3.Connection, Path]:
+        if self._conn is None or self._dir is None:
+            raise StateError("the SQLite state backend is not connected")
+        return self._conn, self._dir
+
+    def _wait_for_writers(self, conn: sqlite3.Connection) -> None:
+        """Fail within the lock timeout rather than let the backup API spin forever."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            raise self._blocked("restore", exc) from exc
+
+    def _blocked(self, what: str, exc: Exception) -> RestoreBlockedError:
+        return RestoreBlockedError(
+            f"could not {what} {self.path} within {self.lock_timeout:g}s ({exc}): "
+            "the app holds a write transaction open; commit or close it"
+        )
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
