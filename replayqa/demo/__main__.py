@@ -1,0 +1,3 @@
+from replayqa.demo.server import main
+
+main()

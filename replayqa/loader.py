@@ -1,0 +1,297 @@
+"""Journeys from files: YAML (safe-loaded, never evaluated) and Python modules.
+
+The YAML form is the one synth writes, so it must read well and diff
+cleanly: :func:`dump_journey` always writes keys in the same order.
+
+::
+
+    name: checkout
+    vars: {card: "4242424242424242"}
+    steps:
+      - name: create_item
+        request: {method: POST, path: /items, json: {name: Mug}}
+        expect:
+          status: 201
+          body:
+            - {path: id, exists: true}
+        save: {item_id: id}
+      - checkpoint: before_payment
+      - branch:
+          checkpoint: before_payment
+          paths:
+            - name: approved
+              steps: [...]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from replayqa.actions import RequestAction
+from replayqa.checks import CHECK_KINDS
+from replayqa.errors import ConfigError, JourneyError
+from replayqa.model import Branch, Check, Checkpoint, Invariant, Journey, Node, Path as JPath, Step
+
+JOURNEY_SUFFIXES = (".yaml", ".yml", ".py")
+_STEP_KEYS = ("name", "description", "request", "expect", "save", "expect_failure", "timeout", "retries")
+_REQUEST_KEYS = ("method", "path", "headers", "query", "json", "form", "body")
+_EXPECT_KEYS = ("status", "body", "schema")
+
+
+# --- loading ------------------------------------------------------------------
+
+
+class LoadedFile:
+    def __init__(self, path: Path, journeys: list[Journey], invariants: list[Invariant]):
+        self.path = path
+        self.journeys = journeys
+        self.invariants = invariants
+
+
+def load_file(path: str | Path) -> LoadedFile:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no journey file {path}: check the path")
+    if path.suffix == ".py":
+        return _load_python(path)
+    if path.suffix in (".yaml", ".yml"):
+        return LoadedFile(path, [load_yaml(path.read_text(encoding="utf-8"), str(path))], [])
+    raise ConfigError(f"{path}: journey files end in .yaml, .yml or .py")
+
+
+def load_files(paths: Iterable[str | Path]) -> list[LoadedFile]:
+    return [load_file(p) for p in expand_paths(paths)]
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; directories searched for journey files, in a stable order."""
+    found: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in JOURNEY_SUFFIXES
+                       and not p.name.startswith(("_", ".")))
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def load_yaml(text: str, source: str = "<yaml>") -> Journey:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise JourneyError(f"{where}: malformed YAML: {problem}") from None
+    if not isinstance(document, dict):
+        raise JourneyError(f"{source}: a journey file is a mapping with 'name' and 'steps'")
+    _only(document, ("name", "description", "tags", "vars", "steps"), source)
+    if not document.get("name") or not isinstance(document.get("steps"), list):
+        raise JourneyError(f"{source}: a journey needs 'name' and a list of 'steps'")
+    return Journey(
+        name=str(document["name"]),
+        steps=_nodes(document["steps"], f"{source}: journey {document['name']!r}"),
+        description=str(document.get("description") or ""),
+        tags=tuple(document.get("tags") or ()),
+        variables=dict(document.get("vars") or {}),
+        source=source,
+    )
+
+
+def _nodes(items: list[Any], where: str) -> list[Node]:
+    nodes: list[Node] = []
+    for index, item in enumerate(items, 1):
+        here = f"{where}, step {index}"
+        if not isinstance(item, dict):
+            raise JourneyError(f"{here}: expected a mapping (a step, checkpoint: or branch:)")
+        if "checkpoint" in item:
+            _only(item, ("checkpoint",), here)
+            nodes.append(Checkpoint(str(item["checkpoint"])))
+        elif "branch" in item:
+            nodes.append(_branch(item, here))
+        else:
+            nodes.append(_step(item, here))
+    return nodes
+
+
+def _branch(item: dict[str, Any], where: str) -> Branch:
+    _only(item, ("branch",), where)
+    spec = item["branch"]
+    if not isinstance(spec, dict) or "checkpoint" not in spec or not isinstance(spec.get("paths"), list):
+        raise JourneyError(f"{where}: a branch needs 'checkpoint' and a list of 'paths'")
+    paths = []
+    for path in spec["paths"]:
+        if not isinstance(path, dict) or "name" not in path:
+            raise JourneyError(f"{where}: every path needs a 'name' and 'steps'")
+        _only(path, ("name", "description", "steps"), where)
+        paths.append(JPath(str(path["name"]), _nodes(path.get("steps") or [], f"{where}, path {path['name']!r}"),
+                           str(path.get("description") or "")))
+    return Branch(str(spec["checkpoint"]), paths)
+
+
+def _step(item: dict[str, Any], where: str) -> Step:
+    _only(item, _STEP_KEYS, where)
+    if "name" not in item or "request" not in item:
+        raise JourneyError(f"{where}: a step needs 'name' and 'request'")
+    request = item["request"]
+    if not isinstance(request, dict) or "method" not in request or "path" not in request:
+        raise JourneyError(f"{where}: 'request' needs 'method' and 'path'")
+    _only(request, _REQUEST_KEYS, f"{where}, request")
+    action = RequestAction(
+        method=str(request["method"]).upper(),
+        path=str(request["path"]),
+        headers=dict(request.get("headers") or {}),
+        query=dict(request.get("query") or {}),
+        json=request.get("json"),
+        form=request.get("form"),
+        body=request.get("body"),
+    )
+    return Step(
+        name=str(item["name"]),
+        action=action,
+        description=str(item.get("description") or ""),
+        expect_failure=bool(item.get("expect_failure", False)),
+        timeout=item.get("timeout"),
+        retries=int(item.get("retries") or 0),
+        checks=_checks(item.get("expect") or {}, f"{where} ({item['name']})"),
+        save={str(k): str(v) for k, v in (item.get("save") or {}).items()},
+    )
+
+
+def _checks(expect: dict[str, Any], where: str) -> tuple[Check, ...]:
+    if not isinstance(expect, dict):
+        raise JourneyError(f"{where}: 'expect' is a mapping of status, body and schema")
+    _only(expect, _EXPECT_KEYS, f"{where}, expect")
+    checks: list[Check] = []
+    if "status" in expect:
+        checks.append(Check("status", value=expect["status"]))
+    for entry in expect.get("body") or []:
+        kinds = [k for k in ("equals", "exists", "matches") if k in entry] if isinstance(entry, dict) else []
+        if "path" not in entry or len(kinds) != 1:
+            raise JourneyError(
+                f"{where}: each expect.body entry is {{path: ..., equals|exists|matches: ...}}"
+            )
+        checks.append(Check(kinds[0], str(entry["path"]), entry[kinds[0]]))
+    if expect.get("schema"):
+        checks.append(Check("schema"))
+    return tuple(checks)
+
+
+def _only(mapping: dict[str, Any], allowed: Iterable[str], where: str) -> None:
+    allowed = tuple(allowed)
+    for key in mapping:
+        if key not in allowed:
+            raise JourneyError(f"{where}: unknown key {key!r}; expected one of: {', '.join(allowed)}")
+
+
+def _load_python(path: Path) -> LoadedFile:
+    module_name = f"replayqa_journeys_{abs(hash(path.resolve()))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise JourneyError(f"{path}: cannot import journeys: {type(exc).__name__}: {exc}") from None
+    journeys = [v for v in vars(module).values() if isinstance(v, Journey)]
+    for journey in journeys:
+        journey.source = journey.source or str(path)
+    found = getattr(module, "invariants", None) or getattr(module, "INVARIANTS", None) or []
+    return LoadedFile(path, journeys, [i for i in found if isinstance(i, Invariant)])
+
+
+# --- dumping ------------------------------------------------------------------
+
+
+def dump_journey(journey: Journey) -> str:
+    """The journey as YAML, keys always in the same order, for clean diffs."""
+    document: dict[str, Any] = {"name": journey.name}
+    if journey.description:
+        document["description"] = journey.description
+    if journey.tags:
+        document["tags"] = list(journey.tags)
+    if journey.variables:
+        document["vars"] = journey.variables
+    document["steps"] = [_dump_node(n, journey.name) for n in journey.steps]
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _dump_node(node: Node, journey: str) -> dict[str, Any]:
+    if isinstance(node, Checkpoint):
+        return {"checkpoint": node.name}
+    if isinstance(node, Branch):
+        return {"branch": {"checkpoint": node.checkpoint_name, "paths": [
+            {"name": p.name, **({"description": p.description} if p.description else {}),
+             "steps": [_dump_node(n, journey) for n in p.steps]}
+            for p in node.paths
+        ]}}
+    if not isinstance(node.action, RequestAction):
+        raise JourneyError(f"journey {journey!r}, step {node.name!r}: only request steps can be written as YAML")
+    action = node.action
+    request = {"method": action.method, "path": action.path}
+    for key in _REQUEST_KEYS[2:]:
+        value = getattr(action, key)
+        if value not in (None, {}, ""):
+            request[key] = value
+    step: dict[str, Any] = {"name": node.name}
+    if node.description:
+        step["description"] = node.description
+    step["request"] = request
+    expect = _dump_checks(node.checks)
+    if expect:
+        step["expect"] = expect
+    if node.save:
+        step["save"] = dict(node.save)
+    if node.expect_failure:
+        step["expect_failure"] = True
+    if node.timeout is not None:
+        step["timeout"] = node.timeout
+    if node.retries:
+        step["retries"] = node.retries
+    return step
+
+
+def _dump_checks(checks: Iterable[Check]) -> dict[str, Any]:
+    expect: dict[str, Any] = {}
+    body = []
+    for check in checks:
+        if check.kind == "status":
+            expect["status"] = check.value
+        elif check.kind == "schema":
+            expect["schema"] = True
+        elif check.kind in CHECK_KINDS:
+            body.append({"path": check.path, check.kind: check.value})
+    if body:
+        expect["body"] = body
+    return dict(sorted(expect.items(), key=lambda kv: _EXPECT_KEYS.index(kv[0])))
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style for structure, but short flat mappings and lists inline."""
+
+    def represent_mapping(self, tag: str, mapping: Any, flow_style: Any = None) -> yaml.MappingNode:
+        node = super().represent_mapping(tag, mapping, flow_style)
+        node.flow_style = _is_small(mapping)
+        return node
+
+    def represent_sequence(self, tag: str, sequence: Any, flow_style: Any = None) -> yaml.SequenceNode:
+        node = super().represent_sequence(tag, sequence, flow_style)
+        node.flow_style = _is_small(sequence)
+        return node
+
+
+def _is_small(value: Any) -> bool:
+    items = list(value.values()) if isinstance(value, dict) else list(value)
+    scalars = all(not isinstance(v, dict | list) for v in items)
+    return scalars and len(items) <= 4 and len(str(value)) <= 60

@@ -1,0 +1,101 @@
+"""OpenAPI specs: load them, and check exchanges against them with openapi-core.
+
+Servers in the spec are reduced to their path, so the same spec validates
+traffic to any host the app happens to run on (a random test port, CI).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import yaml
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from replayqa.errors import ConfigError
+from replayqa.model import Exchange, HttpRequest, HttpResponse
+
+
+def load_spec_document(source: str | Path) -> dict[str, Any]:
+    """Read a spec from a file or URL, JSON or YAML."""
+    text_source = str(source)
+    try:
+        if text_source.startswith(("http://", "https://")):
+            text = httpx.get(text_source, timeout=10).raise_for_status().text
+        else:
+            text = Path(text_source).read_text(encoding="utf-8")
+    except (OSError, httpx.HTTPError) as exc:
+        raise ConfigError(f"cannot read OpenAPI spec {text_source}: {exc}") from exc
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"OpenAPI spec {text_source} is not valid JSON or YAML: {exc}") from exc
+    if not isinstance(document, dict) or "openapi" not in document:
+        raise ConfigError(f"{text_source} is not an OpenAPI 3 document (no 'openapi' field)")
+    return document
+
+
+class SpecValidator:
+    """Checks responses against their operation's schema."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        document = json.loads(json.dumps(document))  # a private copy
+        servers = document.get("servers") or [{"url": "/"}]
+        document["servers"] = [{"url": urlsplit(s.get("url", "/")).path or "/"} for s in servers]
+        try:
+            self._openapi = OpenAPI.from_dict(document)
+        except Exception as exc:  # openapi-core raises several unrelated types here
+            raise ConfigError(f"invalid OpenAPI spec: {exc}") from exc
+
+    @classmethod
+    def load(cls, source: str | Path) -> SpecValidator:
+        return cls(load_spec_document(source))
+
+    def check_response(self, exchange: Exchange) -> list[str]:
+        """Every way the response breaks the spec, as readable lines; empty when it conforms."""
+        if exchange.response is None:
+            return []
+        try:
+            self._openapi.validate_response(
+                _OpenAPIRequest(exchange.request), _OpenAPIResponse(exchange.response)
+            )
+        except Exception as exc:
+            return _describe(exc)
+        return []
+
+
+def _describe(exc: Exception) -> list[str]:
+    cause = exc.__cause__ or exc
+    errors = getattr(cause, "schema_errors", None)
+    if errors:
+        return [f"response body {e.json_path}: {e.message}" for e in errors]
+    return [f"{type(exc).__name__}: {exc}"]
+
+
+class _OpenAPIRequest:
+    def __init__(self, request: HttpRequest) -> None:
+        url = urlsplit(request.url)
+        self.host_url = f"{url.scheme}://{url.netloc}"
+        self.path = url.path
+        self.method = request.method.lower()
+        self.body = request.body.encode() if request.body else None
+        headers = Headers(list(request.headers.items()))
+        self.content_type = headers.get("content-type", "")
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(parse_qsl(url.query)),
+            header=headers,
+            cookie=ImmutableMultiDict(),
+        )
+
+
+class _OpenAPIResponse:
+    def __init__(self, response: HttpResponse) -> None:
+        self.status_code = response.status
+        self.headers = Headers(list(response.headers.items()))
+        self.content_type = self.headers.get("content-type", "")
+        self.data = response.body.encode()

@@ -1,0 +1,100 @@
+"""Suggested causes for a finding, from a table of patterns.
+
+The first matching rule wins, so the specific rules come first. Each text
+says where to look next, not merely what the status code means.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule may look at."""
+
+    message: str
+    status: int | None = None
+    expected_failure: bool = False
+
+
+Rule = tuple[str, Callable[[Finding], bool], str]
+
+
+def _status(*codes: int) -> Callable[[Finding], bool]:
+    return lambda f: f.status in codes
+
+
+_EXPECTED_REFUSAL = re.compile(r"expected status (4\d\d|4xx)", re.IGNORECASE)
+
+RULES: list[Rule] = [
+    (
+        "connection refused",
+        lambda f: "connection refused" in f.message.lower() or "connecterror" in f.message.lower(),
+        "The app is not running or not listening there: check --base-url and the app's startup log.",
+    ),
+    (
+        "timeout",
+        lambda f: "timeout" in f.message.lower() or "timed out" in f.message.lower(),
+        "The app did not answer in time: look for a slow query, a lock held by an open "
+        "transaction, or a deadlock; the log lines show what it was doing.",
+    ),
+    (
+        "schema mismatch",
+        lambda f: "openapi" in f.message.lower() or "schema" in f.message.lower(),
+        "The response does not match the OpenAPI spec: either the handler returns a field "
+        "of the wrong type or misses a required one, or the spec is out of date.",
+    ),
+    (
+        "5xx",
+        lambda f: f.status is not None and f.status >= 500,
+        "The app failed while handling the request: the log lines below usually hold the "
+        "traceback; the state the earlier steps built is the likely trigger.",
+    ),
+    (
+        "accepted what it should refuse",
+        lambda f: f.status is not None and f.status < 400
+        and (f.expected_failure or bool(_EXPECTED_REFUSAL.search(f.message))),
+        "The app accepted a request it should refuse in this state: a guard is missing "
+        "(already paid, already deleted, not the owner, duplicate submit).",
+    ),
+    (
+        "401/403",
+        _status(401, 403),
+        "Authentication or authorization failed: check the token or session an earlier step "
+        "obtained, that it was sent, and the role this request needs.",
+    ),
+    (
+        "404",
+        _status(404),
+        "Not found: the resource was never created on this path, was deleted by an earlier "
+        "step, or the id came from the wrong step; check the route too.",
+    ),
+    (
+        "409",
+        _status(409),
+        "Conflict: the state already holds what this request tries to create or do "
+        "(duplicate, already done); check the earlier steps and the restored checkpoint.",
+    ),
+    (
+        "422",
+        _status(400, 422),
+        "The app rejected the request as invalid: compare the body and parameters with the "
+        "operation's schema (required fields, formats, enums).",
+    ),
+    (
+        "value mismatch",
+        lambda f: "expected" in f.message.lower(),
+        "The response holds a different value than expected: the state left by the earlier "
+        "steps is not what the journey assumes; compare with the steps before it.",
+    ),
+]
+
+
+def suggest(finding: Finding) -> str:
+    for _name, matches, text in RULES:
+        if matches(finding):
+            return text
+    return "Compare the request and response with the step's expectations and the app's log."
