@@ -36,7 +36,8 @@ import yaml
 from replayqa.actions import RequestAction
 from replayqa.checks import CHECK_KINDS
 from replayqa.errors import ConfigError, JourneyError
-from replayqa.model import Branch, Check, Checkpoint, Invariant, Journey, Node, Path as JPath, Step
+from replayqa.model import Branch, Check, Checkpoint, Invariant, Journey, Node, Step
+from replayqa.model import Path as JPath
 
 JOURNEY_SUFFIXES = (".yaml", ".yml", ".py")
 _STEP_KEYS = ("name", "description", "request", "expect", "save", "expect_failure", "timeout", "retries")

@@ -6,7 +6,6 @@ import os
 import re
 from pathlib import Path
 
-
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 

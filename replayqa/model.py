@@ -229,3 +229,23 @@ MAIN_PATH = "main"
 def path_label(route: Sequence[str]) -> str:
     """A route through nested branches as one readable name."""
     return "/".join(route) if route else MAIN_PATH
+
+
+def count_steps(nodes: Sequence[Node]) -> int:
+    """Steps in a tree, each written step counted once."""
+    total = 0
+    for node in nodes:
+        if isinstance(node, Step):
+            total += 1
+        elif isinstance(node, Branch):
+            total += sum(count_steps(p.steps) for p in node.paths)
+    return total
+
+
+def count_paths(nodes: Sequence[Node]) -> int:
+    """Routes from the start to a leaf: what a run reports one result for."""
+    routes = 1
+    for node in nodes:
+        if isinstance(node, Branch):
+            routes = routes - 1 + sum(count_paths(p.steps) for p in node.paths)
+    return routes

@@ -1,0 +1,3 @@
+from replayqa.cli import main
+
+main()

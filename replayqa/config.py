@@ -1,0 +1,88 @@
+"""Settings from ``replayqa.toml`` or ``[tool.replayqa]`` in pyproject.toml; flags win.
+
+replayqa.toml may hold the keys at top level or under ``[tool.replayqa]``.
+An unknown key is an error, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from replayqa.errors import ConfigError
+
+
+@dataclass
+class Settings:
+    base_url: str | None = None
+    db: str | None = None
+    allow_restore: bool = False
+    journeys: list[str] = field(default_factory=lambda: ["journeys"])
+    report_dir: str = ".replayqa/reports"
+    junit: str | None = None
+    store: str = ".replayqa/runs.db"
+    spec: str | None = None
+    log_file: str | None = None
+    log_lines: int = 50
+    timeout: float = 10.0
+    retries: int = 2
+    lock_timeout: float = 5.0
+    exclude_tables: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    #: Where the settings came from, for messages.
+    source: str | None = None
+
+    def override(self, **flags: Any) -> Settings:
+        """A copy with every flag that was given (not None) replacing the setting."""
+        return dataclasses.replace(self, **{k: v for k, v in flags.items() if v is not None})
+
+
+_KEYS = {f.name for f in fields(Settings)} - {"source"}
+
+
+def find_config(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest replayqa.toml, or pyproject.toml with a [tool.replayqa] table."""
+    for folder in (start, *start.parents):
+        own = folder / "replayqa.toml"
+        if own.is_file():
+            data = _read(own)
+            return own, data.get("tool", {}).get("replayqa", data)
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            table = _read(pyproject).get("tool", {}).get("replayqa")
+            if table is not None:
+                return pyproject, table
+    return None
+
+
+def load_settings(start: Path | None = None) -> Settings:
+    found = find_config((start or Path.cwd()).resolve())
+    if found is None:
+        return Settings()
+    path, table = found
+    unknown = sorted(set(table) - _KEYS - {"tool"})
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(_KEYS))}"
+        )
+    values = {k: v for k, v in table.items() if k in _KEYS}
+    if isinstance(values.get("journeys"), str):
+        values["journeys"] = [values["journeys"]]
+    base = path.parent
+    for key in ("report_dir", "junit", "store", "log_file"):
+        if isinstance(values.get(key), str):
+            values[key] = str(base / values[key])
+    if "journeys" in values:
+        values["journeys"] = [str(base / j) for j in values["journeys"]]
+    return Settings(**values, source=str(path))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None

@@ -1,0 +1,60 @@
+"""Terminal output: a listener that turns runner events into progress lines.
+
+Written for 80 columns: one line per finished path, long errors cut with an
+ellipsis (the reports hold them in full).
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.status import Status
+from rich.text import Text
+
+from replayqa import events as ev
+from replayqa.model import PathResult, RunResult
+
+
+class ConsoleProgress:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._status: Status | None = None
+
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.RunStarted):
+            self.console.print(
+                f"Running {len(event.journeys)} journeys against {event.base_url}", highlight=False
+            )
+            self._status = self.console.status("starting", spinner="dots")
+            self._status.start()
+        elif isinstance(event, ev.StepStarted) and self._status is not None:
+            self._status.update(f"{event.journey} › {event.path} › {event.step}")
+        elif isinstance(event, ev.PathFinished):
+            self.console.print(path_line(event.result), no_wrap=True, overflow="ellipsis")
+        elif isinstance(event, ev.RunFinished) and self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def path_line(result: PathResult) -> Text:
+    line = Text("  ")
+    if result.passed:
+        line.append("✓ ", style="green")
+        line.append(f"{result.journey} › {result.path}")
+        line.append(f"  ({len(result.steps)} steps)", style="dim")
+        return line
+    line.append("✗ ", style="bold red")
+    line.append(f"{result.journey} › {result.path}")
+    if result.issues:
+        first = result.issues[0]
+        line.append(f"  {first.step}: {first.error}", style="red")
+    return line
+
+
+def summary_line(run: RunResult) -> Text:
+    paths = [p for j in run.journeys for p in j.paths]
+    passed = sum(p.passed for p in paths)
+    style = "bold green" if run.passed else "bold red"
+    text = Text("PASSED" if run.passed else "FAILED", style=style)
+    text.append(f"  {passed}/{len(paths)} paths passed, {len(run.issues)} issues, "
+                f"{run.steps_executed} steps, {run.duration_ms / 1000:.1f}s")
+    return text

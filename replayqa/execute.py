@@ -1,0 +1,89 @@
+"""Running journeys from settings: the one library call behind ``replayqa run`` and the demo.
+
+It builds the client and the state backend, checks up front what would fail
+half-way (an unreachable app, a database that must not be restored), runs
+the journeys, and keeps the results: run store and reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from replayqa.client import Client
+from replayqa.config import Settings
+from replayqa.errors import AppUnreachableError, ConfigError
+from replayqa.events import Listener
+from replayqa.logs import LogFile
+from replayqa.model import Branch, Invariant, Journey, Node, RunResult
+from replayqa.model import Path as JPath
+from replayqa.report import write_reports
+from replayqa.runner import JourneyRunner
+from replayqa.spec import SpecValidator
+from replayqa.state import NullBackend, open_state
+from replayqa.store import RunStore
+
+
+@dataclass
+class RunOutcome:
+    result: RunResult
+    reports: dict[str, Path] = field(default_factory=dict)
+
+
+def run_journeys(
+    journeys: Sequence[Journey],
+    settings: Settings,
+    invariants: Iterable[Invariant] = (),
+    listeners: Iterable[Listener] = (),
+) -> RunOutcome:
+    if not journeys:
+        raise ConfigError("no journeys to run: name .yaml or .py journey files, or a folder of them")
+    if not settings.base_url:
+        raise ConfigError("no base URL: pass --base-url http://host:port or set base_url in replayqa.toml")
+    check_reachable(settings.base_url, settings.timeout)
+    spec = SpecValidator.load(settings.spec) if settings.spec else None
+    state = open_state(settings.db, allow_restore=settings.allow_restore,
+                       exclude_tables=tuple(settings.exclude_tables), lock_timeout=settings.lock_timeout)
+    log_source = LogFile(settings.log_file, settings.log_lines) if settings.log_file else None
+    with Client(settings.base_url, headers=settings.headers, timeout=settings.timeout,
+                retries=settings.retries) as client:
+        runner = JourneyRunner(client, state, invariants=invariants, log_source=log_source,
+                               spec=spec, listeners=listeners, variables=settings.vars)
+        state.connect()
+        try:
+            if not isinstance(state, NullBackend) and needs_restore(journeys):
+                state.check_restore_allowed()
+            result = runner.run(journeys)
+        finally:
+            state.disconnect()
+    RunStore(settings.store).save(result)
+    folder = Path(settings.report_dir) / result.run_id
+    reports = write_reports(result, folder, Path(settings.junit) if settings.junit else None)
+    return RunOutcome(result, reports)
+
+
+def check_reachable(base_url: str, timeout: float = 10.0) -> None:
+    """Any HTTP answer will do; no answer at all is a setup problem, not a finding."""
+    try:
+        httpx.get(base_url, timeout=min(timeout, 5.0))
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"invalid base URL {base_url!r}: {exc}") from None
+    except httpx.UnsupportedProtocol:
+        raise ConfigError(f"invalid base URL {base_url!r}: it must start with http:// or https://") from None
+    except httpx.HTTPError as exc:
+        raise AppUnreachableError(
+            f"cannot reach the app at {base_url} ({type(exc).__name__}: {exc or 'no answer'}): "
+            "start it, or fix --base-url"
+        ) from None
+
+
+def needs_restore(journeys: Sequence[Journey]) -> bool:
+    """Restores happen between journeys and before branch paths."""
+    return len(journeys) > 1 or any(_has_branch(j.steps) for j in journeys)
+
+
+def _has_branch(nodes: Sequence[Node]) -> bool:
+    return any(isinstance(n, Branch) or (isinstance(n, JPath) and _has_branch(n.steps)) for n in nodes)

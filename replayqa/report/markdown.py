@@ -1,0 +1,95 @@
+"""The Markdown report: a summary a person reads first, then every issue in full."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from replayqa.model import HttpRequest, HttpResponse, Issue, RunResult
+from replayqa.redact import redact_request, redact_response
+from replayqa.report.serialize import summary
+
+_MAX_BODY = 4000
+
+
+def write_markdown(run: RunResult, path: Path) -> Path:
+    path.write_text(render_markdown(run), encoding="utf-8")
+    return path
+
+
+def render_markdown(run: RunResult) -> str:
+    counts = summary(run)
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
+    verdict = "PASSED" if run.passed else "FAILED"
+    lines = [
+        f"# replayqa run {run.run_id}",
+        "",
+        f"**{verdict}**: {counts['paths_passed']} of {counts['paths']} paths passed, "
+        f"{counts['issues']} issues, {counts['steps']} steps in {run.duration_ms / 1000:.1f}s "
+        f"against {run.base_url or 'the app'} (started {started}).",
+        "",
+        "| Journey | Path | Result | Steps |",
+        "|---|---|---|---|",
+    ]
+    for journey in run.journeys:
+        for result in journey.paths:
+            mark = "passed" if result.passed else "**failed**"
+            lines.append(f"| {journey.journey} | {result.path} | {mark} | {len(result.steps)} |")
+    if run.issues:
+        lines += ["", "## Issues", ""]
+        for number, issue in enumerate(run.issues, 1):
+            lines += [f"### {number}. {issue.journey} › {issue.path} › {issue.step}", "",
+                      issue_markdown(issue), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def issue_markdown(issue: Issue) -> str:
+    parts = [
+        f"- **Severity:** {issue.severity.value} ({issue.kind})",
+        f"- **Error:** {issue.error}",
+        f"- **Suggestion:** {issue.suggestion}",
+    ]
+    request, response = redact_request(issue.request), redact_response(issue.response)
+    if request:
+        parts += ["", "Request:", "", "```http", _request_text(request), "```"]
+    if response:
+        parts += ["", f"Response: {response.status}", "", f"```{_fence(response)}",
+                  _body(response.body), "```"]
+    if issue.logs:
+        parts += ["", f"App log (last {len(issue.logs)} lines):", "", "```", *issue.logs, "```"]
+    return "\n".join(parts)
+
+
+def issue_text(issue: Issue) -> str:
+    """Plain text for places without Markdown, such as a JUnit failure body."""
+    request, response = redact_request(issue.request), redact_response(issue.response)
+    lines = [f"{issue.step}: {issue.error}", f"suggestion: {issue.suggestion}"]
+    if request:
+        lines += ["", _request_text(request)]
+    if response:
+        lines += ["", f"response {response.status}:", _body(response.body)]
+    if issue.logs:
+        lines += ["", "app log:", *issue.logs]
+    return "\n".join(lines)
+
+
+def _request_text(request: HttpRequest) -> str:
+    shown = {k: v for k, v in request.headers.items()
+             if k.lower() in {"authorization", "content-type", "cookie", "accept"}}
+    head = [f"{request.method} {request.url}", *(f"{k}: {v}" for k, v in shown.items())]
+    return "\n".join(head + (["", _body(request.body)] if request.body else []))
+
+
+def _fence(response: HttpResponse) -> str:
+    return "json" if "json" in response.headers.get("content-type", "") else ""
+
+
+def _body(body: str | None) -> str:
+    if not body:
+        return ""
+    try:
+        text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        text = body
+    return text if len(text) <= _MAX_BODY else text[:_MAX_BODY] + f"\n... ({len(text)} characters)"
