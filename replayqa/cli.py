@@ -72,8 +72,12 @@ def main() -> None:
 @click.argument("journey_files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--base-url", help="Where the app under test listens.")
 @click.option("--db", help="The app's database: sqlite:///path.db, postgresql://..., or none.")
-@click.option("--allow-restore", is_flag=True, default=None,
-              help="Allow restores of a database whose name has no test/qa/replayqa.")
+@click.option(
+    "--allow-restore",
+    is_flag=True,
+    default=None,
+    help="Allow restores of a database whose name has no test/qa/replayqa.",
+)
 @click.option("--report-dir", help="Folder for the reports (a subfolder per run).")
 @click.option("--junit", help="Also write JUnit XML here.")
 @click.option("--spec", help="OpenAPI spec (file or URL) for `schema: true` checks.")
@@ -100,8 +104,12 @@ def run(journey_files: tuple[Path, ...], as_json: bool, **flags: Any) -> None:
     if as_json:
         from replayqa.report.serialize import run_dict
 
-        click.echo(json.dumps({**run_dict(outcome.result),
-                               "reports": {k: str(v) for k, v in outcome.reports.items()}}, indent=2))
+        click.echo(
+            json.dumps(
+                {**run_dict(outcome.result), "reports": {k: str(v) for k, v in outcome.reports.items()}},
+                indent=2,
+            )
+        )
     else:
         _print_outcome(console, outcome)
     sys.exit(EXIT_OK if outcome.result.passed else EXIT_ISSUES)
@@ -123,8 +131,12 @@ def list_journeys(paths: tuple[Path, ...]) -> None:
         table.add_column(column)
     for loaded in files:
         for journey in loaded.journeys:
-            table.add_row(journey.name, str(count_paths(journey.steps)),
-                          str(count_steps(journey.steps)), str(loaded.path))
+            table.add_row(
+                journey.name,
+                str(count_paths(journey.steps)),
+                str(count_steps(journey.steps)),
+                str(loaded.path),
+            )
     console = _console()
     if table.row_count:
         console.print(table)
@@ -161,8 +173,9 @@ def demo(as_json: bool, report_dir: str | None) -> None:
         for bug in BUGS:
             _print_bug(console, bug, result)
         verdict = "as intended" if result.as_intended else "NOT as intended"
-        console.print(f"\nDemo ran {verdict}: {len(result.found)} of {len(result.active)} "
-                      "active planted bugs found.")
+        console.print(
+            f"\nDemo ran {verdict}: {len(result.found)} of {len(result.active)} active planted bugs found."
+        )
     sys.exit(EXIT_OK if result.as_intended else EXIT_ISSUES)
 
 
@@ -183,8 +196,13 @@ def _print_bug(console: Console, bug: Any, result: Any) -> None:
     rows.append(("why", issue.error))
     console.print(f"[green]found[/]  {bug.title}")
     for label, text in rows:
-        console.print(f"       {label:<9}{' '.join(text.split())}", style="dim", no_wrap=True,
-                      overflow="ellipsis", markup=False)
+        console.print(
+            f"       {label:<9}{' '.join(text.split())}",
+            style="dim",
+            no_wrap=True,
+            overflow="ellipsis",
+            markup=False,
+        )
 
 
 def _print_outcome(console: Console, outcome: RunOutcome) -> None:

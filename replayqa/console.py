@@ -55,6 +55,8 @@ def summary_line(run: RunResult) -> Text:
     passed = sum(p.passed for p in paths)
     style = "bold green" if run.passed else "bold red"
     text = Text("PASSED" if run.passed else "FAILED", style=style)
-    text.append(f"  {passed}/{len(paths)} paths passed, {len(run.issues)} issues, "
-                f"{run.steps_executed} steps, {run.duration_ms / 1000:.1f}s")
+    text.append(
+        f"  {passed}/{len(paths)} paths passed, {len(run.issues)} issues, "
+        f"{run.steps_executed} steps, {run.duration_ms / 1000:.1f}s"
+    )
     return text

@@ -70,7 +70,15 @@ class RunFinished:
 
 
 Event = (
-    RunStarted | JourneyStarted | StepStarted | StepFinished | CheckpointTaken
-    | StateRestored | IssueFound | PathFinished | JourneyFinished | RunFinished
+    RunStarted
+    | JourneyStarted
+    | StepStarted
+    | StepFinished
+    | CheckpointTaken
+    | StateRestored
+    | IssueFound
+    | PathFinished
+    | JourneyFinished
+    | RunFinished
 )
 Listener = Callable[[Event], None]

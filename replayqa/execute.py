@@ -45,13 +45,25 @@ def run_journeys(
         raise ConfigError("no base URL: pass --base-url http://host:port or set base_url in replayqa.toml")
     check_reachable(settings.base_url, settings.timeout)
     spec = SpecValidator.load(settings.spec) if settings.spec else None
-    state = open_state(settings.db, allow_restore=settings.allow_restore,
-                       exclude_tables=tuple(settings.exclude_tables), lock_timeout=settings.lock_timeout)
+    state = open_state(
+        settings.db,
+        allow_restore=settings.allow_restore,
+        exclude_tables=tuple(settings.exclude_tables),
+        lock_timeout=settings.lock_timeout,
+    )
     log_source = LogFile(settings.log_file, settings.log_lines) if settings.log_file else None
-    with Client(settings.base_url, headers=settings.headers, timeout=settings.timeout,
-                retries=settings.retries) as client:
-        runner = JourneyRunner(client, state, invariants=invariants, log_source=log_source,
-                               spec=spec, listeners=listeners, variables=settings.vars)
+    with Client(
+        settings.base_url, headers=settings.headers, timeout=settings.timeout, retries=settings.retries
+    ) as client:
+        runner = JourneyRunner(
+            client,
+            state,
+            invariants=invariants,
+            log_source=log_source,
+            spec=spec,
+            listeners=listeners,
+            variables=settings.vars,
+        )
         state.connect()
         try:
             if not isinstance(state, NullBackend) and needs_restore(journeys):

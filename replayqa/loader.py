@@ -77,8 +77,11 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
         path = Path(given)
         if path.is_dir():
             found.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in JOURNEY_SUFFIXES
-                       and not p.name.startswith(("_", ".")))
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in JOURNEY_SUFFIXES and not p.name.startswith(("_", "."))
+                )
             )
         else:
             found.append(path)
@@ -134,8 +137,13 @@ def _branch(item: dict[str, Any], where: str) -> Branch:
         if not isinstance(path, dict) or "name" not in path:
             raise JourneyError(f"{where}: every path needs a 'name' and 'steps'")
         _only(path, ("name", "description", "steps"), where)
-        paths.append(JPath(str(path["name"]), _nodes(path.get("steps") or [], f"{where}, path {path['name']!r}"),
-                           str(path.get("description") or "")))
+        paths.append(
+            JPath(
+                str(path["name"]),
+                _nodes(path.get("steps") or [], f"{where}, path {path['name']!r}"),
+                str(path.get("description") or ""),
+            )
+        )
     return Branch(str(spec["checkpoint"]), paths)
 
 
@@ -232,13 +240,23 @@ def _dump_node(node: Node, journey: str) -> dict[str, Any]:
     if isinstance(node, Checkpoint):
         return {"checkpoint": node.name}
     if isinstance(node, Branch):
-        return {"branch": {"checkpoint": node.checkpoint_name, "paths": [
-            {"name": p.name, **({"description": p.description} if p.description else {}),
-             "steps": [_dump_node(n, journey) for n in p.steps]}
-            for p in node.paths
-        ]}}
+        return {
+            "branch": {
+                "checkpoint": node.checkpoint_name,
+                "paths": [
+                    {
+                        "name": p.name,
+                        **({"description": p.description} if p.description else {}),
+                        "steps": [_dump_node(n, journey) for n in p.steps],
+                    }
+                    for p in node.paths
+                ],
+            }
+        }
     if not isinstance(node.action, RequestAction):
-        raise JourneyError(f"journey {journey!r}, step {node.name!r}: only request steps can be written as YAML")
+        raise JourneyError(
+            f"journey {journey!r}, step {node.name!r}: only request steps can be written as YAML"
+        )
     action = node.action
     request = {"method": action.method, "path": action.path}
     for key in _REQUEST_KEYS[2:]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json as _json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 #: An action is ``action(client, context) -> response``.
@@ -81,7 +81,7 @@ class Journey:
     source: str | None = None
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"

@@ -16,10 +16,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from replayqa.model import HttpRequest, HttpResponse
 
 MASK = "[redacted]"
-SENSITIVE_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
-    "x-auth-token", "x-csrf-token", "x-xsrf-token",
-})
+SENSITIVE_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "x-auth-token",
+        "x-csrf-token",
+        "x-xsrf-token",
+    }
+)
 _SENSITIVE_FIELD = re.compile(
     r"pass(word|wd)?|secret|token|api[_-]?key|authorization|cvv|cvc|ssn|card[_-]?number|pan$",
     re.IGNORECASE,
@@ -39,8 +47,14 @@ def redact_value(name: str, value: Any) -> Any:
 
 def redact_json(data: Any) -> Any:
     if isinstance(data, dict):
-        return {k: (redact_value(k, v) if is_sensitive_field(str(k)) and not isinstance(v, dict | list)
-                    else redact_json(v)) for k, v in data.items()}
+        return {
+            k: (
+                redact_value(k, v)
+                if is_sensitive_field(str(k)) and not isinstance(v, dict | list)
+                else redact_json(v)
+            )
+            for k, v in data.items()
+        }
     if isinstance(data, list):
         return [redact_json(v) for v in data]
     return data
@@ -51,7 +65,9 @@ def redact_headers(headers: dict[str, str]) -> dict[str, str]:
     for name, value in headers.items():
         if name.lower() in SENSITIVE_HEADERS:
             scheme, _, rest = value.partition(" ")
-            out[name] = f"{scheme} {MASK}" if rest and scheme.lower() in {"bearer", "basic", "token"} else MASK
+            out[name] = (
+                f"{scheme} {MASK}" if rest and scheme.lower() in {"bearer", "basic", "token"} else MASK
+            )
         else:
             out[name] = value
     return out
@@ -83,8 +99,12 @@ def redact_url(url: str) -> str:
 def redact_request(request: HttpRequest | None) -> HttpRequest | None:
     if request is None:
         return None
-    return replace(request, url=redact_url(request.url), headers=redact_headers(request.headers),
-                   body=redact_body(request.body))
+    return replace(
+        request,
+        url=redact_url(request.url),
+        headers=redact_headers(request.headers),
+        body=redact_body(request.body),
+    )
 
 
 def redact_response(response: HttpResponse | None) -> HttpResponse | None:

@@ -89,8 +89,11 @@ class JourneyRunner:
         """Run journeys one after another, each from the same database state."""
         for journey in journeys:
             validate_journey(journey)
-        result = RunResult(run_id or _new_run_id(), started_at=time.time(),
-                           base_url=str(getattr(self.client, "base_url", "")))
+        result = RunResult(
+            run_id or _new_run_id(),
+            started_at=time.time(),
+            base_url=str(getattr(self.client, "base_url", "")),
+        )
         self._emit(ev.RunStarted(result.run_id, tuple(j.name for j in journeys), result.base_url))
         connected_here = not self.state.is_connected()
         if connected_here:
@@ -119,8 +122,9 @@ class JourneyRunner:
         self._route_steps: list[StepResult] = []
         self._route_issues: list[Issue] = []
         self._reported: set[tuple[str, str]] = set()
-        self.context = ExecutionContext({"run_id": run_id or _new_run_id(), **self.variables,
-                                         **journey.variables})
+        self.context = ExecutionContext(
+            {"run_id": run_id or _new_run_id(), **self.variables, **journey.variables}
+        )
         self._emit(ev.JourneyStarted(journey.name))
         self._run_nodes(journey.steps, (), {})
         self._journey.duration_ms = (time.time() - started) * 1000
@@ -177,8 +181,9 @@ class JourneyRunner:
         self._emit(ev.StateRestored(self._journey.journey, name, path_label(route)))
 
     def _finish_route(self, route: tuple[str, ...]) -> None:
-        result = PathResult(self._journey.journey, path_label(route),
-                            list(self._route_steps), list(self._route_issues))
+        result = PathResult(
+            self._journey.journey, path_label(route), list(self._route_steps), list(self._route_issues)
+        )
         self._journey.paths.append(result)
         self._emit(ev.PathFinished(result))
 
@@ -196,15 +201,33 @@ class JourneyRunner:
             if passed or attempts > step.retries:
                 break
         self._executed += 1
-        result = StepResult(journey, path, step.name, passed, step.expect_failure, error,
-                            exchange, (time.time() - started) * 1000, attempts)
+        result = StepResult(
+            journey,
+            path,
+            step.name,
+            passed,
+            step.expect_failure,
+            error,
+            exchange,
+            (time.time() - started) * 1000,
+            attempts,
+        )
         self._route_steps.append(result)
         self._journey.steps.append(result)
         self._emit(ev.StepFinished(result))
         if not passed:
-            self._record(Issue(journey, path, step.name, error or "step failed", Severity.HIGH,
-                               "step", *_request_response(exchange)),
-                         expected_failure=step.expect_failure)
+            self._record(
+                Issue(
+                    journey,
+                    path,
+                    step.name,
+                    error or "step failed",
+                    Severity.HIGH,
+                    "step",
+                    *_request_response(exchange),
+                ),
+                expected_failure=step.expect_failure,
+            )
         self._check_invariants(step, path, exchange)
         return passed
 
@@ -225,8 +248,9 @@ class JourneyRunner:
         except AssertionError as exc:
             return self._verdict(step, False, f"assertion failed: {exc or _where(exc)}", _last(history, mark))
         except Exception as exc:
-            return self._verdict(step, False, f"{type(exc).__name__}: {exc} ({_where(exc)})",
-                                 _last(history, mark))
+            return self._verdict(
+                step, False, f"{type(exc).__name__}: {exc} ({_where(exc)})", _last(history, mark)
+            )
         exchange = _last(history, mark)
         if isinstance(returned, httpx.Response) and exchange is None:
             from replayqa.client import exchange_from_response
@@ -285,9 +309,17 @@ class JourneyRunner:
             if key in self._reported:
                 continue
             self._reported.add(key)
-            self._record(Issue(self._journey.journey, path, step.name,
-                               f"invariant {invariant.name!r}: {message}", invariant.severity,
-                               "invariant", *_request_response(exchange)))
+            self._record(
+                Issue(
+                    self._journey.journey,
+                    path,
+                    step.name,
+                    f"invariant {invariant.name!r}: {message}",
+                    invariant.severity,
+                    "invariant",
+                    *_request_response(exchange),
+                )
+            )
 
     def _record(self, issue: Issue, expected_failure: bool = False) -> None:
         status = issue.response.status if issue.response else None
@@ -319,8 +351,11 @@ def _step_result(exchange: Exchange) -> dict[str, Any]:
     response = exchange.response
     assert response is not None
     body = response.json_or_none()
-    return {"status": response.status, "headers": response.headers,
-            "body": body if body is not None else response.body}
+    return {
+        "status": response.status,
+        "headers": response.headers,
+        "body": body if body is not None else response.body,
+    }
 
 
 def _where(exc: BaseException) -> str:

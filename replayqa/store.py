@@ -27,10 +27,18 @@ class RunStore:
     def save(self, run: RunResult) -> None:
         data = run_dict(run)
         with self.db.conn:
-            self.db["runs"].insert({
-                "run_id": run.run_id, "base_url": run.base_url, "started_at": run.started_at,
-                "duration_ms": data["duration_ms"], "passed": run.passed, **data["summary"],
-            }, pk="run_id", replace=True)
+            self.db["runs"].insert(
+                {
+                    "run_id": run.run_id,
+                    "base_url": run.base_url,
+                    "started_at": run.started_at,
+                    "duration_ms": data["duration_ms"],
+                    "passed": run.passed,
+                    **data["summary"],
+                },
+                pk="run_id",
+                replace=True,
+            )
             self.db["steps"].insert_all(
                 ({"run_id": run.run_id, **_flat(step_dict(s))} for j in run.journeys for s in j.steps),
                 foreign_keys=[("run_id", "runs", "run_id")],

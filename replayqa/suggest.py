@@ -55,8 +55,11 @@ RULES: list[Rule] = [
     ),
     (
         "accepted what it should refuse",
-        lambda f: f.status is not None and f.status < 400
-        and (f.expected_failure or bool(_EXPECTED_REFUSAL.search(f.message))),
+        lambda f: (
+            f.status is not None
+            and f.status < 400
+            and (f.expected_failure or bool(_EXPECTED_REFUSAL.search(f.message)))
+        ),
         "The app accepted a request it should refuse in this state: a guard is missing "
         "(already paid, already deleted, not the owner, duplicate submit).",
     ),

@@ -26,8 +26,12 @@ def validate_journey(journey: Journey, variables: Iterable[str] = ()) -> None:
 
 
 def _walk(
-    nodes: Sequence[Node], where: str, checkpoints: set[str], steps: set[str],
-    names: set[str], strict: bool,
+    nodes: Sequence[Node],
+    where: str,
+    checkpoints: set[str],
+    steps: set[str],
+    names: set[str],
+    strict: bool,
 ) -> None:
     checkpoints, steps, names = set(checkpoints), set(steps), set(names)
     for node in nodes:

@@ -89,8 +89,10 @@ def init_db(path: str | Path) -> None:
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(SCHEMA)
-        conn.execute("INSERT INTO users (email, password_hash, is_admin) VALUES (?, ?, 1)",
-                     (ADMIN_EMAIL, hash_password(ADMIN_PASSWORD)))
+        conn.execute(
+            "INSERT INTO users (email, password_hash, is_admin) VALUES (?, ?, 1)",
+            (ADMIN_EMAIL, hash_password(ADMIN_PASSWORD)),
+        )
         conn.executemany("INSERT INTO items (name, price_cents) VALUES (?, ?)", SEED_ITEMS)
         conn.commit()
     finally:
@@ -146,9 +148,11 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
     def current_user() -> sqlite3.Row:
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        row = db().execute(
-            "SELECT u.* FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token = ?", (token,)
-        ).fetchone()
+        row = (
+            db()
+            .execute("SELECT u.* FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token = ?", (token,))
+            .fetchone()
+        )
         if row is None:
             raise ApiError(401, "missing or invalid bearer token")
         return row
@@ -179,8 +183,9 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
 
     def open_cart(user_id: int) -> sqlite3.Row:
         conn = db()
-        row = conn.execute("SELECT * FROM carts WHERE user_id = ? AND status = 'open' ORDER BY id DESC",
-                           (user_id,)).fetchone()
+        row = conn.execute(
+            "SELECT * FROM carts WHERE user_id = ? AND status = 'open' ORDER BY id DESC", (user_id,)
+        ).fetchone()
         if row is None:
             cur = conn.execute("INSERT INTO carts (user_id) VALUES (?)", (user_id,))
             row = conn.execute("SELECT * FROM carts WHERE id = ?", (cur.lastrowid,)).fetchone()
@@ -191,26 +196,37 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
         cart = conn.execute("SELECT * FROM carts WHERE id = ?", (cart_id,)).fetchone()
         lines = conn.execute(
             "SELECT l.item_id, i.name, l.quantity, l.unit_price_cents FROM cart_lines l "
-            "JOIN items i ON i.id = l.item_id WHERE l.cart_id = ? ORDER BY l.item_id", (cart_id,)
+            "JOIN items i ON i.id = l.item_id WHERE l.cart_id = ? ORDER BY l.item_id",
+            (cart_id,),
         ).fetchall()
         return {
             "id": cart["id"],
             "status": cart["status"],
-            "lines": [{**dict(line), "line_total_cents": line["quantity"] * line["unit_price_cents"]}
-                      for line in lines],
+            "lines": [
+                {**dict(line), "line_total_cents": line["quantity"] * line["unit_price_cents"]}
+                for line in lines
+            ],
             "total_cents": cart["total_cents"],
         }
 
     def recompute_total(cart_id: int) -> None:
         db().execute(
             "UPDATE carts SET total_cents = (SELECT coalesce(sum(quantity * unit_price_cents), 0) "
-            "FROM cart_lines WHERE cart_id = ?) WHERE id = ?", (cart_id, cart_id))
+            "FROM cart_lines WHERE cart_id = ?) WHERE id = ?",
+            (cart_id, cart_id),
+        )
 
     def order_json(order_id: int) -> dict[str, Any]:
-        row = db().execute(
-            "SELECT o.*, (SELECT coalesce(sum(amount_cents), 0) FROM payments p "
-            "WHERE p.order_id = o.id AND p.status = 'approved') AS charged_cents "
-            "FROM orders o WHERE o.id = ?", (order_id,)).fetchone()
+        row = (
+            db()
+            .execute(
+                "SELECT o.*, (SELECT coalesce(sum(amount_cents), 0) FROM payments p "
+                "WHERE p.order_id = o.id AND p.status = 'approved') AS charged_cents "
+                "FROM orders o WHERE o.id = ?",
+                (order_id,),
+            )
+            .fetchone()
+        )
         return {k: row[k] for k in ("id", "cart_id", "status", "total_cents", "charged_cents", "created_at")}
 
     def quantity(data: dict[str, Any]) -> int:
@@ -233,11 +249,17 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
     def register() -> Any:
         data = body()
         email, password = data.get("email"), data.get("password")
-        if not isinstance(email, str) or "@" not in email or not isinstance(password, str) or len(password) < 8:
+        if (
+            not isinstance(email, str)
+            or "@" not in email
+            or not isinstance(password, str)
+            or len(password) < 8
+        ):
             raise ApiError(422, "email must be an address and password at least 8 characters")
         try:
-            cur = db().execute("INSERT INTO users (email, password_hash) VALUES (?, ?)",
-                               (email, hash_password(password)))
+            cur = db().execute(
+                "INSERT INTO users (email, password_hash) VALUES (?, ?)", (email, hash_password(password))
+            )
         except sqlite3.IntegrityError:
             raise ApiError(409, f"{email} is already registered") from None
         return {"id": cur.lastrowid, "email": email}, 201
@@ -245,8 +267,14 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
     @app.post("/auth/login")
     def login() -> Any:
         data = body()
-        row = db().execute("SELECT * FROM users WHERE email = ? AND password_hash = ?",
-                           (data.get("email"), hash_password(str(data.get("password"))))).fetchone()
+        row = (
+            db()
+            .execute(
+                "SELECT * FROM users WHERE email = ? AND password_hash = ?",
+                (data.get("email"), hash_password(str(data.get("password")))),
+            )
+            .fetchone()
+        )
         if row is None:
             raise ApiError(401, "wrong email or password")
         token = secrets.token_urlsafe(24)
@@ -280,10 +308,15 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
         conn = db()
         conn.execute("UPDATE items SET deleted = 1 WHERE id = ?", (item_id,))
         if "deleted_item" in planted:
-            carts = conn.execute("SELECT id FROM carts WHERE user_id = ? AND status = 'open'", (g.user["id"],))
+            carts = conn.execute(
+                "SELECT id FROM carts WHERE user_id = ? AND status = 'open'", (g.user["id"],)
+            )
         else:
-            carts = conn.execute("SELECT DISTINCT cart_id AS id FROM cart_lines l JOIN carts c "
-                                 "ON c.id = l.cart_id WHERE l.item_id = ? AND c.status = 'open'", (item_id,))
+            carts = conn.execute(
+                "SELECT DISTINCT cart_id AS id FROM cart_lines l JOIN carts c "
+                "ON c.id = l.cart_id WHERE l.item_id = ? AND c.status = 'open'",
+                (item_id,),
+            )
         for cart in carts.fetchall():
             conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND item_id = ?", (cart["id"], item_id))
             recompute_total(cart["id"])
@@ -306,9 +339,12 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
         conn.execute(
             "INSERT INTO cart_lines (cart_id, item_id, quantity, unit_price_cents) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (cart_id, item_id) DO UPDATE SET quantity = quantity + excluded.quantity",
-            (cart["id"], item["id"], count, item["price_cents"]))
-        conn.execute("UPDATE carts SET total_cents = total_cents + ? WHERE id = ?",
-                     (count * item["price_cents"], cart["id"]))
+            (cart["id"], item["id"], count, item["price_cents"]),
+        )
+        conn.execute(
+            "UPDATE carts SET total_cents = total_cents + ? WHERE id = ?",
+            (count * item["price_cents"], cart["id"]),
+        )
         return cart_json(cart["id"]), 201
 
     @app.patch("/cart/items/<int:item_id>")
@@ -317,15 +353,20 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
         count = quantity(body())
         cart = open_cart(g.user["id"])
         conn = db()
-        line = conn.execute("SELECT * FROM cart_lines WHERE cart_id = ? AND item_id = ?",
-                            (cart["id"], item_id)).fetchone()
+        line = conn.execute(
+            "SELECT * FROM cart_lines WHERE cart_id = ? AND item_id = ?", (cart["id"], item_id)
+        ).fetchone()
         if line is None:
             raise ApiError(404, f"item {item_id} is not in the cart")
-        conn.execute("UPDATE cart_lines SET quantity = ? WHERE cart_id = ? AND item_id = ?",
-                     (count, cart["id"], item_id))
+        conn.execute(
+            "UPDATE cart_lines SET quantity = ? WHERE cart_id = ? AND item_id = ?",
+            (count, cart["id"], item_id),
+        )
         if "quantity_total" in planted:
-            conn.execute("UPDATE carts SET total_cents = total_cents + ? WHERE id = ?",
-                         (count * line["unit_price_cents"], cart["id"]))
+            conn.execute(
+                "UPDATE carts SET total_cents = total_cents + ? WHERE id = ?",
+                (count * line["unit_price_cents"], cart["id"]),
+            )
         else:
             recompute_total(cart["id"])
         return cart_json(cart["id"])
@@ -345,8 +386,9 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
         card = str(body().get("card_number", ""))
         if not (card.isdigit() and len(card) == 16):
             raise ApiError(422, "card_number must be 16 digits")
-        cart = conn.execute("SELECT * FROM carts WHERE id = ? AND user_id = ?",
-                            (cart_id, g.user["id"])).fetchone()
+        cart = conn.execute(
+            "SELECT * FROM carts WHERE id = ? AND user_id = ?", (cart_id, g.user["id"])
+        ).fetchone()
         if cart is None:
             raise ApiError(404, f"no cart {cart_id}")
         if cart["status"] != "open" and "double_charge" not in planted:
@@ -354,11 +396,15 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
         if not conn.execute("SELECT 1 FROM cart_lines WHERE cart_id = ?", (cart_id,)).fetchone():
             raise ApiError(409, f"cart {cart_id} is empty")
         total = cart["total_cents"]
-        order_id = conn.execute("INSERT INTO orders (user_id, cart_id, total_cents, status) "
-                                "VALUES (?, ?, ?, 'pending')", (g.user["id"], cart_id, total)).lastrowid
+        order_id = conn.execute(
+            "INSERT INTO orders (user_id, cart_id, total_cents, status) VALUES (?, ?, ?, 'pending')",
+            (g.user["id"], cart_id, total),
+        ).lastrowid
         approved = not card.endswith(DECLINED_SUFFIX)
-        conn.execute("INSERT INTO payments (order_id, amount_cents, status, card_last4) VALUES (?, ?, ?, ?)",
-                     (order_id, total, "approved" if approved else "declined", card[-4:]))
+        conn.execute(
+            "INSERT INTO payments (order_id, amount_cents, status, card_last4) VALUES (?, ?, ?, ?)",
+            (order_id, total, "approved" if approved else "declined", card[-4:]),
+        )
         if approved:
             conn.execute("UPDATE orders SET status = 'paid' WHERE id = ?", (order_id,))
             conn.execute("UPDATE carts SET status = 'checked_out' WHERE id = ?", (cart_id,))
@@ -375,8 +421,11 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
     @app.get("/orders/<int:order_id>")
     @authenticated
     def get_order(order_id: int) -> Any:
-        row = db().execute("SELECT id FROM orders WHERE id = ? AND user_id = ?",
-                           (order_id, g.user["id"])).fetchone()
+        row = (
+            db()
+            .execute("SELECT id FROM orders WHERE id = ? AND user_id = ?", (order_id, g.user["id"]))
+            .fetchone()
+        )
         if row is None:
             raise ApiError(404, f"no order {order_id}")
         return order_json(order_id)

@@ -27,14 +27,34 @@ class PlantedBug:
 
 
 BUGS = (
-    PlantedBug("declined_cart", "A declined payment still empties the cart",
-               "checkout_payment", "declined", "cart_kept_after_decline"),
-    PlantedBug("double_charge", "A second checkout of the same cart charges twice",
-               "checkout_payment", "double_submit", "second_checkout_refused"),
-    PlantedBug("deleted_item", "A deleted item stays in other users' carts",
-               "item_removal", "admin_deletes_item", "cart_drops_deleted_item"),
-    PlantedBug("quantity_total", "The order total is wrong after a quantity update",
-               "quantity_update", "main", "order_total_matches_lines"),
+    PlantedBug(
+        "declined_cart",
+        "A declined payment still empties the cart",
+        "checkout_payment",
+        "declined",
+        "cart_kept_after_decline",
+    ),
+    PlantedBug(
+        "double_charge",
+        "A second checkout of the same cart charges twice",
+        "checkout_payment",
+        "double_submit",
+        "second_checkout_refused",
+    ),
+    PlantedBug(
+        "deleted_item",
+        "A deleted item stays in other users' carts",
+        "item_removal",
+        "admin_deletes_item",
+        "cart_drops_deleted_item",
+    ),
+    PlantedBug(
+        "quantity_total",
+        "The order total is wrong after a quantity update",
+        "quantity_update",
+        "main",
+        "order_total_matches_lines",
+    ),
 )
 
 

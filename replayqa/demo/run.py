@@ -37,8 +37,13 @@ class DemoOutcome:
     def bug_report(self, bug: PlantedBug) -> dict[str, Any]:
         issues = self.found.get(bug.key, [])
         return {
-            "bug": bug.key, "title": bug.title, "active": bug.key in self.active,
-            "found": bool(issues), "journey": bug.journey, "path": bug.path, "step": bug.step,
+            "bug": bug.key,
+            "title": bug.title,
+            "active": bug.key in self.active,
+            "found": bool(issues),
+            "journey": bug.journey,
+            "path": bug.path,
+            "step": bug.step,
             "issues": [issue_dict(i) for i in issues],
         }
 
@@ -60,13 +65,15 @@ def run_demo(settings: Settings, listeners: Iterable[Listener] = ()) -> DemoOutc
     journeys = [j for f in files for j in f.journeys]
     invariants = [i for f in files for i in f.invariants]
     with DemoServer() as server:
-        settings = settings.override(base_url=server.base_url, db=server.db_url,
-                                     log_file=str(server.log_path), log_lines=10)
+        settings = settings.override(
+            base_url=server.base_url, db=server.db_url, log_file=str(server.log_path), log_lines=10
+        )
         outcome = run_journeys(journeys, settings, invariants, listeners)
     result = DemoOutcome(outcome, active_bugs())
     for issue in outcome.result.issues:
-        bug = next((b for b in BUGS if (b.journey, b.path, b.step) ==
-                    (issue.journey, issue.path, issue.step)), None)
+        bug = next(
+            (b for b in BUGS if (b.journey, b.path, b.step) == (issue.journey, issue.path, issue.step)), None
+        )
         if bug is None:
             result.unexpected.append(issue)
         else:

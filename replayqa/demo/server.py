@@ -9,6 +9,7 @@ the tests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import subprocess
@@ -26,16 +27,17 @@ READY = "listening on "
 
 def serve(db: Path, log_file: Path | None, host: str = "127.0.0.1", port: int = 0) -> None:
     handlers: list[logging.Handler] = [logging.FileHandler(log_file)] if log_file else []
-    logging.basicConfig(level=logging.INFO, handlers=handlers or None,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        handlers=handlers or None,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if not db.exists() or db.stat().st_size == 0:
         init_db(db)
     server = make_server(host, port, create_app(db), threaded=True)
     print(f"{READY}http://{host}:{server.server_port}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,8 +53,12 @@ def main(argv: list[str] | None = None) -> None:
 class DemoServer:
     """The demo shop in a child process, with a fresh database in a temporary folder."""
 
-    def __init__(self, folder: Path | None = None, env: Mapping[str, str] | None = None,
-                 db_name: str = "replayqa-demo-shop.db") -> None:
+    def __init__(
+        self,
+        folder: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        db_name: str = "replayqa-demo-shop.db",
+    ) -> None:
         self.folder = folder or Path(tempfile.mkdtemp(prefix="replayqa-demo-"))
         self.db_path = self.folder / db_name
         self.log_path = self.folder / "shop.log"
@@ -68,14 +74,17 @@ class DemoServer:
         init_db(self.db_path)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "replayqa.demo", "--db", str(self.db_path), "--log", str(self.log_path)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=self.env,
         )
         assert self._process.stdout is not None
         line = self._process.stdout.readline()
         if not line.startswith(READY):
             self.stop()
             raise RuntimeError(f"the demo shop did not start (said {line!r}); see {self.log_path}")
-        self.base_url = line[len(READY):].strip()
+        self.base_url = line[len(READY) :].strip()
         return self
 
     def stop(self) -> None:

@@ -39,8 +39,12 @@ def render_markdown(run: RunResult) -> str:
     if run.issues:
         lines += ["", "## Issues", ""]
         for number, issue in enumerate(run.issues, 1):
-            lines += [f"### {number}. {issue.journey} › {issue.path} › {issue.step}", "",
-                      issue_markdown(issue), ""]
+            lines += [
+                f"### {number}. {issue.journey} › {issue.path} › {issue.step}",
+                "",
+                issue_markdown(issue),
+                "",
+            ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -54,8 +58,14 @@ def issue_markdown(issue: Issue) -> str:
     if request:
         parts += ["", "Request:", "", "```http", _request_text(request), "```"]
     if response:
-        parts += ["", f"Response: {response.status}", "", f"```{_fence(response)}",
-                  _body(response.body), "```"]
+        parts += [
+            "",
+            f"Response: {response.status}",
+            "",
+            f"```{_fence(response)}",
+            _body(response.body),
+            "```",
+        ]
     if issue.logs:
         parts += ["", f"App log (last {len(issue.logs)} lines):", "", "```", *issue.logs, "```"]
     return "\n".join(parts)
@@ -75,8 +85,11 @@ def issue_text(issue: Issue) -> str:
 
 
 def _request_text(request: HttpRequest) -> str:
-    shown = {k: v for k, v in request.headers.items()
-             if k.lower() in {"authorization", "content-type", "cookie", "accept"}}
+    shown = {
+        k: v
+        for k, v in request.headers.items()
+        if k.lower() in {"authorization", "content-type", "cookie", "accept"}
+    }
     head = [f"{request.method} {request.url}", *(f"{k}: {v}" for k, v in shown.items())]
     return "\n".join(head + (["", _body(request.body)] if request.body else []))
 

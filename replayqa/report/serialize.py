@@ -22,8 +22,12 @@ def exchange_dict(exchange: Exchange | None) -> dict[str, Any] | None:
 
 def issue_dict(issue: Issue) -> dict[str, Any]:
     return {
-        "journey": issue.journey, "path": issue.path, "step": issue.step,
-        "kind": issue.kind, "severity": issue.severity.value, "error": issue.error,
+        "journey": issue.journey,
+        "path": issue.path,
+        "step": issue.step,
+        "kind": issue.kind,
+        "severity": issue.severity.value,
+        "error": issue.error,
         "suggestion": issue.suggestion,
         "request": _asdict(redact_request(issue.request)),
         "response": _asdict(redact_response(issue.response)),
@@ -33,9 +37,15 @@ def issue_dict(issue: Issue) -> dict[str, Any]:
 
 def step_dict(step: StepResult) -> dict[str, Any]:
     return {
-        "journey": step.journey, "path": step.path, "step": step.step, "passed": step.passed,
-        "expect_failure": step.expect_failure, "error": step.error, "attempts": step.attempts,
-        "duration_ms": round(step.duration_ms, 2), "exchange": exchange_dict(step.exchange),
+        "journey": step.journey,
+        "path": step.path,
+        "step": step.step,
+        "passed": step.passed,
+        "expect_failure": step.expect_failure,
+        "error": step.error,
+        "attempts": step.attempts,
+        "duration_ms": round(step.duration_ms, 2),
+        "exchange": exchange_dict(step.exchange),
     }
 
 
@@ -49,10 +59,13 @@ def run_dict(run: RunResult) -> dict[str, Any]:
         "summary": summary(run),
         "journeys": [
             {
-                "name": j.journey, "source": j.source, "passed": j.passed,
+                "name": j.journey,
+                "source": j.source,
+                "passed": j.passed,
                 "duration_ms": round(j.duration_ms, 2),
-                "paths": [{"path": p.path, "passed": p.passed,
-                           "steps": [s.step for s in p.steps]} for p in j.paths],
+                "paths": [
+                    {"path": p.path, "passed": p.passed, "steps": [s.step for s in p.steps]} for p in j.paths
+                ],
                 "steps": [step_dict(s) for s in j.steps],
                 "issues": [issue_dict(i) for i in j.issues],
             }

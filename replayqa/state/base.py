@@ -91,14 +91,18 @@ def open_state(
         from replayqa.state.sqlite import SQLiteBackend
 
         return SQLiteBackend.from_url(
-            url, allow_restore=allow_restore, exclude_tables=exclude_tables,
+            url,
+            allow_restore=allow_restore,
+            exclude_tables=exclude_tables,
             lock_timeout=lock_timeout,
         )
     if scheme in {"postgresql", "postgres"}:
         from replayqa.state.postgres import PostgresBackend
 
         return PostgresBackend(
-            url, allow_restore=allow_restore, exclude_tables=exclude_tables,
+            url,
+            allow_restore=allow_restore,
+            exclude_tables=exclude_tables,
             lock_timeout=lock_timeout,
         )
     raise ConfigError(

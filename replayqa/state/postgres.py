@@ -208,7 +208,11 @@ class PostgresBackend:
         return self._require().execute(query.encode(), params).fetchall()
 
     def check_restore_allowed(self) -> None:
-        name = self._conn.info.dbname if self._conn else psycopg.conninfo.conninfo_to_dict(self.url).get("dbname", "")
+        name = (
+            self._conn.info.dbname
+            if self._conn
+            else psycopg.conninfo.conninfo_to_dict(self.url).get("dbname", "")
+        )
         require_test_database(str(name or ""), self.allow_restore, "restore or reset")
 
     # -- setup ---------------------------------------------------------------
@@ -273,14 +277,20 @@ class PostgresBackend:
     # -- checkpoint and restore ----------------------------------------------
 
     def _tick(self) -> int:
-        row = self._require().execute(sql.SQL("SELECT nextval({}) AS v").format(sql.Literal(f"{STATE_SCHEMA}.clock"))).fetchone()
+        row = (
+            self._require()
+            .execute(sql.SQL("SELECT nextval({}) AS v").format(sql.Literal(f"{STATE_SCHEMA}.clock")))
+            .fetchone()
+        )
         assert row is not None
         return int(row["v"])
 
     def _last_writes(self) -> dict[int, int]:
-        rows = self._require().execute(
-            sql.SQL("SELECT relid, max(id) AS last FROM {} GROUP BY relid").format(_writes())
-        ).fetchall()
+        rows = (
+            self._require()
+            .execute(sql.SQL("SELECT relid, max(id) AS last FROM {} GROUP BY relid").format(_writes()))
+            .fetchall()
+        )
         return {r["relid"]: r["last"] for r in rows}
 
     def _current_snapshot(self, table: Table, last_writes: dict[int, int]) -> str | None:

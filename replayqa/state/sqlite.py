@@ -45,7 +45,9 @@ class SQLiteBackend:
         elif url.startswith("sqlite:///"):
             path = path.lstrip("/") if not parsed.netloc else path
         if not path:
-            raise ConfigError(f"no file in SQLite URL {url!r}: use sqlite:///relative.db or sqlite:////abs.db")
+            raise ConfigError(
+                f"no file in SQLite URL {url!r}: use sqlite:///relative.db or sqlite:////abs.db"
+            )
         return cls(path, **options)
 
     # -- protocol ------------------------------------------------------------

@@ -73,7 +73,11 @@ class PostgresServer:
         user, group = self.ids if self.ids else (None, None)
         return subprocess.run(
             [str(self.bindir / args[0]), *args[1:]],
-            user=user, group=group, check=True, capture_output=True, text=True,
+            user=user,
+            group=group,
+            check=True,
+            capture_output=True,
+            text=True,
         )
 
     def start(self) -> None:
@@ -83,7 +87,9 @@ class PostgresServer:
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200"
         )
-        self._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.root / "server.log"), "-w", "start")
+        self._run(
+            "pg_ctl", "-D", str(data), "-o", options, "-l", str(self.root / "server.log"), "-w", "start"
+        )
 
     def stop(self) -> None:
         try:

@@ -45,8 +45,11 @@ def set_three_stickers(client, ctx):
 
 
 def checkout(client, ctx):
-    response = client.post(f"/carts/{ctx['cart_id']}/checkout",
-                           json={"card_number": "4242424242424242"}, headers=auth(ctx["token"]))
+    response = client.post(
+        f"/carts/{ctx['cart_id']}/checkout",
+        json={"card_number": "4242424242424242"},
+        headers=auth(ctx["token"]),
+    )
     ctx["order_id"] = response.json()["id"]
     return response
 
@@ -77,8 +80,9 @@ quantity_update = Journey(
 
 
 def create_poster(client, ctx):
-    response = client.post("/items", json={"name": "Limited poster", "price_cents": 4000},
-                           headers=auth(ctx["admin_token"]))
+    response = client.post(
+        "/items", json={"name": "Limited poster", "price_cents": 4000}, headers=auth(ctx["admin_token"])
+    )
     ctx["poster_id"] = response.json()["id"]
     return response
 
@@ -117,16 +121,25 @@ item_removal = Journey(
         Step("login", login_shopper),
         Step("shopper_adds_poster", shopper_adds_poster),
         Checkpoint("poster_in_cart"),
-        Branch("poster_in_cart", [
-            Path("admin_deletes_item", [
-                Step("delete_poster", admin_deletes_poster),
-                Step("deleted_item_is_gone", deleted_item_is_gone, expect_failure=True),
-                Step("cart_drops_deleted_item", cart_drops_deleted_item),
-            ]),
-            Path("shopper_buys_item", [
-                Step("checkout", checkout),
-            ]),
-        ]),
+        Branch(
+            "poster_in_cart",
+            [
+                Path(
+                    "admin_deletes_item",
+                    [
+                        Step("delete_poster", admin_deletes_poster),
+                        Step("deleted_item_is_gone", deleted_item_is_gone, expect_failure=True),
+                        Step("cart_drops_deleted_item", cart_drops_deleted_item),
+                    ],
+                ),
+                Path(
+                    "shopper_buys_item",
+                    [
+                        Step("checkout", checkout),
+                    ],
+                ),
+            ],
+        ),
     ],
 )
 
