@@ -1,0 +1,72 @@
+"""Shared fixtures: a real PostgreSQL server, fresh databases, the demo shop."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from replayqa.demo.server import DemoServer
+from tests.support.apps import AppConnection
+from tests.support.postgres import PostgresServer, start_postgres
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """Started from the machine's binaries; a missing server fails the run, it never skips."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def make_pg_database(postgres: PostgresServer) -> Callable[..., str]:
+    """A new, empty database; returns its URL. The name says 'test' unless told otherwise."""
+
+    def make(prefix: str = "shop_test") -> str:
+        name = f"{prefix}_{next(_names)}"
+        with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        return postgres.dsn(name)
+
+    return make
+
+
+@pytest.fixture
+def pg_url(make_pg_database: Callable[..., str]) -> str:
+    return make_pg_database()
+
+
+@pytest.fixture
+def app_connections() -> Iterator[Callable[[str, str], AppConnection]]:
+    opened: list[AppConnection] = []
+
+    def open_connection(kind: str, target: str) -> AppConnection:
+        connection = AppConnection(kind, target)
+        opened.append(connection)
+        return connection
+
+    yield open_connection
+    for connection in opened:
+        connection.close()
+
+
+@pytest.fixture
+def demo_shop(tmp_path) -> Iterator[DemoServer]:
+    with DemoServer(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def notes_app(pg_url):
+    from tests.support.apps import NotesApp
+
+    app = NotesApp(pg_url)
+    yield app, pg_url
+    app.stop()

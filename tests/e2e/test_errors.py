@@ -1,0 +1,98 @@
+"""Bad input gets one line naming the problem and the fix, and exit code 2."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+
+import pytest
+
+GOOD_STEP = """
+  - name: health
+    request: {method: GET, path: /health}
+"""
+
+CASES = {
+    "branch_without_checkpoint": (
+        "name: j\nsteps:" + GOOD_STEP + "  - branch:\n      checkpoint: nowhere\n      paths:\n"
+        "        - {name: a, steps: []}\n",
+        "Branch names checkpoint 'nowhere'",
+    ),
+    "malformed_yaml": ("name: j\nsteps:\n  - name: [unclosed\n", "malformed YAML"),
+    "unknown_template_reference": (
+        "name: j\nsteps:" + GOOD_STEP + "  - name: use\n    request: {method: GET, path: "
+        '"/items/{{ steps.creat_item.body.id }}"}\n',
+        "unknown template reference {{ steps.creat_item.body.id }}",
+    ),
+    "unknown_key": (
+        "name: j\nsteps:\n  - name: s\n    request: {method: GET, path: /}\n    expct: {}\n",
+        "unknown key 'expct'",
+    ),
+}
+
+
+def assert_one_line_error(done, expected: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("replayqa: error: ")
+    assert expected in lines[0]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_journey_files(cli, demo_shop, tmp_path, case):
+    text, expected = CASES[case]
+    (tmp_path / "bad.yaml").write_text(text)
+    assert_one_line_error(cli("run", "bad.yaml", "--base-url", demo_shop.base_url), expected)
+
+
+def test_unreachable_base_url(cli, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once the socket closes
+    (tmp_path / "ok.yaml").write_text("name: j\nsteps:" + GOOD_STEP)
+    done = cli("run", "ok.yaml", "--base-url", f"http://127.0.0.1:{port}")
+    assert_one_line_error(done, f"cannot reach the app at http://127.0.0.1:{port}")
+
+
+def test_unknown_db_url_scheme(cli, demo_shop, tmp_path):
+    (tmp_path / "ok.yaml").write_text("name: j\nsteps:" + GOOD_STEP)
+    done = cli("run", "ok.yaml", "--base-url", demo_shop.base_url, "--db", "mysql://localhost/shop")
+    assert_one_line_error(done, "unknown database URL scheme 'mysql'")
+
+
+def test_non_test_database_needs_allow_restore(cli, demo_shop, tmp_path):
+    production = tmp_path / "shop.db"
+    shutil.copy(demo_shop.db_path, production)
+    journey = (
+        "name: j\nsteps:" + GOOD_STEP + "  - checkpoint: c\n  - branch:\n      checkpoint: c\n"
+        "      paths:\n        - name: a\n          steps:"
+        + GOOD_STEP.replace("\n  ", "\n            ")
+        + "        - name: b\n          steps: []\n"
+    )
+    (tmp_path / "branchy.yaml").write_text(journey)
+    url = f"sqlite:///{production}"
+    done = cli("run", "branchy.yaml", "--base-url", demo_shop.base_url, "--db", url)
+    assert_one_line_error(done, "refusing to restore or reset database 'shop.db'")
+    assert not (tmp_path / ".replayqa").exists(), "nothing ran, nothing was written"
+
+    allowed = cli("run", "branchy.yaml", "--base-url", demo_shop.base_url, "--db", url, "--allow-restore")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+def test_missing_journey_file(cli, demo_shop):
+    done = cli("run", "nope.yaml", "--base-url", demo_shop.base_url)
+    assert_one_line_error(done, "no journey file nope.yaml")
+
+
+def test_unknown_setting_in_config(cli, tmp_path):
+    (tmp_path / "replayqa.toml").write_text('base_ur = "http://x"\n')
+    assert_one_line_error(cli("list"), "unknown setting 'base_ur'")
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["list"], ["demo"]])
+def test_every_command_has_help_with_an_example(cli, command):
+    done = cli(*command, "--help")
+    assert done.returncode == 0
+    assert "Example" in done.stdout

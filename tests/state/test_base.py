@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import pytest
+
+from replayqa.errors import ConfigError
+from replayqa.state import NullBackend, is_test_database_name, open_state
+
+
+@pytest.mark.parametrize("name", ["shop_test", "QA", "replayqa-demo.db", "test.db"])
+def test_names_that_mark_a_test_database(name):
+    assert is_test_database_name(name)
+
+
+@pytest.mark.parametrize("name", ["shop", "production.db", "main"])
+def test_names_that_do_not(name):
+    assert not is_test_database_name(name)
+
+
+def test_unknown_scheme_names_the_supported_ones():
+    with pytest.raises(ConfigError, match=r"unknown database URL scheme 'mysql'.*sqlite:///.*postgresql://"):
+        open_state("mysql://localhost/shop_test")
+
+
+@pytest.mark.parametrize("url", [None, "", "none"])
+def test_no_url_means_context_only(url):
+    assert isinstance(open_state(url), NullBackend)

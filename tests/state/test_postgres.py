@@ -1,0 +1,187 @@
+"""PostgreSQL restores act on the app's committed data, while the app stays connected."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from replayqa.errors import RestoreBlockedError, UnsafeDatabaseError
+from replayqa.state import open_state
+from replayqa.state.postgres import PostgresBackend
+
+SCHEMA = [
+    "CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, "
+    "label text GENERATED ALWAYS AS (upper(name)) STORED)",
+    "CREATE TABLE products (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text, "
+    "tags text[], meta jsonb)",
+    "CREATE TABLE orders (id serial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id) "
+    "ON DELETE CASCADE, total int)",
+    "CREATE TABLE order_lines (id serial, order_id int REFERENCES orders(id) ON DELETE CASCADE, "
+    "product_id bigint REFERENCES products(id), qty int, PRIMARY KEY (order_id, product_id))",
+    "CREATE TABLE alembic_version (version_num text PRIMARY KEY)",
+]
+SEED = [
+    "INSERT INTO customers (name) VALUES ('ada'), ('bob')",
+    "INSERT INTO products (title, tags, meta) VALUES ('mug', '{kitchen}', '{\"color\": \"red\"}'), "
+    "('pen', NULL, NULL)",
+    "INSERT INTO orders (customer_id, total) VALUES (1, 10), (2, 20)",
+    "INSERT INTO order_lines (order_id, product_id, qty) VALUES (1, 1, 2), (2, 2, 1)",
+    "INSERT INTO alembic_version VALUES ('abc123')",
+]
+TABLES = ("customers", "products", "orders", "order_lines", "alembic_version")
+SEQUENCES = ("customers_id_seq", "products_id_seq", "orders_id_seq", "order_lines_id_seq")
+
+
+def contents(url: str) -> dict[str, list[tuple]]:
+    with psycopg.connect(url) as conn:
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in TABLES}
+
+
+def sequences(url: str) -> dict[str, tuple]:
+    with psycopg.connect(url) as conn:
+        return {s: conn.execute(f"SELECT last_value, is_called FROM {s}").fetchone() for s in SEQUENCES}
+
+
+@pytest.fixture
+def shop(pg_url, app_connections):
+    app = app_connections("postgres", pg_url)
+    for statement in SCHEMA + SEED:
+        app.execute(statement)
+    return app
+
+
+@pytest.fixture
+def backend(pg_url, shop):
+    state = open_state(pg_url)
+    state.connect()
+    yield state
+    state.disconnect()
+
+
+def test_restore_is_exact_while_the_app_keeps_its_connection(pg_url, shop, backend):
+    before, seqs = contents(pg_url), sequences(pg_url)
+    backend.checkpoint("start")
+
+    shop.execute("INSERT INTO customers (name) VALUES ('cy')")
+    shop.execute("DELETE FROM customers WHERE id = 1")  # cascades into orders and order_lines
+    shop.execute("UPDATE products SET meta = '{\"color\": \"blue\"}', tags = '{a,b}' WHERE id = 1")
+    shop.execute("INSERT INTO products (title) VALUES ('cup')")
+    assert contents(pg_url) != before
+
+    backend.rollback("start")
+
+    assert contents(pg_url) == before
+    assert sequences(pg_url) == seqs
+    # The app, still on its old connection, writes again and gets the ids it would have.
+    assert shop.execute("INSERT INTO customers (name) VALUES ('dee') RETURNING id") == [[3]]
+    assert shop.execute("INSERT INTO products (title) VALUES ('cap') RETURNING id") == [[3]]
+    assert shop.execute("INSERT INTO orders (customer_id, total) VALUES (1, 5) RETURNING id") == [[3]]
+
+
+def test_only_tables_written_since_the_checkpoint_are_restored(pg_url, shop, backend):
+    backend.checkpoint("start")
+    before = contents(pg_url)
+    # order_lines references orders and products, which stay untouched.
+    shop.execute("UPDATE order_lines SET qty = qty + 5")
+    shop.execute("DELETE FROM order_lines WHERE order_id = 2")
+
+    backend.rollback("start")
+
+    assert backend.last_restored == ["order_lines"]
+    assert contents(pg_url) == before
+    backend.rollback("start")
+    assert backend.last_restored == []
+
+
+def test_nested_checkpoints_roll_back_in_any_order(pg_url, shop, backend):
+    backend.checkpoint("outer")
+    at_outer = contents(pg_url)
+    shop.execute("INSERT INTO customers (name) VALUES ('inner')")
+    backend.checkpoint("inner")
+    at_inner = contents(pg_url)
+    shop.execute("UPDATE orders SET total = 0")
+
+    backend.rollback("outer")
+    assert contents(pg_url) == at_outer
+    backend.rollback("inner")
+    assert contents(pg_url) == at_inner
+    backend.rollback("outer")
+    assert contents(pg_url) == at_outer
+
+
+def test_an_open_app_transaction_blocks_a_restore_with_a_clear_message(pg_url, shop, app_connections):
+    backend = PostgresBackend(pg_url, lock_timeout=0.3)
+    backend.connect()
+    try:
+        backend.checkpoint("start")
+        slow_app = app_connections("postgres", pg_url)
+        slow_app.begin()
+        slow_app.execute("UPDATE customers SET name = 'held' WHERE id = 1")
+
+        with pytest.raises(RestoreBlockedError, match=r"blocked by pid \d+ \(idle in transaction"):
+            backend.rollback("start")
+
+        slow_app.commit()
+        backend.rollback("start")
+        assert contents(pg_url)["customers"][0][1] == "ada"
+    finally:
+        backend.disconnect()
+
+
+def test_disconnect_removes_triggers_and_schemas(pg_url, shop):
+    backend = open_state(pg_url)
+    backend.connect()
+    backend.checkpoint("start")
+    backend.disconnect()
+    assert leftovers(pg_url) == ([], [])
+
+
+def test_connect_cleans_up_after_a_run_that_died(pg_url, shop):
+    crashed = PostgresBackend(pg_url)
+    crashed.connect()
+    crashed.checkpoint("start")
+    crashed._conn.close()  # the process died: nothing was cleaned up
+    assert leftovers(pg_url) != ([], [])
+
+    backend = PostgresBackend(pg_url)
+    backend.connect()
+    backend.checkpoint("again")
+    shop.execute("DELETE FROM order_lines")
+    backend.rollback("again")
+    backend.disconnect()
+    assert leftovers(pg_url) == ([], [])
+    assert len(contents(pg_url)["order_lines"]) == 2
+
+
+def test_reset_empties_tables_but_keeps_migration_tables(pg_url, shop, backend):
+    backend.reset()
+    data = contents(pg_url)
+    assert data["customers"] == [] and data["order_lines"] == []
+    assert data["alembic_version"] == [("abc123",)]
+    assert shop.execute("INSERT INTO customers (name) VALUES ('new') RETURNING id") == [[1]]
+
+
+def test_restore_and_reset_refuse_a_database_not_named_as_a_test_one(make_pg_database):
+    url = make_pg_database("shop_production")
+    backend = open_state(url)
+    backend.connect()
+    try:
+        backend.checkpoint("start")
+        with pytest.raises(UnsafeDatabaseError, match="--allow-restore"):
+            backend.rollback("start")
+        with pytest.raises(UnsafeDatabaseError):
+            backend.reset()
+    finally:
+        backend.disconnect()
+    allowed = open_state(url, allow_restore=True)
+    allowed.connect()
+    allowed.checkpoint("start")
+    allowed.rollback("start")
+    allowed.disconnect()
+
+
+def leftovers(url: str) -> tuple[list, list]:
+    with psycopg.connect(url) as conn:
+        schemas = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'replayqa%'").fetchall()
+        triggers = conn.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'replayqa%'").fetchall()
+    return schemas, triggers
