@@ -95,6 +95,10 @@ def load_yaml(text: str, source: str = "<yaml>") -> Journey:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        started = getattr(exc, "context_mark", None)
+        context = getattr(exc, "context", None)
+        if started and context and (not mark or started.line != mark.line):
+            problem += f" ({context} at line {started.line + 1})"
         raise JourneyError(f"{where}: malformed YAML: {problem}") from None
     if not isinstance(document, dict):
         raise JourneyError(f"{source}: a journey file is a mapping with 'name' and 'steps'")

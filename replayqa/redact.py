@@ -83,7 +83,7 @@ def redact_body(body: str | None) -> str | None:
     if "=" in body and "\n" not in body:
         pairs = parse_qsl(body, keep_blank_values=True)
         if pairs:
-            return urlencode([(k, MASK if is_sensitive_field(k) else v) for k, v in pairs])
+            return urlencode([(k, MASK if is_sensitive_field(k) else v) for k, v in pairs], safe="[]")
     return body
 
 

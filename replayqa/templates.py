@@ -46,14 +46,14 @@ def resolve_path(data: Any, path: str) -> Any:
     current = data
     walked = "$"
     for part in parse_path(path):
+        if isinstance(current, list) and isinstance(part, str) and part.lstrip("-").isdigit():
+            part = int(part)
         if isinstance(part, int):
             if not isinstance(current, list) or not -len(current) <= part < len(current):
                 raise PathNotFound(f"{walked} has no element [{part}]")
             current = current[part]
             walked += f"[{part}]"
         else:
-            if isinstance(current, list) and part.isdigit():
-                return resolve_path(current, f"[{part}]")
             if not isinstance(current, Mapping) or part not in current:
                 raise PathNotFound(f"{walked} has no field {part!r}")
             current = current[part]

@@ -1,0 +1,70 @@
+import httpx
+import pytest
+
+from replayqa import Client
+
+
+def test_history_records_request_and_response():
+    client = Client(
+        "http://app", transport=httpx.MockTransport(lambda r: httpx.Response(201, json={"id": 1}))
+    )
+    client.post("/items", json={"name": "mug"}, headers={"X-Trace": "1"})
+    exchange = client.last_exchange
+    assert exchange.request.method == "POST" and exchange.request.url == "http://app/items"
+    assert exchange.request.json() == {"name": "mug"} and exchange.request.headers["x-trace"] == "1"
+    assert exchange.response.status == 201 and exchange.response.json() == {"id": 1}
+    assert exchange.duration_ms >= 0 and exchange.error is None
+
+
+def test_connection_errors_are_retried_with_backoff_and_recorded():
+    calls = []
+
+    def flaky(request):
+        calls.append(request)
+        if len(calls) < 3:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200)
+
+    client = Client("http://app", transport=httpx.MockTransport(flaky), retries=2, backoff=0)
+    assert client.get("/").status_code == 200
+    assert len(calls) == 3
+    assert [e.error is not None for e in client.history] == [True, True, False]
+
+
+def test_read_timeouts_are_not_retried_because_the_app_may_have_acted():
+    calls = []
+
+    def slow(request):
+        calls.append(request)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client = Client("http://app", transport=httpx.MockTransport(slow), retries=3, backoff=0)
+    with pytest.raises(httpx.ReadTimeout):
+        client.post("/pay")
+    assert len(calls) == 1
+    assert "ReadTimeout" in client.last_exchange.error
+
+
+def test_default_headers_and_auth_are_sent():
+    seen = {}
+
+    def record(request):
+        seen.update(request.headers)
+        return httpx.Response(200)
+
+    client = Client(
+        "http://app", headers={"X-Tenant": "qa"}, auth=("u", "p"), transport=httpx.MockTransport(record)
+    )
+    client.get("/")
+    assert seen["x-tenant"] == "qa" and seen["authorization"].startswith("Basic ")
+
+
+def test_snapshot_restores_cookies_and_headers():
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, headers={"Set-Cookie": "session=one"}))
+    client = Client("http://app", transport=transport)
+    client.get("/login")
+    snap = client.snapshot()
+    client.cookies.clear()
+    client.headers["X-Extra"] = "1"
+    client.restore(snap)
+    assert client.cookies.get("session") == "one" and "x-extra" not in client.headers
