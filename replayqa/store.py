@@ -27,7 +27,7 @@ class RunStore:
     def save(self, run: RunResult) -> None:
         data = run_dict(run)
         with self.db.conn:
-            self.db["runs"].insert(
+            self.db.table("runs").insert(
                 {
                     "run_id": run.run_id,
                     "base_url": run.base_url,
@@ -39,11 +39,11 @@ class RunStore:
                 pk="run_id",
                 replace=True,
             )
-            self.db["steps"].insert_all(
+            self.db.table("steps").insert_all(
                 ({"run_id": run.run_id, **_flat(step_dict(s))} for j in run.journeys for s in j.steps),
                 foreign_keys=[("run_id", "runs", "run_id")],
             )
-            self.db["issues"].insert_all(
+            self.db.table("issues").insert_all(
                 ({"run_id": run.run_id, **_flat(issue_dict(i))} for i in run.issues),
                 foreign_keys=[("run_id", "runs", "run_id")],
             )

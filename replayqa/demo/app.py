@@ -396,10 +396,11 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
         if not conn.execute("SELECT 1 FROM cart_lines WHERE cart_id = ?", (cart_id,)).fetchone():
             raise ApiError(409, f"cart {cart_id} is empty")
         total = cart["total_cents"]
-        order_id = conn.execute(
+        cursor = conn.execute(
             "INSERT INTO orders (user_id, cart_id, total_cents, status) VALUES (?, ?, ?, 'pending')",
             (g.user["id"], cart_id, total),
-        ).lastrowid
+        )
+        order_id = int(cursor.lastrowid or 0)
         approved = not card.endswith(DECLINED_SUFFIX)
         conn.execute(
             "INSERT INTO payments (order_id, amount_cents, status, card_last4) VALUES (?, ?, ?, ?)",

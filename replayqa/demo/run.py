@@ -22,6 +22,10 @@ def journeys_dir() -> Path:
     return Path(str(resources.files("replayqa.demo").joinpath("journeys")))
 
 
+def spec_path() -> Path:
+    return Path(str(resources.files("replayqa.demo").joinpath("openapi.yaml")))
+
+
 @dataclass
 class DemoOutcome:
     outcome: RunOutcome
@@ -66,7 +70,11 @@ def run_demo(settings: Settings, listeners: Iterable[Listener] = ()) -> DemoOutc
     invariants = [i for f in files for i in f.invariants]
     with DemoServer() as server:
         settings = settings.override(
-            base_url=server.base_url, db=server.db_url, log_file=str(server.log_path), log_lines=10
+            base_url=server.base_url,
+            db=server.db_url,
+            log_file=str(server.log_path),
+            log_lines=10,
+            spec=str(spec_path()),
         )
         outcome = run_journeys(journeys, settings, invariants, listeners)
     result = DemoOutcome(outcome, active_bugs())

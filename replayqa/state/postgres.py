@@ -381,7 +381,7 @@ class _Transaction:
         self._tx.__enter__()
         conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(self.backend._timeout_literal()))
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._tx.__exit__(exc_type, exc, tb)
         if isinstance(exc, psycopg.errors.LockNotAvailable):
             blockers = "; ".join(self.backend.blockers()) or "another session"
@@ -389,7 +389,6 @@ class _Transaction:
                 f"could not {self.what} the database within {self.backend.lock_timeout:g}s: "
                 f"blocked by {blockers}; commit or close that transaction"
             ) from exc
-        return False
 
 
 def _writes() -> sql.Identifier:
