@@ -144,6 +144,23 @@ class Exchange:
     duration_ms: float = 0.0
 
 
+# --- database state -----------------------------------------------------------
+
+
+@dataclass
+class DatabaseCapture:
+    """A portable copy of an app's data, restorable into another database with the same schema.
+
+    ``data`` is backend-specific and compressed (SQLite: the file image;
+    PostgreSQL: COPY text per table and sequence values, as JSON).
+    """
+
+    backend: str
+    data: bytes
+    tables: dict[str, int] = field(default_factory=dict)  # row counts, for readers
+    taken_at: float = 0.0
+
+
 # --- results ----------------------------------------------------------------
 
 

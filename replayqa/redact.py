@@ -1,113 +1,219 @@
 """Secrets never reach disk unredacted: every writer passes exchanges through here.
 
-Headers that carry credentials keep their scheme (``Bearer [redacted]``);
-fields whose names say they are secret are replaced; card-like numbers keep
-their last four digits, enough to tell test cards apart.
+One set of rules says what is secret (credential headers, cookies, fields
+whose names say so); a :class:`Redactor` says what replaces it. Reports use a
+plain mask, keeping the auth scheme (``Bearer [redacted]``) and a card's last
+four digits. Recordings use *stable placeholders*: the same secret always
+becomes the same placeholder, so a token seen in a login response can still
+be followed into the Authorization headers that use it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
-from dataclasses import replace
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from replayqa.model import HttpRequest, HttpResponse
 
 MASK = "[redacted]"
-SENSITIVE_HEADERS = frozenset(
+DEFAULT_HEADERS = frozenset(
     {
         "authorization",
         "proxy-authorization",
         "cookie",
         "set-cookie",
         "x-api-key",
+        "api-key",
         "x-auth-token",
         "x-csrf-token",
         "x-xsrf-token",
     }
 )
-_SENSITIVE_FIELD = re.compile(
-    r"pass(word|wd)?|secret|token|api[_-]?key|authorization|cvv|cvc|ssn|card[_-]?number|pan$",
-    re.IGNORECASE,
-)
+DEFAULT_FIELDS = r"pass(word|wd)?|secret|token|api[_-]?key|authorization|cvv|cvc|ssn"
+_CARD_FIELD = re.compile(r"card[_-]?(number|no)|^pan$", re.IGNORECASE)
 _CARD = re.compile(r"^\d{12,19}$")
+_AUTH_SCHEMES = {"bearer", "basic", "token", "digest"}
 
 
-def is_sensitive_field(name: str) -> bool:
-    return bool(_SENSITIVE_FIELD.search(name))
+@dataclass(frozen=True)
+class RedactionRules:
+    """What counts as secret. ``cards`` also masks card-number fields (reports do; recordings need not)."""
 
+    headers: frozenset[str] = DEFAULT_HEADERS
+    fields: str = DEFAULT_FIELDS
+    cards: bool = True
+    extra_headers: tuple[str, ...] = ()
+    extra_fields: tuple[str, ...] = ()
 
-def redact_value(name: str, value: Any) -> Any:
-    if isinstance(value, str) and _CARD.match(value):
-        return "*" * (len(value) - 4) + value[-4:]
-    return MASK
+    def header_names(self) -> frozenset[str]:
+        return self.headers | {h.lower() for h in self.extra_headers}
 
+    def field_pattern(self) -> re.Pattern[str]:
+        parts = [self.fields, *(re.escape(f) for f in self.extra_fields)]
+        return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
 
-def redact_json(data: Any) -> Any:
-    if isinstance(data, dict):
+    def describe(self) -> dict[str, Any]:
+        """What a recording notes about the rules applied to it."""
         return {
-            k: (
-                redact_value(k, v)
-                if is_sensitive_field(str(k)) and not isinstance(v, dict | list)
-                else redact_json(v)
-            )
-            for k, v in data.items()
+            "headers": sorted(self.header_names()),
+            "fields": self.field_pattern().pattern,
+            "cards": self.cards,
         }
-    if isinstance(data, list):
-        return [redact_json(v) for v in data]
-    return data
 
 
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    out = {}
-    for name, value in headers.items():
-        if name.lower() in SENSITIVE_HEADERS:
-            scheme, _, rest = value.partition(" ")
-            out[name] = (
-                f"{scheme} {MASK}" if rest and scheme.lower() in {"bearer", "basic", "token"} else MASK
-            )
-        else:
-            out[name] = value
-    return out
+@dataclass
+class Redactor:
+    rules: RedactionRules = field(default_factory=RedactionRules)
+    #: secret value -> what is written instead
+    replace_secret: Callable[[str], str] = lambda value: MASK
 
+    def __post_init__(self) -> None:
+        self._headers = self.rules.header_names()
+        self._fields = self.rules.field_pattern()
 
-def redact_body(body: str | None) -> str | None:
-    if not body:
+    # -- what is secret --------------------------------------------------------
+
+    def is_secret_field(self, name: str) -> bool:
+        return bool(self._fields.search(name)) or (self.rules.cards and bool(_CARD_FIELD.search(name)))
+
+    def _field_value(self, name: str, value: Any) -> Any:
+        if self.rules.cards and _CARD_FIELD.search(name) and isinstance(value, str) and _CARD.match(value):
+            return "*" * (len(value) - 4) + value[-4:]
+        return self.replace_secret(value if isinstance(value, str) else json.dumps(value))
+
+    # -- structures -------------------------------------------------------------
+
+    def json_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {
+                k: self._field_value(str(k), v)
+                if self.is_secret_field(str(k)) and not isinstance(v, dict | list) and v is not None
+                else self.json_value(v)
+                for k, v in data.items()
+            }
+        if isinstance(data, list):
+            return [self.json_value(v) for v in data]
+        return data
+
+    def header_value(self, name: str, value: str) -> str:
+        lower = name.lower()
+        if lower not in self._headers:
+            return value
+        if lower == "cookie":
+            return "; ".join(self._cookie_pair(p) for p in value.split(";") if p.strip())
+        if lower == "set-cookie":
+            first, _, attributes = value.partition(";")
+            return self._cookie_pair(first) + (f";{attributes}" if attributes else "")
+        scheme, _, rest = value.partition(" ")
+        if rest and scheme.lower() in _AUTH_SCHEMES:
+            return f"{scheme} {self.replace_secret(rest.strip())}"
+        return self.replace_secret(value)
+
+    def _cookie_pair(self, pair: str) -> str:
+        name, sep, value = pair.strip().partition("=")
+        return f"{name}={self.replace_secret(value)}" if sep else self.replace_secret(name)
+
+    def headers(self, headers: dict[str, str]) -> dict[str, str]:
+        return {name: self.header_value(name, value) for name, value in headers.items()}
+
+    def header_pairs(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(name, self.header_value(name, value)) for name, value in pairs]
+
+    def body(self, body: str | None, content_type: str = "") -> str | None:
+        if not body:
+            return body
+        try:
+            return json.dumps(self.json_value(json.loads(body)), ensure_ascii=False)
+        except ValueError:
+            pass
+        looks_like_form = "form-urlencoded" in content_type or ("=" in body and "\n" not in body)
+        if looks_like_form:
+            pairs = parse_qsl(body, keep_blank_values=True)
+            if pairs:
+                return urlencode([(k, self._form_value(k, v)) for k, v in pairs], safe="[]:")
         return body
+
+    def _form_value(self, name: str, value: str) -> str:
+        return self._field_value(name, value) if self.is_secret_field(name) else value
+
+    def url(self, url: str) -> str:
+        parts = urlsplit(url)
+        if not parts.query:
+            return url
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        clean = urlencode([(k, self._form_value(k, v)) for k, v in query], safe="[]:")
+        return urlunsplit(parts._replace(query=clean))
+
+    def request(self, request: HttpRequest | None) -> HttpRequest | None:
+        if request is None:
+            return None
+        content_type = request.headers.get("content-type", "")
+        return replace(
+            request,
+            url=self.url(request.url),
+            headers=self.headers(request.headers),
+            body=self.body(request.body, content_type),
+        )
+
+    def response(self, response: HttpResponse | None) -> HttpResponse | None:
+        if response is None:
+            return None
+        content_type = response.headers.get("content-type", "")
+        return replace(
+            response,
+            headers=self.headers(response.headers),
+            body=self.body(response.body, content_type) or "",
+        )
+
+
+def stable_placeholders(key: bytes | None = None) -> Callable[[str], str]:
+    """Same secret, same placeholder; the key lives only in memory, so placeholders can't be reversed."""
+    secret_key = key or secrets.token_bytes(32)
+
+    def placeholder(value: str) -> str:
+        digest = hmac.new(secret_key, value.encode(), hashlib.sha256).hexdigest()[:12]
+        return f"[redacted:{digest}]"
+
+    return placeholder
+
+
+def cookie_values(header: str) -> list[str]:
+    """Values of a Cookie or Set-Cookie header, for following a session across requests."""
+    cookie: SimpleCookie = SimpleCookie()
     try:
-        return json.dumps(redact_json(json.loads(body)), ensure_ascii=False)
-    except ValueError:
-        pass
-    if "=" in body and "\n" not in body:
-        pairs = parse_qsl(body, keep_blank_values=True)
-        if pairs:
-            return urlencode([(k, MASK if is_sensitive_field(k) else v) for k, v in pairs], safe="[]")
-    return body
+        cookie.load(header)
+    except Exception:
+        return []
+    return [morsel.value for morsel in cookie.values() if morsel.value]
 
 
-def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    clean = urlencode([(k, MASK if is_sensitive_field(k) else v) for k, v in query], safe="[]")
-    return urlunsplit(parts._replace(query=clean))
+#: The redactor the reports and the run store use.
+REPORTS = Redactor()
 
 
 def redact_request(request: HttpRequest | None) -> HttpRequest | None:
-    if request is None:
-        return None
-    return replace(
-        request,
-        url=redact_url(request.url),
-        headers=redact_headers(request.headers),
-        body=redact_body(request.body),
-    )
+    return REPORTS.request(request)
 
 
 def redact_response(response: HttpResponse | None) -> HttpResponse | None:
-    if response is None:
-        return None
-    return replace(response, headers=redact_headers(response.headers), body=redact_body(response.body) or "")
+    return REPORTS.response(response)
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    return REPORTS.headers(headers)
+
+
+def redact_body(body: str | None) -> str | None:
+    return REPORTS.body(body)
+
+
+def redact_url(url: str) -> str:
+    return REPORTS.url(url)

@@ -1,12 +1,29 @@
 import json
 
 from replayqa.model import HttpRequest, HttpResponse
-from replayqa.redact import MASK, redact_body, redact_headers, redact_request, redact_response, redact_url
+from replayqa.redact import (
+    MASK,
+    RedactionRules,
+    Redactor,
+    cookie_values,
+    redact_body,
+    redact_headers,
+    redact_request,
+    redact_response,
+    redact_url,
+    stable_placeholders,
+)
 
 
 def test_credential_headers_keep_their_scheme():
-    headers = redact_headers({"Authorization": "Bearer abc.def", "Cookie": "s=1", "Accept": "*/*"})
-    assert headers == {"Authorization": f"Bearer {MASK}", "Cookie": MASK, "Accept": "*/*"}
+    headers = redact_headers(
+        {"Authorization": "Bearer abc.def", "Cookie": "s=1; theme=dark", "Accept": "*/*"}
+    )
+    assert headers == {
+        "Authorization": f"Bearer {MASK}",
+        "Cookie": f"s={MASK}; theme={MASK}",
+        "Accept": "*/*",
+    }
 
 
 def test_secret_fields_are_masked_at_any_depth_and_cards_keep_last_four():
@@ -34,9 +51,37 @@ def test_request_and_response_copies_leave_the_originals_intact():
     request = HttpRequest("POST", "http://a/login", {"authorization": "Basic x"}, '{"password": "p"}')
     response = HttpResponse(200, {"set-cookie": "sid=1"}, '{"token": "t"}')
     assert MASK in redact_request(request).body and MASK in redact_response(response).body
-    assert redact_response(response).headers["set-cookie"] == MASK
+    assert redact_response(response).headers["set-cookie"] == f"sid={MASK}"
     assert request.body == '{"password": "p"}' and response.body == '{"token": "t"}'
 
 
 def test_plain_text_bodies_pass_through():
     assert redact_body("hello world") == "hello world"
+
+
+def test_stable_placeholders_keep_value_flow_visible():
+    redactor = Redactor(RedactionRules(cards=False), stable_placeholders(b"k" * 32))
+    login = redactor.body('{"token": "tok-123", "user": "ada"}')
+    header = redactor.header_value("Authorization", "Bearer tok-123")
+    placeholder = json.loads(login)["token"]
+    assert placeholder.startswith("[redacted:") and "tok-123" not in login
+    assert header == f"Bearer {placeholder}"  # the same secret, the same placeholder
+    assert redactor.header_value("Authorization", "Bearer other") != header
+    assert redactor.body('{"card_number": "4242424242424242"}') == '{"card_number": "4242424242424242"}'
+
+
+def test_set_cookie_keeps_its_attributes():
+    redactor = Redactor(replace_secret=lambda v: "X")
+    assert redactor.header_value("Set-Cookie", "sid=abc; Path=/; HttpOnly") == "sid=X; Path=/; HttpOnly"
+
+
+def test_extra_rules_and_their_description():
+    rules = RedactionRules(extra_headers=("X-Session",), extra_fields=("pin",))
+    redactor = Redactor(rules)
+    assert redactor.header_value("x-session", "v") == MASK
+    assert json.loads(redactor.body('{"pin": "1234"}')) == {"pin": MASK}
+    assert "x-session" in rules.describe()["headers"]
+
+
+def test_cookie_values():
+    assert cookie_values("sid=abc; theme=dark") == ["abc", "dark"]

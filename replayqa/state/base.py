@@ -6,6 +6,7 @@ import re
 from typing import Any, Protocol, runtime_checkable
 
 from replayqa.errors import ConfigError, StateError, UnsafeDatabaseError
+from replayqa.model import DatabaseCapture
 
 #: Schema-migration bookkeeping: emptying these would make the app re-migrate.
 MIGRATION_TABLES = frozenset(
@@ -26,6 +27,8 @@ class StateBackend(Protocol):
     def is_connected(self) -> bool: ...
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]: ...
     def check_restore_allowed(self) -> None: ...
+    def capture(self) -> DatabaseCapture: ...
+    def restore_capture(self, capture: DatabaseCapture) -> None: ...
 
 
 def is_test_database_name(name: str) -> bool:
@@ -75,6 +78,20 @@ class NullBackend:
     def check_restore_allowed(self) -> None:
         pass
 
+    def capture(self) -> DatabaseCapture:
+        raise StateError("no database to capture: pass --db with the app's database URL")
+
+    def restore_capture(self, capture: DatabaseCapture) -> None:
+        raise StateError("no database to restore into: pass --db with the app's database URL")
+
+
+def check_capture_backend(capture: DatabaseCapture, backend: str) -> None:
+    if capture.backend != backend:
+        raise StateError(
+            f"this capture is of a {capture.backend} database and cannot be restored into {backend}: "
+            f"pass a {capture.backend} --db URL"
+        )
+
 
 def open_state(
     url: str | None,
@@ -82,8 +99,13 @@ def open_state(
     allow_restore: bool = False,
     exclude_tables: tuple[str, ...] = (),
     lock_timeout: float = 5.0,
+    track_changes: bool = True,
 ) -> StateBackend:
-    """Pick a backend by URL: ``sqlite:///path``, ``postgresql://...``, or none."""
+    """Pick a backend by URL: ``sqlite:///path``, ``postgresql://...``, or none.
+
+    ``track_changes=False`` (PostgreSQL) skips the write-tracking triggers, for
+    callers that only capture and restore whole states, such as the recorder.
+    """
     if not url or url == "none":
         return NullBackend()
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
@@ -104,6 +126,7 @@ def open_state(
             allow_restore=allow_restore,
             exclude_tables=exclude_tables,
             lock_timeout=lock_timeout,
+            track_changes=track_changes,
         )
     raise ConfigError(
         f"unknown database URL scheme {scheme or url!r}: use sqlite:///path/app.db, "

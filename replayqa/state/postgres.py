@@ -23,6 +23,9 @@ How it works, and why:
 
 from __future__ import annotations
 
+import json
+import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +34,8 @@ from psycopg import sql
 from psycopg.rows import dict_row, tuple_row
 
 from replayqa.errors import ConfigError, RestoreBlockedError, StateError
-from replayqa.state.base import MIGRATION_TABLES, require_test_database
+from replayqa.model import DatabaseCapture
+from replayqa.state.base import MIGRATION_TABLES, check_capture_backend, require_test_database
 
 STATE_SCHEMA = "replayqa_state"
 SNAP_SCHEMA = "replayqa_snap"
@@ -74,8 +78,10 @@ class PostgresBackend:
         allow_restore: bool = False,
         exclude_tables: tuple[str, ...] = (),
         lock_timeout: float = 5.0,
+        track_changes: bool = True,
     ) -> None:
         self.url = url
+        self.track_changes = track_changes
         self.allow_restore = allow_restore
         self.exclude_tables = frozenset(exclude_tables) | MIGRATION_TABLES
         self.lock_timeout = lock_timeout
@@ -105,9 +111,10 @@ class PostgresBackend:
         self._conn = conn
         try:
             with self._transaction("set up change tracking on"):
-                self._drop_artifacts()
                 self.tables = self._discover_tables()
-                self._install_tracking()
+                if self.track_changes:
+                    self._drop_artifacts()
+                    self._install_tracking()
         except BaseException:
             self.disconnect()
             raise
@@ -117,9 +124,10 @@ class PostgresBackend:
         if conn is None or conn.closed:
             return
         try:
-            with conn.transaction():
-                conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(self._timeout_literal()))
-                _drop_artifacts(conn)
+            if self.track_changes:
+                with conn.transaction():
+                    conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(self._timeout_literal()))
+                    _drop_artifacts(conn)
         except psycopg.Error:
             pass  # the next connect drops the leftovers
         finally:
@@ -203,6 +211,77 @@ class PostgresBackend:
                     f"cannot reset: {exc.diag.message_primary}; "
                     "an excluded table references one that reset empties"
                 ) from exc
+
+    def capture(self) -> DatabaseCapture:
+        """Every table as COPY text, and every sequence, from one consistent snapshot.
+
+        REPEATABLE READ gives all tables as of one moment without locking the
+        app out; nothing is written to the app's database.
+        """
+        conn = self._require()
+        tables, counts = [], {}
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            for table in self.tables:
+                columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
+                query = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT").format(columns, table.ident)
+                with conn.cursor().copy(query) as copy:
+                    data = b"".join(bytes(chunk) for chunk in copy)
+                tables.append(
+                    {
+                        "schema": table.schema,
+                        "name": table.name,
+                        "columns": list(table.columns),
+                        "copy": data.decode("utf-8"),
+                    }
+                )
+                counts[table.label] = data.count(b"\n")
+            sequences = read_sequences(conn)
+        document = {"format": 1, "tables": tables, "sequences": sequences}
+        payload = zlib.compress(json.dumps(document).encode("utf-8"), 6)
+        return DatabaseCapture("postgresql", payload, counts, time.time())
+
+    def restore_capture(self, capture: DatabaseCapture) -> None:
+        """Load a capture into this database (same schema), in one transaction."""
+        check_capture_backend(capture, "postgresql")
+        self.check_restore_allowed()
+        conn = self._require()
+        document = json.loads(zlib.decompress(capture.data))
+        by_name = {(t.schema, t.name): t for t in self.tables}
+        plan = []
+        for entry in document["tables"]:
+            table = by_name.get((entry["schema"], entry["name"]))
+            if table is None:
+                raise StateError(
+                    f"cannot restore: the database has no table {entry['schema']}.{entry['name']}, "
+                    "which the capture holds; migrate it to the recorded schema first"
+                )
+            missing = [c for c in entry["columns"] if c not in table.columns]
+            if missing:
+                raise StateError(
+                    f"cannot restore: table {table.label} has no column {missing[0]!r}, "
+                    "which the capture holds; migrate it to the recorded schema first"
+                )
+            plan.append((table, entry))
+        with self._transaction("restore a capture into"):
+            self._lock_tables("EXCLUSIVE")
+            self._disable_fk_triggers()
+            for table, entry in plan:
+                conn.execute(sql.SQL("DELETE FROM {}").format(table.ident))
+                columns = sql.SQL(", ").join(sql.Identifier(c) for c in entry["columns"])
+                with conn.cursor().copy(
+                    sql.SQL("COPY {} ({}) FROM STDIN").format(table.ident, columns)
+                ) as copy:
+                    copy.write(entry["copy"].encode("utf-8"))
+            known = {name for name, _, _ in read_sequences(conn)}
+            for sequence, value, is_called in document["sequences"]:
+                if sequence in known:
+                    conn.execute("SELECT setval(%s::regclass, %s, %s)", (sequence, value, is_called))
+            if self.track_changes:
+                conn.execute(
+                    sql.SQL("INSERT INTO {} (relid) SELECT unnest(%s::oid[])").format(_writes()),
+                    ([t.oid for t, _ in plan],),
+                )
 
     def query(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         return self._require().execute(query.encode(), params).fetchall()

@@ -11,12 +11,15 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
+import time
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from replayqa.errors import ConfigError, RestoreBlockedError, StateError
-from replayqa.state.base import MIGRATION_TABLES, require_test_database
+from replayqa.model import DatabaseCapture
+from replayqa.state.base import MIGRATION_TABLES, check_capture_backend, require_test_database
 
 
 class SQLiteBackend:
@@ -129,6 +132,41 @@ class SQLiteBackend:
 
     def check_restore_allowed(self) -> None:
         require_test_database(self.path.name, self.allow_restore, "restore or reset")
+
+    def capture(self) -> DatabaseCapture:
+        """The whole database file, consistent as of one moment, compressed."""
+        conn, folder = self._require()
+        target = folder / "capture.db"
+        snapshot = sqlite3.connect(target)
+        try:
+            conn.backup(snapshot)
+            counts = {
+                t: snapshot.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0] for t in self.tables()
+            }
+        except sqlite3.OperationalError as exc:
+            raise self._blocked("capture", exc) from exc
+        finally:
+            snapshot.close()
+        try:
+            return DatabaseCapture("sqlite", zlib.compress(target.read_bytes(), 6), counts, time.time())
+        finally:
+            target.unlink(missing_ok=True)
+
+    def restore_capture(self, capture: DatabaseCapture) -> None:
+        check_capture_backend(capture, "sqlite")
+        self.check_restore_allowed()
+        conn, folder = self._require()
+        source_path = folder / "restore.db"
+        source_path.write_bytes(zlib.decompress(capture.data))
+        self._wait_for_writers(conn)
+        source = sqlite3.connect(source_path)
+        try:
+            source.backup(conn)
+        except sqlite3.OperationalError as exc:
+            raise self._blocked("restore a capture into", exc) from exc
+        finally:
+            source.close()
+            source_path.unlink(missing_ok=True)
 
     # -- helpers -------------------------------------------------------------
 

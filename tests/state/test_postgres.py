@@ -5,9 +5,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from replayqa.errors import RestoreBlockedError, UnsafeDatabaseError
+from replayqa.errors import RestoreBlockedError, StateError, UnsafeDatabaseError
 from replayqa.state import open_state
 from replayqa.state.postgres import PostgresBackend
+from tests.support.apps import AppConnection
 
 SCHEMA = [
     "CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, "
@@ -185,3 +186,50 @@ def leftovers(url: str) -> tuple[list, list]:
         schemas = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'replayqa%'").fetchall()
         triggers = conn.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'replayqa%'").fetchall()
     return schemas, triggers
+
+
+def test_a_capture_restores_into_another_database_with_the_same_schema(pg_url, shop, make_pg_database):
+    recorder = open_state(pg_url, track_changes=False)
+    recorder.connect()
+    captured_rows, captured_seqs = contents(pg_url), sequences(pg_url)
+    capture = recorder.capture()
+    recorder.disconnect()
+    assert leftovers(pg_url) == ([], []), "capturing writes nothing into the app's database"
+    assert capture.tables["customers"] == 2 and capture.tables["order_lines"] == 2
+
+    ci_url = make_pg_database("ci_test")  # another database: same schema, other data
+    ci_app = AppConnection("postgres", ci_url)
+    try:
+        for statement in SCHEMA:
+            ci_app.execute(statement)
+        ci_app.execute("INSERT INTO customers (name) VALUES ('stale'), ('x'), ('y')")
+        target = open_state(ci_url)
+        target.connect()
+        target.restore_capture(capture)
+        target.disconnect()
+        restored = contents(ci_url)
+        # Migration tables are the target's own business: not captured, not touched.
+        assert restored.pop("alembic_version") == []
+        captured_rows.pop("alembic_version")
+        assert restored == captured_rows
+        assert sequences(ci_url) == captured_seqs
+        assert ci_app.execute("INSERT INTO customers (name) VALUES ('next') RETURNING id") == [[3]]
+    finally:
+        ci_app.close()
+
+
+def test_restoring_a_capture_into_a_different_schema_says_what_differs(pg_url, shop, make_pg_database):
+    source = open_state(pg_url, track_changes=False)
+    source.connect()
+    capture = source.capture()
+    source.disconnect()
+    other = make_pg_database("other_test")
+    with psycopg.connect(other, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id serial PRIMARY KEY)")
+    target = open_state(other)
+    target.connect()
+    try:
+        with pytest.raises(StateError, match=r"table customers has no column 'name'"):
+            target.restore_capture(capture)
+    finally:
+        target.disconnect()

@@ -133,3 +133,38 @@ def test_missing_file_is_a_config_error(tmp_path):
 )
 def test_url_forms(url, expected):
     assert str(SQLiteBackend.from_url(url).path) == expected
+
+
+def test_a_capture_restores_into_another_file(tmp_path, app_connections):
+    source = tmp_path / "recorded_test.db"
+    make_db(source, "wal")
+    backend = open_state(f"sqlite:///{source}")
+    backend.connect()
+    before = contents(source)
+    capture = backend.capture()
+    backend.disconnect()
+    assert capture.backend == "sqlite" and capture.tables == {"notes": 2, "schema_migrations": 1, "users": 2}
+
+    target = tmp_path / "ci_test.db"
+    make_db(target, "wal")
+    app = app_connections("sqlite", str(target))
+    app.execute("INSERT INTO users (name) VALUES ('stale')")
+    restore = open_state(f"sqlite:///{target}")
+    restore.connect()
+    restore.restore_capture(capture)
+    restore.disconnect()
+    assert contents(target) == before
+    assert app.execute("INSERT INTO users (name) VALUES ('next') RETURNING id") == [[3]]
+
+
+def test_a_postgres_capture_cannot_go_into_sqlite(tmp_path):
+    from replayqa.errors import StateError
+    from replayqa.model import DatabaseCapture
+
+    path = tmp_path / "x_test.db"
+    make_db(path, "wal")
+    backend = open_state(f"sqlite:///{path}")
+    backend.connect()
+    with pytest.raises(StateError, match="capture is of a postgresql database"):
+        backend.restore_capture(DatabaseCapture("postgresql", b""))
+    backend.disconnect()
