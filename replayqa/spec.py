@@ -7,6 +7,7 @@ traffic to any host the app happens to run on (a random test port, CI).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -99,3 +100,43 @@ class _OpenAPIResponse:
         self.headers = Headers(list(response.headers.items()))
         self.content_type = self.headers.get("content-type", "")
         self.data = response.body.encode()
+
+
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+class SpecIndex:
+    """Finds the operation an exchange belongs to, by method and path template.
+
+    Literal segments beat parameters, so ``/items/search`` wins over
+    ``/items/{id}``. The servers' base paths are stripped first.
+    """
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        bases = {urlsplit(s.get("url", "/")).path.rstrip("/") for s in document.get("servers") or []}
+        self._bases = sorted((b for b in bases if b), key=len, reverse=True)
+        self._routes: list[tuple[int, re.Pattern[str], str, str, str]] = []
+        for template, item in (document.get("paths") or {}).items():
+            pattern = re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "/?$")
+            literal = -len(re.findall(r"{[^/]+?}", template))
+            for method, operation in item.items():
+                if method in _METHODS and isinstance(operation, dict):
+                    label = operation.get("operationId") or f"{method.upper()} {template}"
+                    self._routes.append((literal, pattern, method.upper(), template, label))
+        self._routes.sort(key=lambda r: (r[0], -len(r[3])), reverse=True)
+
+    @classmethod
+    def load(cls, source: str | Path) -> SpecIndex:
+        return cls(load_spec_document(source))
+
+    def match(self, method: str, path: str) -> str | None:
+        """The operationId (or "METHOD /template") of the request, or None."""
+        for base in self._bases:
+            if path.startswith(base + "/") or path == base:
+                path = path[len(base) :] or "/"
+                break
+        method = method.upper()
+        for _, pattern, route_method, _, label in self._routes:
+            if route_method == method and pattern.match(path):
+                return label
+        return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from replayqa.errors import ConfigError, StateError, UnsafeDatabaseError
@@ -16,6 +18,25 @@ MIGRATION_TABLES = frozenset(
 _TEST_NAME = re.compile(r"test|qa|replayqa", re.IGNORECASE)
 
 
+#: Column names whose values are live credentials in an app's own tables.
+CREDENTIAL_COLUMNS = re.compile(r"token|secret|api[_-]?key|session[_-]?key", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ColumnRedaction:
+    """Which captured columns to replace, and with what (a stable placeholder).
+
+    Password hashes are kept on purpose: a replay restores the captured
+    state and logs in again, which needs them.
+    """
+
+    replace: Callable[[str], str]
+    columns: re.Pattern[str] = CREDENTIAL_COLUMNS
+
+    def wants(self, column: str) -> bool:
+        return bool(self.columns.search(column))
+
+
 @runtime_checkable
 class StateBackend(Protocol):
     def connect(self) -> None: ...
@@ -27,7 +48,7 @@ class StateBackend(Protocol):
     def is_connected(self) -> bool: ...
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]: ...
     def check_restore_allowed(self) -> None: ...
-    def capture(self) -> DatabaseCapture: ...
+    def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture: ...
     def restore_capture(self, capture: DatabaseCapture) -> None: ...
 
 
@@ -78,7 +99,7 @@ class NullBackend:
     def check_restore_allowed(self) -> None:
         pass
 
-    def capture(self) -> DatabaseCapture:
+    def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture:
         raise StateError("no database to capture: pass --db with the app's database URL")
 
     def restore_capture(self, capture: DatabaseCapture) -> None:

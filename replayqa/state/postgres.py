@@ -24,6 +24,7 @@ How it works, and why:
 from __future__ import annotations
 
 import json
+import re
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -35,7 +36,12 @@ from psycopg.rows import dict_row, tuple_row
 
 from replayqa.errors import ConfigError, RestoreBlockedError, StateError
 from replayqa.model import DatabaseCapture
-from replayqa.state.base import MIGRATION_TABLES, check_capture_backend, require_test_database
+from replayqa.state.base import (
+    MIGRATION_TABLES,
+    ColumnRedaction,
+    check_capture_backend,
+    require_test_database,
+)
 
 STATE_SCHEMA = "replayqa_state"
 SNAP_SCHEMA = "replayqa_snap"
@@ -53,6 +59,7 @@ class Table:
     schema: str
     name: str
     columns: tuple[str, ...]  # insertable columns (no generated ones), in order
+    types: tuple[str, ...] = ()  # their types, as format_type() spells them
 
     @property
     def ident(self) -> sql.Identifier:
@@ -212,7 +219,7 @@ class PostgresBackend:
                     "an excluded table references one that reset empties"
                 ) from exc
 
-    def capture(self) -> DatabaseCapture:
+    def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture:
         """Every table as COPY text, and every sequence, from one consistent snapshot.
 
         REPEATABLE READ gives all tables as of one moment without locking the
@@ -227,6 +234,8 @@ class PostgresBackend:
                 query = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT").format(columns, table.ident)
                 with conn.cursor().copy(query) as copy:
                     data = b"".join(bytes(chunk) for chunk in copy)
+                if redact is not None:
+                    data = _redact_copy(data, table, redact)
                 tables.append(
                     {
                         "schema": table.schema,
@@ -303,7 +312,10 @@ class PostgresBackend:
             SELECT c.oid, n.nspname AS schema, c.relname AS name,
                    array_agg(a.attname::text ORDER BY a.attnum)
                      FILTER (WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')
-                     AS columns
+                     AS columns,
+                   array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
+                     FILTER (WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')
+                     AS types
             FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_attribute a ON a.attrelid = c.oid
@@ -313,7 +325,7 @@ class PostgresBackend:
             """
         ).fetchall()
         return [
-            Table(r["oid"], r["schema"], r["name"], tuple(r["columns"] or ()))
+            Table(r["oid"], r["schema"], r["name"], tuple(r["columns"] or ()), tuple(r["types"] or ()))
             for r in rows
             if r["name"] not in self.exclude_tables
             and f"{r['schema']}.{r['name']}" not in self.exclude_tables
@@ -506,3 +518,32 @@ def read_sequences(conn: psycopg.Connection[Any]) -> list[tuple[str, int, bool]]
         for schema, name in names
     )
     return [(str(n), int(v), bool(c)) for n, v, c in cursor.execute(union).fetchall()]
+
+
+def _fits_placeholder(column_type: str) -> bool:
+    """A placeholder is text of about 24 characters: only text-like columns that long can hold it."""
+    if column_type in ("text", "citext", "character varying"):
+        return True
+    match = re.fullmatch(r"character varying\((\d+)\)", column_type)
+    return match is not None and int(match.group(1)) >= 24
+
+
+def _redact_copy(data: bytes, table: Table, redact: ColumnRedaction) -> bytes:
+    """Replace credential columns in COPY text (tab-separated, backslash escapes, \\N for NULL)."""
+    targets = [
+        i
+        for i, (column, column_type) in enumerate(zip(table.columns, table.types, strict=True))
+        if redact.wants(column) and _fits_placeholder(column_type)
+    ]
+    if not targets or not data:
+        return data
+    lines = []
+    for line in data.decode("utf-8").split("\n"):
+        if line:
+            fields = line.split("\t")
+            for index in targets:
+                if fields[index] != "\\N":
+                    fields[index] = redact.replace(fields[index])
+            line = "\t".join(fields)
+        lines.append(line)
+    return "\n".join(lines).encode("utf-8")

@@ -19,7 +19,12 @@ from urllib.parse import unquote, urlparse
 
 from replayqa.errors import ConfigError, RestoreBlockedError, StateError
 from replayqa.model import DatabaseCapture
-from replayqa.state.base import MIGRATION_TABLES, check_capture_backend, require_test_database
+from replayqa.state.base import (
+    MIGRATION_TABLES,
+    ColumnRedaction,
+    check_capture_backend,
+    require_test_database,
+)
 
 
 class SQLiteBackend:
@@ -133,13 +138,15 @@ class SQLiteBackend:
     def check_restore_allowed(self) -> None:
         require_test_database(self.path.name, self.allow_restore, "restore or reset")
 
-    def capture(self) -> DatabaseCapture:
+    def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture:
         """The whole database file, consistent as of one moment, compressed."""
         conn, folder = self._require()
         target = folder / "capture.db"
-        snapshot = sqlite3.connect(target)
+        snapshot = sqlite3.connect(target, isolation_level=None)
         try:
             conn.backup(snapshot)
+            if redact is not None:
+                _redact_file(snapshot, redact)
             counts = {
                 t: snapshot.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0] for t in self.tables()
             }
@@ -200,3 +207,22 @@ class SQLiteBackend:
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _redact_file(conn: sqlite3.Connection, redact: ColumnRedaction) -> None:
+    """Replace credential columns in a captured copy; VACUUM so no old page keeps them."""
+    conn.create_function("replayqa_redact", 1, lambda v: None if v is None else redact.replace(str(v)))
+    conn.execute("PRAGMA journal_mode = DELETE")
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    changed = False
+    for table in tables:
+        if table.startswith("sqlite_"):
+            continue
+        for column in (r[1] for r in conn.execute(f"PRAGMA table_info({_quote(table)})")):
+            if redact.wants(column):
+                conn.execute(
+                    f"UPDATE {_quote(table)} SET {_quote(column)} = replayqa_redact({_quote(column)})"
+                )
+                changed = True
+    if changed:
+        conn.execute("VACUUM")

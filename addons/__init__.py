@@ -1,0 +1,1 @@
+"""mitmproxy addon scripts, shipped inside the package as ``replayqa.addons``."""

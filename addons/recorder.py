@@ -1,0 +1,156 @@
+"""Record traffic into a replayqa recording: ``mitmdump -s addons/recorder.py``.
+
+::
+
+    mitmdump -s addons/recorder.py --mode reverse:http://127.0.0.1:8000 \\
+        --set replayqa_out=recordings/checkout.db --set replayqa_db=sqlite:///app_test.db
+
+A thin addon: hooks and options only. The logic is in ``replayqa.record``;
+``replayqa record`` runs this same class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mitmproxy import ctx, exceptions, http
+
+from replayqa.errors import ReplayqaError
+from replayqa.record.flows import request_info, response_info
+from replayqa.record.recorder import Recorder, RecorderSettings
+
+_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "multipart/x-mixed-replace")
+
+
+class RecorderAddon:
+    def __init__(self) -> None:
+        self.recorder: Recorder | None = None
+        self.summary: dict[str, Any] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    def load(self, loader: Any) -> None:
+        loader.add_option("replayqa_out", str, "", "Recording file to write (a new SQLite file).")
+        loader.add_option("replayqa_name", str, "", "A name for the recording.")
+        loader.add_option("replayqa_db", str, "", "The app's database URL, captured around sessions.")
+        loader.add_option("replayqa_spec", str, "", "OpenAPI spec; exchanges are tagged with operations.")
+        loader.add_option("replayqa_include", Sequence[str], [], "Keep only HOST, HOST/PATH or /PATH matches.")
+        loader.add_option("replayqa_exclude", Sequence[str], [], "Drop HOST, HOST/PATH or /PATH matches.")
+        loader.add_option("replayqa_include_static", bool, False, "Also keep static assets.")
+        loader.add_option("replayqa_idle_gap", str, "300", "Seconds of silence that end a session.")
+        loader.add_option("replayqa_body_cap", int, 1_000_000, "Bytes of a binary body to keep.")
+        loader.add_option("replayqa_upstream", str, "", "The upstream, noted in the recording.")
+
+    def configure(self, updated: set[str]) -> None:
+        if self.recorder is not None or not ctx.options.replayqa_out:
+            return
+        try:
+            idle_gap = float(ctx.options.replayqa_idle_gap)
+        except ValueError:
+            raise exceptions.OptionsError("replayqa_idle_gap must be a number of seconds") from None
+        modes = ",".join(ctx.options.mode)
+        settings = RecorderSettings(
+            out=Path(ctx.options.replayqa_out),
+            name=ctx.options.replayqa_name,
+            db=ctx.options.replayqa_db or None,
+            spec=ctx.options.replayqa_spec or None,
+            include=tuple(ctx.options.replayqa_include),
+            exclude=tuple(ctx.options.replayqa_exclude),
+            include_static=ctx.options.replayqa_include_static,
+            idle_gap=idle_gap,
+            body_cap=ctx.options.replayqa_body_cap,
+            mode=modes,
+            upstream=ctx.options.replayqa_upstream or None,
+        )
+        try:
+            self.recorder = Recorder(settings)
+        except ReplayqaError as exc:
+            raise exceptions.OptionsError(str(exc)) from None
+
+    def running(self) -> None:
+        if self.recorder is not None and self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def _tick(self) -> None:
+        while self.recorder is not None:
+            await asyncio.sleep(1)
+            self.recorder.tick()
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if self.recorder is None:
+            return
+        info = request_info(flow, ctx.options.replayqa_body_cap)
+        answer = self.recorder.marker_response(info)
+        if answer is not None:
+            status, payload = answer
+            flow.response = http.Response.make(
+                status, json.dumps(payload), {"Content-Type": "application/json"}
+            )
+            return
+        if not self.recorder.on_request(info):
+            flow.metadata["replayqa_skip"] = True
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        if self.recorder is None or response is None or flow.metadata.get("replayqa_skip"):
+            return
+        content_type = response.headers.get("content-type", "").lower()
+        length = response.headers.get("content-length", "")
+        large = length.isdigit() and int(length) > 4 * ctx.options.replayqa_body_cap
+        if large or any(t in content_type for t in _STREAM_TYPES):
+            tap = _StreamTap(ctx.options.replayqa_body_cap)
+            flow.metadata["replayqa_stream"] = tap
+            response.stream = tap
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if self.recorder is None or flow.metadata.get("replayqa_skip"):
+            return
+        tap = flow.metadata.get("replayqa_stream")
+        streamed = tap.data() if tap is not None else None
+        self.recorder.on_response(flow.id, response_info(flow, ctx.options.replayqa_body_cap, streamed))
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if self.recorder is not None and flow.error is not None:
+            self.recorder.on_error(flow.id, flow.error.msg)
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        if self.recorder is None or flow.websocket is None:
+            return
+        message = flow.websocket.messages[-1]
+        self.recorder.on_websocket_message(
+            flow.id, message.from_client, message.content, message.is_text, message.timestamp
+        )
+
+    def done(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            with contextlib.suppress(Exception):
+                self.summary = recorder.close()
+
+
+class _StreamTap:
+    """Passes a streamed body through untouched while keeping its first ``cap`` bytes."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def __call__(self, chunk: bytes) -> bytes:
+        if self._size < self.cap:
+            self._chunks.append(chunk[: self.cap - self._size])
+            self._size += len(self._chunks[-1])
+        return chunk
+
+    def data(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+addons = [RecorderAddon()]

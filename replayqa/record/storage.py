@@ -1,0 +1,288 @@
+"""The recording file: one SQLite database, written with sqlite-utils.
+
+Tables a person can read with ``sqlite-utils`` or datasette: ``meta``,
+``sessions``, ``exchanges``, ``checkpoints`` and ``websocket_messages``.
+
+Writes never happen on the proxy's request path. :class:`RecordingWriter`
+queues rows and a background thread commits them in batches every
+``flush_interval`` seconds, in WAL mode: a process killed with SIGKILL leaves
+a valid database holding every batch committed before the kill. A clean
+close folds the WAL back into one self-contained file, fit for committing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import queue
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from replayqa import __version__
+from replayqa.errors import ConfigError
+from replayqa.model import DatabaseCapture
+
+FORMAT = "replayqa-recording/1"
+
+SCHEMA: dict[str, dict[str, Any]] = {
+    "meta": {"key": str, "value": str},
+    "sessions": {
+        "id": int,
+        "name": str,
+        "identity": str,
+        "source": str,
+        "client": str,
+        "started_at": float,
+        "ended_at": float,
+        "end_reason": str,
+        "group_id": int,
+        "overlapped": int,
+        "start_checkpoint_id": int,
+        "end_checkpoint_id": int,
+        "exchange_count": int,
+    },
+    "exchanges": {
+        "id": int,
+        "flow_id": str,
+        "session_id": int,
+        "started_at": float,
+        "ended_at": float,
+        "duration_ms": float,
+        "client": str,
+        "http_version": str,
+        "method": str,
+        "scheme": str,
+        "host": str,
+        "port": int,
+        "path": str,
+        "query": str,
+        "url": str,
+        "operation": str,
+        "request_headers": str,
+        "request_content_type": str,
+        "request_body": str,
+        "request_body_blob": bytes,
+        "request_body_size": int,
+        "request_body_sha256": str,
+        "status": int,
+        "reason": str,
+        "response_headers": str,
+        "response_content_type": str,
+        "response_body": str,
+        "response_body_blob": bytes,
+        "response_body_size": int,
+        "response_body_sha256": str,
+        "response_streamed": int,
+        "error": str,
+    },
+    "checkpoints": {
+        "id": int,
+        "group_id": int,
+        "kind": str,
+        "backend": str,
+        "taken_at": float,
+        "size": int,
+        "tables": str,
+        "data": bytes,
+    },
+    "websocket_messages": {
+        "id": int,
+        "flow_id": str,
+        "from_client": int,
+        "is_text": int,
+        "content": str,
+        "content_blob": bytes,
+        "timestamp": float,
+    },
+}
+_UPSERT = {"sessions", "meta"}
+
+
+class RecordingWriter:
+    def __init__(self, path: str | Path, meta: dict[str, Any], flush_interval: float = 0.2) -> None:
+        self.path = Path(path)
+        self.flush_interval = flush_interval
+        self.exchange_ids = itertools.count(1)
+        self.checkpoint_ids = itertools.count(1)
+        self.message_ids = itertools.count(1)
+        self.counts = {"exchanges": 0, "checkpoints": 0, "websocket_messages": 0}
+        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            raise ConfigError(f"{self.path} already exists: choose another --out, or remove it first")
+        self._db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))
+        self._db.enable_wal()
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        for table, columns in SCHEMA.items():
+            self._db[table].create(columns, pk="key" if table == "meta" else "id")  # type: ignore[union-attr]
+        self._db.table("exchanges").create_index(["session_id"])
+        self._write_meta(
+            {"format": FORMAT, "replayqa_version": __version__, "created_at": time.time(), **meta}
+        )
+        self._thread = threading.Thread(target=self._run, name="replayqa-recording-writer", daemon=True)
+        self._thread.start()
+
+    # -- queueing (any thread) -------------------------------------------------
+
+    def add(self, table: str, row: dict[str, Any]) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"the recording writer failed: {self._error}")
+        if table in self.counts:
+            self.counts[table] += 1
+        self._queue.put((table, row))
+
+    def set_meta(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            self.add("meta", {"key": key, "value": json.dumps(value)})
+
+    def add_checkpoint(self, group_id: int, kind: str, capture: DatabaseCapture) -> int:
+        checkpoint_id = next(self.checkpoint_ids)
+        self.add(
+            "checkpoints",
+            {
+                "id": checkpoint_id,
+                "group_id": group_id,
+                "kind": kind,
+                "backend": capture.backend,
+                "taken_at": capture.taken_at,
+                "size": len(capture.data),
+                "tables": json.dumps(capture.tables),
+                "data": capture.data,
+            },
+        )
+        return checkpoint_id
+
+    def close(self) -> None:
+        """Flush everything, then fold the WAL into the file."""
+        self._queue.put(None)
+        self._thread.join()
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.disable_wal()
+        self._db.close()
+        if self._error is not None:
+            raise RuntimeError(f"the recording writer failed: {self._error}")
+
+    # -- the writer thread -------------------------------------------------------
+
+    def _run(self) -> None:
+        pending: list[tuple[str, dict[str, Any]]] = []
+        deadline = time.monotonic() + self.flush_interval
+        stopping = False
+        while not stopping:
+            timeout = max(0.0, deadline - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+                if item is None:
+                    stopping = True
+                else:
+                    pending.append(item)
+                    if len(pending) < 500:
+                        continue
+            except queue.Empty:
+                pass
+            if pending:
+                try:
+                    self._commit(pending)
+                except BaseException as exc:  # reported to the producer on its next add()
+                    self._error = exc
+                    return
+                pending = []
+            deadline = time.monotonic() + self.flush_interval
+
+    def _commit(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        by_table: dict[str, list[dict[str, Any]]] = {}
+        for table, row in rows:
+            by_table.setdefault(table, []).append(row)
+        with self._db.conn:
+            for table, batch in by_table.items():
+                target = self._db.table(table)
+                if table in _UPSERT:
+                    target.upsert_all(batch, pk="key" if table == "meta" else "id", alter=False)
+                else:
+                    target.insert_all(batch, pk="id")
+
+    def _write_meta(self, values: dict[str, Any]) -> None:
+        with self._db.conn:
+            self._db.table("meta").upsert_all(
+                [{"key": k, "value": json.dumps(v)} for k, v in values.items()], pk="key"
+            )
+
+
+@dataclass
+class Recording:
+    """A recording opened for reading."""
+
+    path: Path
+    db: sqlite_utils.Database
+
+    @classmethod
+    def open(cls, path: str | Path) -> Recording:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"no recording at {path}: check the path")
+        with path.open("rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                raise ConfigError(
+                    f"{path} is not a replayqa recording (not a SQLite file); "
+                    "make one with replayqa record or replayqa import FILE.har"
+                )
+        db = sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.DatabaseError:
+            row = None
+        if row is None or json.loads(row[0]) != FORMAT:
+            db.close()
+            raise ConfigError(
+                f"{path} is not a replayqa recording (no {FORMAT} metadata); "
+                "make one with replayqa record or replayqa import FILE.har"
+            )
+        return cls(path, db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {r["key"]: json.loads(r["value"]) for r in self.db.table("meta").rows}
+
+    def sessions(self) -> list[dict[str, Any]]:
+        return list(self.db.table("sessions").rows_where(order_by="started_at, id"))
+
+    def exchanges(self, session_id: int | None = None) -> Iterator[dict[str, Any]]:
+        where, args = ("session_id = ?", [session_id]) if session_id is not None else (None, [])
+        for row in self.db.table("exchanges").rows_where(where, args, order_by="id"):
+            row["request_headers"] = json.loads(row["request_headers"] or "[]")
+            row["response_headers"] = json.loads(row["response_headers"] or "[]")
+            yield row
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        columns = "id, group_id, kind, backend, taken_at, size, tables"
+        return [
+            {**r, "tables": json.loads(r["tables"] or "{}")}
+            for r in self.db.query(f"SELECT {columns} FROM checkpoints ORDER BY id")
+        ]
+
+    def capture(self, checkpoint_id: int) -> DatabaseCapture:
+        row = self.db.execute(
+            "SELECT backend, data, tables, taken_at FROM checkpoints WHERE id = ?", [checkpoint_id]
+        ).fetchone()
+        if row is None:
+            raise ConfigError(f"{self.path} has no checkpoint {checkpoint_id}")
+        backend, data, tables, taken_at = row
+        zlib.decompressobj().decompress(data[:64])  # fail early on a damaged capture
+        return DatabaseCapture(backend, data, json.loads(tables or "{}"), taken_at)
+
+    def websocket_messages(self, flow_id: str) -> list[dict[str, Any]]:
+        return list(self.db.table("websocket_messages").rows_where("flow_id = ?", [flow_id], order_by="id"))
