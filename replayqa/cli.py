@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,176 @@ def _path_of(url: str) -> str:
 
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@main.command("record")
+@click.option("--upstream", help="The app's URL: run a reverse proxy in front of it.")
+@click.option(
+    "--mode",
+    type=click.Choice(["reverse", "regular"]),
+    default=None,
+    help="reverse (with --upstream) or regular: a forward proxy for browsers and devices.",
+)
+@click.option(
+    "--listen", default=None, help="HOST:PORT to listen on (default 127.0.0.1:8888, or :8080 regular)."
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Recording file (default recordings/NAME.db).")
+@click.option("--name", default="", help="A name for the recording.")
+@click.option("--db", help="The app's database, captured when sessions start and end.")
+@click.option("--spec", help="OpenAPI spec: tag each exchange with its operation.")
+@click.option("--include", multiple=True, help="Keep only HOST, HOST/PATH or /PATH matches (repeatable).")
+@click.option("--exclude", multiple=True, help="Drop HOST, HOST/PATH or /PATH matches (repeatable).")
+@click.option(
+    "--include-static", is_flag=True, help="Also keep static assets and browser background traffic."
+)
+@click.option(
+    "--idle-gap", type=float, default=300.0, show_default=True, help="Seconds of silence that end a session."
+)
+def record_command(
+    upstream: str | None, mode: str | None, listen: str | None, out: Path | None, **flags: Any
+) -> None:
+    """Record traffic through a proxy, with database captures around each session.
+
+    Stop with Ctrl+C (or SIGTERM): every session is closed, its end state
+    captured, and a summary printed.
+
+    \b
+    Examples:
+      replayqa record --upstream http://127.0.0.1:8000 --db sqlite:///app_test.db
+      replayqa record --mode regular --listen 127.0.0.1:8080 --out recordings/browser.db
+    """
+    from replayqa.record.proxy import ProxyConfig, parse_listen, record
+    from replayqa.record.recorder import RecorderSettings
+
+    mode = mode or ("reverse" if upstream else None)
+    if mode is None:
+        raise click.UsageError(
+            "give --upstream URL for a reverse proxy, or --mode regular for a forward proxy"
+        )
+    if mode == "reverse" and not upstream:
+        raise click.UsageError("--mode reverse needs --upstream URL")
+    host, port = parse_listen(listen or "", 8888 if mode == "reverse" else 8080)
+    name = flags.pop("name") or time.strftime("recording-%Y%m%d-%H%M%S")
+    out = out or Path("recordings") / f"{name}.db"
+    settings = RecorderSettings(
+        out=out,
+        name=name,
+        db=flags["db"],
+        spec=flags["spec"],
+        include=tuple(flags["include"]),
+        exclude=tuple(flags["exclude"]),
+        include_static=flags["include_static"],
+        idle_gap=flags["idle_gap"],
+        mode=mode,
+        upstream=upstream,
+    )
+    proxy_mode = f"reverse:{upstream}" if mode == "reverse" else "regular"
+    console = _console()
+
+    def ready(addresses: list[tuple[str, int]]) -> None:
+        where = ", ".join(f"{h}:{p}" for h, p in addresses) or f"{host}:{port}"
+        console.print(f"Recording to {out}", highlight=False)
+        if mode == "reverse":
+            console.print(f"  proxy  http://{where} → {upstream}", highlight=False)
+        else:
+            console.print(f"  proxy  http://{where} (set it as the HTTP and HTTPS proxy)", highlight=False)
+            console.print(
+                "  HTTPS  trust ~/.mitmproxy/mitmproxy-ca-cert.pem, or open http://mitm.it through the proxy"
+            )
+        console.print(
+            f"  mark sessions: replayqa session start NAME --proxy http://{host}:{port}", highlight=False
+        )
+        console.print("  stop with Ctrl+C", style="dim")
+
+    summary = record(settings, ProxyConfig(proxy_mode, host, port), ready)
+    console.print(
+        f"\nRecorded {summary.get('exchanges', 0)} exchanges in {summary.get('sessions', 0)} sessions, "
+        f"{summary.get('checkpoints', 0)} database captures, to {summary.get('out', out)}",
+        highlight=False,
+    )
+
+
+@main.group()
+def session() -> None:
+    """Mark where a named session starts and ends in a running recording.
+
+    \b
+    Example:
+      replayqa session start checkout --proxy http://127.0.0.1:8888
+      replayqa session end --proxy http://127.0.0.1:8888
+    """
+
+
+@session.command("start")
+@click.argument("name")
+@click.option("--proxy", default="http://127.0.0.1:8888", show_default=True, help="The recording proxy.")
+def session_start(name: str, proxy: str) -> None:
+    """Start the named session for this machine's traffic.
+
+    \b
+    Example:
+      replayqa session start checkout --proxy http://127.0.0.1:8888
+    """
+    from replayqa.record.markers import send_marker
+
+    answer = send_marker(proxy, "start", name)
+    click.echo(f"session {answer['session']!r} started")
+
+
+@session.command("end")
+@click.option("--proxy", default="http://127.0.0.1:8888", show_default=True, help="The recording proxy.")
+def session_end(proxy: str) -> None:
+    """End the session started from this machine.
+
+    \b
+    Example:
+      replayqa session end --proxy http://127.0.0.1:8888
+    """
+    from replayqa.record.markers import send_marker
+
+    answer = send_marker(proxy, "end")
+    click.echo(f"session {answer['session']!r} ended after {answer['exchanges']} exchanges")
+
+
+@main.command()
+@click.argument("recording", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+def show(recording: Path, as_json: bool) -> None:
+    """Print a recording's sessions and exchanges.
+
+    \b
+    Example:
+      replayqa show recordings/checkout.db
+    """
+    from replayqa.record.storage import Recording
+
+    opened = Recording.open(recording)
+    try:
+        described = opened.describe()
+    finally:
+        opened.close()
+    if as_json:
+        click.echo(json.dumps(described, indent=2, default=str))
+        return
+    console = _console()
+    meta = described["meta"]
+    console.print(
+        f"{meta.get('name')}  ({len(described['sessions'])} sessions, "
+        f"{sum(len(s['exchanges']) for s in described['sessions'])} exchanges, "
+        f"{len(described['checkpoints'])} database captures)",
+        highlight=False,
+    )
+    for item in described["sessions"]:
+        overlap = ", overlapped" if item["overlapped"] else ""
+        console.print(
+            f"\n[bold]{item['name']}[/]  {item['identity']}, {item['exchange_count']} exchanges, "
+            f"ended: {item['end_reason'] or 'open'}{overlap}"
+        )
+        for exchange in item["exchanges"]:
+            status = exchange["status"] if exchange["status"] is not None else "ERR"
+            console.print(
+                f"  {exchange['id']:>4} {exchange['method']:<6} {status!s:<4} "
+                f"{_path_of(exchange['url'])}  [dim]{exchange['operation'] or ''}[/]",
+                no_wrap=True,
+                overflow="ellipsis",
+            )

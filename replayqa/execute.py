@@ -77,7 +77,7 @@ def run_journeys(
     return RunOutcome(result, reports)
 
 
-def check_reachable(base_url: str, timeout: float = 10.0) -> None:
+def check_reachable(base_url: str, timeout: float = 10.0, flag: str = "--base-url") -> None:
     """Any HTTP answer will do; no answer at all is a setup problem, not a finding."""
     try:
         httpx.get(base_url, timeout=min(timeout, 5.0))
@@ -88,7 +88,7 @@ def check_reachable(base_url: str, timeout: float = 10.0) -> None:
     except httpx.HTTPError as exc:
         raise AppUnreachableError(
             f"cannot reach the app at {base_url} ({type(exc).__name__}: {exc or 'no answer'}): "
-            "start it, or fix --base-url"
+            f"start it, or fix {flag}"
         ) from None
 
 

@@ -112,7 +112,7 @@ class ApiError(Exception):
 
 
 def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
-    app = Flask("replayqa-demo-shop")
+    app = Flask("replayqa-demo-shop", static_folder=str(resources.files("replayqa.demo").joinpath("static")))
     app.config["DB_PATH"] = str(db_path)
     planted = active_bugs() if bugs is None else bugs
     log.info("planted bugs active: %s", ", ".join(sorted(planted)) or "none")
@@ -236,6 +236,10 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
         return value
 
     # -- routes --------------------------------------------------------------
+
+    @app.get("/")
+    def page() -> Any:
+        return app.send_static_file("index.html")
 
     @app.get("/health")
     def health() -> Any:

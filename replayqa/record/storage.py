@@ -284,5 +284,19 @@ class Recording:
         zlib.decompressobj().decompress(data[:64])  # fail early on a damaged capture
         return DatabaseCapture(backend, data, json.loads(tables or "{}"), taken_at)
 
+    def describe(self) -> dict[str, Any]:
+        """Everything ``replayqa show`` prints: metadata, checkpoints, sessions and their exchanges."""
+        columns = ("id", "method", "url", "status", "duration_ms", "operation", "error")
+        sessions = []
+        for session in self.sessions():
+            exchanges = [{k: e[k] for k in columns} for e in self.exchanges(session["id"])]
+            sessions.append({**session, "exchanges": exchanges})
+        return {
+            "path": str(self.path),
+            "meta": self.meta,
+            "checkpoints": self.checkpoints(),
+            "sessions": sessions,
+        }
+
     def websocket_messages(self, flow_id: str) -> list[dict[str, Any]]:
         return list(self.db.table("websocket_messages").rows_where("flow_id = ?", [flow_id], order_by="id"))

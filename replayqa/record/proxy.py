@@ -1,0 +1,125 @@
+"""Running mitmproxy in-process with the recorder addon: what ``replayqa record`` does.
+
+Problems a user can fix (an upstream that does not answer, a port in use, a
+bad option) are found before or while the proxy starts, and reported as one
+ConfigError; SIGINT and SIGTERM stop the proxy cleanly, so every session is
+closed and its end state captured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mitmproxy import exceptions, options
+from mitmproxy.addons import default_addons
+from mitmproxy.master import Master
+
+from replayqa.addons.recorder import RecorderAddon
+from replayqa.errors import ConfigError
+from replayqa.execute import check_reachable
+from replayqa.record.recorder import RecorderSettings
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    mode: str  # "reverse:http://app" or "regular"
+    host: str = "127.0.0.1"
+    port: int = 8888
+
+
+def parse_listen(value: str, default_port: int) -> tuple[str, int]:
+    """``HOST:PORT``, ``HOST`` or ``:PORT``; loopback unless told otherwise."""
+    host, _, port = value.rpartition(":") if ":" in value else (value, "", "")
+    host = host.strip("[]") or "127.0.0.1"
+    if port and not port.isdigit():
+        raise ConfigError(f"--listen {value!r}: the port must be a number, as in 127.0.0.1:8888")
+    return host, int(port) if port else default_port
+
+
+def check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
+        )  # as the proxy will: TIME_WAIT is no conflict
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is in use: stop what holds it, or pick another with "
+                    f"--listen {host}:PORT"
+                ) from None
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def record(
+    settings: RecorderSettings,
+    proxy: ProxyConfig,
+    on_ready: Callable[[list[tuple[str, int]]], None] = lambda addresses: None,
+) -> dict[str, Any]:
+    """Proxy and record until SIGINT or SIGTERM; returns the recorder's summary."""
+    if proxy.mode.startswith("reverse:"):
+        check_reachable(proxy.mode.removeprefix("reverse:"), flag="--upstream")
+    check_port_free(proxy.host, proxy.port)
+    return asyncio.run(_serve(settings, proxy, on_ready))
+
+
+async def _serve(
+    settings: RecorderSettings, proxy: ProxyConfig, on_ready: Callable[[list[tuple[str, int]]], None]
+) -> dict[str, Any]:
+    opts = options.Options(listen_host=proxy.host, listen_port=proxy.port, mode=[proxy.mode])
+    master = Master(opts, with_termlog=False)
+    addon = RecorderAddon()
+    master.addons.add(*default_addons(), addon)
+    failures = _StartupErrors()
+    logging.getLogger("mitmproxy").addHandler(failures)
+    try:
+        opts.update(
+            replayqa_out=str(settings.out),
+            replayqa_name=settings.name,
+            replayqa_db=settings.db or "",
+            replayqa_spec=settings.spec or "",
+            replayqa_include=list(settings.include),
+            replayqa_exclude=list(settings.exclude),
+            replayqa_include_static=settings.include_static,
+            replayqa_idle_gap=str(settings.idle_gap),
+            replayqa_body_cap=settings.body_cap,
+            replayqa_upstream=settings.upstream or "",
+        )
+    except exceptions.OptionsError as exc:
+        raise ConfigError(str(exc).strip()) from None
+    proxyserver = master.addons.get("proxyserver")
+    try:
+        if not await proxyserver.setup_servers():
+            reason = failures.messages[-1] if failures.messages else "the proxy could not start"
+            raise ConfigError(f"cannot listen on {proxy.host}:{proxy.port}: {reason}")
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, master.shutdown)
+        await master.running()
+        on_ready([(a[0], a[1]) for a in proxyserver.listen_addrs()])
+        await master.should_exit.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await proxyserver.servers.update([])
+        await master.done()
+        logging.getLogger("mitmproxy").removeHandler(failures)
+    return addon.summary or {}
+
+
+class _StartupErrors(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
