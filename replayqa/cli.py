@@ -291,9 +291,8 @@ def record_command(
             console.print(f"  proxy  http://{where} → {upstream}", highlight=False)
         else:
             console.print(f"  proxy  http://{where} (set it as the HTTP and HTTPS proxy)", highlight=False)
-            console.print(
-                "  HTTPS  trust ~/.mitmproxy/mitmproxy-ca-cert.pem, or open http://mitm.it through the proxy"
-            )
+            console.print("  HTTPS  trust ~/.mitmproxy/mitmproxy-ca-cert.pem", highlight=False)
+            console.print("         (or browse to http://mitm.it through the proxy)", highlight=False)
         console.print(
             f"  mark sessions: replayqa session start NAME --proxy http://{host}:{port}", highlight=False
         )
@@ -301,8 +300,9 @@ def record_command(
 
     summary = record(settings, ProxyConfig(proxy_mode, host, port), ready)
     console.print(
-        f"\nRecorded {summary.get('exchanges', 0)} exchanges in {summary.get('sessions', 0)} sessions, "
-        f"{summary.get('checkpoints', 0)} database captures, to {summary.get('out', out)}",
+        f"\nRecorded {_count(summary.get('exchanges', 0), 'exchange')} in "
+        f"{_count(summary.get('sessions', 0), 'session')}, "
+        f"{_count(summary.get('checkpoints', 0), 'database capture')}\n  to {summary.get('out', out)}",
         highlight=False,
     )
 
@@ -372,15 +372,15 @@ def show(recording: Path, as_json: bool) -> None:
     console = _console()
     meta = described["meta"]
     console.print(
-        f"{meta.get('name')}  ({len(described['sessions'])} sessions, "
-        f"{sum(len(s['exchanges']) for s in described['sessions'])} exchanges, "
-        f"{len(described['checkpoints'])} database captures)",
+        f"{meta.get('name')}  ({_count(len(described['sessions']), 'session')}, "
+        f"{_count(sum(len(s['exchanges']) for s in described['sessions']), 'exchange')}, "
+        f"{_count(len(described['checkpoints']), 'database capture')})",
         highlight=False,
     )
     for item in described["sessions"]:
         overlap = ", overlapped" if item["overlapped"] else ""
         console.print(
-            f"\n[bold]{item['name']}[/]  {item['identity']}, {item['exchange_count']} exchanges, "
+            f"\n[bold]{item['name']}[/]  {item['identity']}, {_count(item['exchange_count'], 'exchange')}, "
             f"ended: {item['end_reason'] or 'open'}{overlap}"
         )
         for exchange in item["exchanges"]:
@@ -391,3 +391,7 @@ def show(recording: Path, as_json: bool) -> None:
                 no_wrap=True,
                 overflow="ellipsis",
             )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
