@@ -22,3 +22,65 @@ def cli(tmp_path):
         )
 
     return run
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RecordingProxy:
+    """``replayqa record`` running as its own process, as a tester would start it."""
+
+    def __init__(self, cwd, *args: str) -> None:
+        import time
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "replayqa", "record", "--listen", f"127.0.0.1:{self.port}", *args],
+            cwd=cwd,
+            env={**os.environ, "COLUMNS": "80"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"replayqa record exited: {self.process.stderr.read()}")
+            try:
+                import socket
+
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("replayqa record did not start listening")
+
+    def stop(self, sig=None) -> tuple[int, str, str]:
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(sig or signal.SIGTERM)
+        out, err = self.process.communicate(timeout=30)
+        return self.process.returncode, out, err
+
+
+@pytest.fixture
+def recording_proxy(tmp_path):
+    started: list[RecordingProxy] = []
+
+    def start(*args: str) -> RecordingProxy:
+        proxy = RecordingProxy(tmp_path, *args)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        if proxy.process.poll() is None:
+            proxy.process.kill()
+            proxy.process.communicate()
