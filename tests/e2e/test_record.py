@@ -78,7 +78,7 @@ def test_forward_proxy_records_what_a_client_sends_through_it(cli, demo_shop, re
     with httpx.Client(proxy=proxy.url) as client:
         assert client.get(f"{demo_shop.base_url}/items").status_code == 200
         assert client.post(f"{demo_shop.base_url}/auth/login", json=ADMIN).status_code == 200
-    code, out, err = proxy.stop()
+    code, _, err = proxy.stop()
     assert code == 0, err
     shown = json.loads(cli("show", "fwd.db", "--json").stdout)
     urls = [e["url"] for s in shown["sessions"] for e in s["exchanges"]]
