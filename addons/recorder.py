@@ -38,7 +38,9 @@ class RecorderAddon:
         loader.add_option("replayqa_name", str, "", "A name for the recording.")
         loader.add_option("replayqa_db", str, "", "The app's database URL, captured around sessions.")
         loader.add_option("replayqa_spec", str, "", "OpenAPI spec; exchanges are tagged with operations.")
-        loader.add_option("replayqa_include", Sequence[str], [], "Keep only HOST, HOST/PATH or /PATH matches.")
+        loader.add_option(
+            "replayqa_include", Sequence[str], [], "Keep only HOST, HOST/PATH or /PATH matches."
+        )
         loader.add_option("replayqa_exclude", Sequence[str], [], "Drop HOST, HOST/PATH or /PATH matches.")
         loader.add_option("replayqa_include_static", bool, False, "Also keep static assets.")
         loader.add_option("replayqa_idle_gap", str, "300", "Seconds of silence that end a session.")

@@ -395,3 +395,42 @@ def show(recording: Path, as_json: bool) -> None:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+@main.command("import")
+@click.argument("har", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The recording file to write.")
+@click.option("--name", default="", help="A name for the recording.")
+@click.option("--spec", help="OpenAPI spec: tag each exchange with its operation.")
+@click.option(
+    "--idle-gap", type=float, default=300.0, show_default=True, help="Seconds of silence that end a session."
+)
+def import_command(har: Path, out: Path, name: str, spec: str | None, idle_gap: float) -> None:
+    """Turn a HAR file (a browser devtools export) into a recording.
+
+    \b
+    Example:
+      replayqa import checkout.har --out recordings/checkout.db
+    """
+    from replayqa.record.har import import_har
+    from replayqa.record.recorder import RecorderSettings
+
+    settings = RecorderSettings(out=out, name=name or har.stem, spec=spec, idle_gap=idle_gap, mode="har")
+    summary = import_har(har, settings)
+    exchanges, sessions = _count(summary["exchanges"], "exchange"), _count(summary["sessions"], "session")
+    click.echo(f"imported {exchanges} in {sessions} to {out}")
+
+
+@main.command("export")
+@click.argument("recording", type=click.Path(path_type=Path))
+@click.option("--har", type=click.Path(path_type=Path), required=True, help="The HAR file to write.")
+def export_command(recording: Path, har: Path) -> None:
+    """Write a recording's exchanges as a HAR 1.2 file (redacted, as recorded).
+
+    \b
+    Example:
+      replayqa export recordings/checkout.db --har checkout.har
+    """
+    from replayqa.record.har import export_har
+
+    click.echo(f"exported {_count(export_har(recording, har), 'exchange')} to {har}")

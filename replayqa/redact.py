@@ -41,6 +41,7 @@ DEFAULT_FIELDS = r"pass(word|wd)?|secret|token|api[_-]?key|authorization|cvv|cvc
 _CARD_FIELD = re.compile(r"card[_-]?(number|no)|^pan$", re.IGNORECASE)
 _CARD = re.compile(r"^\d{12,19}$")
 _AUTH_SCHEMES = {"bearer", "basic", "token", "digest"}
+_ALREADY_REDACTED = re.compile(r"^\[redacted(:[0-9a-f]+)?\]$")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,10 @@ class Redactor:
         self._headers = self.rules.header_names()
         self._fields = self.rules.field_pattern()
 
+    def secret(self, value: str) -> str:
+        """Redact one secret; a value that already is a placeholder stays as it is."""
+        return value if _ALREADY_REDACTED.match(value) else self.replace_secret(value)
+
     # -- what is secret --------------------------------------------------------
 
     def is_secret_field(self, name: str) -> bool:
@@ -87,7 +92,7 @@ class Redactor:
     def _field_value(self, name: str, value: Any) -> Any:
         if self.rules.cards and _CARD_FIELD.search(name) and isinstance(value, str) and _CARD.match(value):
             return "*" * (len(value) - 4) + value[-4:]
-        return self.replace_secret(value if isinstance(value, str) else json.dumps(value))
+        return self.secret(value if isinstance(value, str) else json.dumps(value))
 
     # -- structures -------------------------------------------------------------
 
@@ -114,12 +119,12 @@ class Redactor:
             return self._cookie_pair(first) + (f";{attributes}" if attributes else "")
         scheme, _, rest = value.partition(" ")
         if rest and scheme.lower() in _AUTH_SCHEMES:
-            return f"{scheme} {self.replace_secret(rest.strip())}"
-        return self.replace_secret(value)
+            return f"{scheme} {self.secret(rest.strip())}"
+        return self.secret(value)
 
     def _cookie_pair(self, pair: str) -> str:
         name, sep, value = pair.strip().partition("=")
-        return f"{name}={self.replace_secret(value)}" if sep else self.replace_secret(name)
+        return f"{name}={self.secret(value)}" if sep else self.secret(name)
 
     def headers(self, headers: dict[str, str]) -> dict[str, str]:
         return {name: self.header_value(name, value) for name, value in headers.items()}

@@ -202,7 +202,7 @@ class Recorder:
         if self.state is None:
             return None
         try:
-            capture = self.state.capture(ColumnRedaction(self.redactor.replace_secret))
+            capture = self.state.capture(ColumnRedaction(self.redactor.secret))
         except ReplayqaError as exc:  # keep recording traffic; say so in the recording and the log
             self.capture_errors.append(f"{kind} of group {group_id}: {exc}")
             log.error("database capture failed: %s", exc)

@@ -96,3 +96,18 @@ def test_every_command_has_help_with_an_example(cli, command):
     done = cli(*command, "--help")
     assert done.returncode == 0
     assert "Example" in done.stdout
+
+
+def test_malformed_har(cli, tmp_path):
+    (tmp_path / "devtools.har").write_text('{"log": {"entries": [{"request": {"method": "GET"}}]}}')
+    done = cli("import", "devtools.har", "--out", "rec.db")
+    assert_one_line_error(done, "devtools.har: entry 1 is malformed")
+    assert not (tmp_path / "rec.db").exists()
+
+
+@pytest.mark.parametrize(
+    "command", [["record"], ["session"], ["session", "start"], ["show"], ["import"], ["export"]]
+)
+def test_recording_commands_have_help_with_an_example(cli, command):
+    done = cli(*command, "--help")
+    assert done.returncode == 0 and "Example" in done.stdout
