@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from replayqa.demo.server import DemoServer
-from tests.support.apps import AppConnection
+from tests.support.apps import AppConnection, ChildApp
 from tests.support.postgres import PostgresServer, start_postgres
 
 _names = itertools.count(1)
@@ -65,8 +65,15 @@ def demo_shop(tmp_path) -> Iterator[DemoServer]:
 
 @pytest.fixture
 def notes_app(pg_url):
-    from tests.support.apps import NotesApp
-
-    app = NotesApp(pg_url)
+    """A notes API on PostgreSQL that holds one connection for its whole life."""
+    app = ChildApp("notes_app.py", pg_url)
     yield app, pg_url
+    app.stop()
+
+
+@pytest.fixture
+def content_app():
+    """An upstream serving compressed, binary, streamed and WebSocket content."""
+    app = ChildApp("content_app.py")
+    yield app
     app.stop()

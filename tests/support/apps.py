@@ -56,15 +56,12 @@ class AppConnection:
             self.process.stdout.close()
 
 
-NOTES_APP = Path(__file__).with_name("notes_app.py")
+class ChildApp:
+    """A test app script in a child process; it prints ``listening on URL`` when ready."""
 
-
-class NotesApp:
-    """The notes API in a child process, on the given PostgreSQL database."""
-
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, script: str, *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(NOTES_APP), dsn],
+            [sys.executable, str(Path(__file__).with_name(script)), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -73,7 +70,7 @@ class NotesApp:
         line = self.process.stdout.readline()
         if not line.startswith("listening on "):
             self.stop()
-            raise RuntimeError(f"the notes app did not start: {line!r}")
+            raise RuntimeError(f"{script} did not start: {line!r}")
         self.base_url = line.removeprefix("listening on ").strip()
 
     def stop(self) -> None:

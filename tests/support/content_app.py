@@ -1,0 +1,86 @@
+"""An upstream that serves every kind of content a recorder must handle.
+
+``python content_app.py`` prints ``listening on URL``. Endpoints: ``/gzip``,
+``/br``, ``/zstd`` (JSON, compressed), ``/binary`` (2 MB of bytes),
+``/events`` (a server-sent event stream) and ``/ws`` (a WebSocket echo).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import brotli
+import zstandard
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
+
+PAYLOAD = json.dumps({"items": [{"id": n, "name": f"item {n}"} for n in range(50)]}).encode()
+BINARY = b"".join(hashlib.sha256(str(n).encode()).digest() for n in range(65536))  # 2 MiB
+ENCODERS = {"gzip": gzip.compress, "br": brotli.compress, "zstd": zstandard.ZstdCompressor().compress}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _send(self, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        name = self.path.strip("/")
+        if name in ENCODERS:
+            self._send(ENCODERS[name](PAYLOAD), "application/json", {"Content-Encoding": name})
+        elif name == "binary":
+            self._send(BINARY, "application/octet-stream")
+        elif name == "events":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for n in range(5):
+                self.wfile.write(f"data: tick {n}\n\n".encode())
+                self.wfile.flush()
+                time.sleep(0.05)
+            self.close_connection = True
+        elif name == "ws":
+            self._websocket_echo()
+        else:
+            self._send(b'{"ok": true}', "application/json")
+
+    def _websocket_echo(self) -> None:
+        ws = WSConnection(ConnectionType.SERVER)
+        head = f"{self.requestline}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in self.headers.items()) + "\r\n"
+        ws.receive_data(head.encode())
+        for event in ws.events():
+            if isinstance(event, Request):
+                self.wfile.write(ws.send(AcceptConnection()))
+        self.close_connection = True
+        while True:
+            data = self.connection.recv(65536)
+            if not data:
+                return
+            ws.receive_data(data)
+            for event in ws.events():
+                if isinstance(event, TextMessage):
+                    self.wfile.write(ws.send(TextMessage(data=f"echo: {event.data}")))
+                elif isinstance(event, CloseConnection):
+                    self.wfile.write(ws.send(event.response()))
+                    return
+
+
+if __name__ == "__main__":
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(f"listening on http://127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever()
