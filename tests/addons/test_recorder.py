@@ -1,0 +1,79 @@
+"""The addon's hooks and options, with mitmproxy's own test helpers (taddons, tflow)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons, tflow
+
+from replayqa.addons.recorder import RecorderAddon
+from replayqa.record.storage import Recording
+
+
+@pytest.fixture
+def addon():
+    made = RecorderAddon()
+    yield made
+    made.done()
+
+
+def test_nothing_is_recorded_without_an_output_file(addon):
+    with taddons.context(addon):
+        flow = tflow.tflow(resp=True)
+        addon.request(flow)
+        addon.response(flow)
+    assert addon.recorder is None
+
+
+def test_flows_become_exchanges(addon, tmp_path):
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, replayqa_out=str(tmp_path / "rec.db"), replayqa_name="unit")
+        flow = tflow.tflow(resp=True)
+        addon.request(flow)
+        addon.responseheaders(flow)
+        addon.response(flow)
+        failed = tflow.tflow(err=True)
+        addon.request(failed)
+        addon.error(failed)
+        addon.done()
+    rows = list(Recording.open(tmp_path / "rec.db").exchanges())
+    assert [(r["method"], r["host"], r["status"], r["error"]) for r in rows] == [
+        ("GET", "address", 200, None),
+        ("GET", "address", None, "error"),
+    ]
+    assert addon.summary["exchanges"] == 2
+
+
+def test_markers_are_answered_by_the_addon(addon, tmp_path):
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, replayqa_out=str(tmp_path / "rec.db"))
+        flow = tflow.tflow()
+        flow.request.path = "/__replayqa/session/start?name=checkout"
+        addon.request(flow)
+        assert flow.response is not None and flow.response.status_code == 200
+        assert json.loads(flow.response.content)["session"] == "checkout"
+
+
+def test_websocket_messages_are_recorded(addon, tmp_path):
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, replayqa_out=str(tmp_path / "rec.db"))
+        flow = tflow.twebsocketflow()
+        addon.websocket_message(flow)
+        addon.done()
+    messages = Recording.open(tmp_path / "rec.db").websocket_messages(flow.id)
+    assert [m["content"] for m in messages] == [flow.websocket.messages[-1].text]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("replayqa_idle_gap", "soon", "replayqa_idle_gap must be a number of seconds"),
+        ("replayqa_db", "mysql://x/y", "unknown database URL scheme 'mysql'"),
+        ("replayqa_spec", "/nowhere/spec.yaml", "cannot read OpenAPI spec"),
+    ],
+)
+def test_bad_options_are_refused_in_configure(addon, tmp_path, option, value, message):
+    with taddons.context(addon) as tctx, pytest.raises(exceptions.OptionsError, match=message):
+        tctx.configure(addon, **{option: value}, replayqa_out=str(tmp_path / "rec.db"))
