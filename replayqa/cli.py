@@ -298,7 +298,21 @@ def record_command(
         )
         console.print("  stop with Ctrl+C", style="dim")
 
-    summary = record(settings, ProxyConfig(proxy_mode, host, port), ready)
+    status = console.status("waiting for traffic", spinner="dots") if console.is_terminal else None
+
+    def tick(stats: dict[str, int]) -> None:
+        if status is not None:
+            status.update(
+                f"{_count(stats['exchanges'], 'exchange')}, {stats['open_sessions']} of "
+                f"{_count(stats['sessions'], 'session')} open, {_count(stats['captures'], 'capture')}"
+            )
+            status.start()
+
+    try:
+        summary = record(settings, ProxyConfig(proxy_mode, host, port), ready, tick)
+    finally:
+        if status is not None:
+            status.stop()
     console.print(
         f"\nRecorded {_count(summary.get('exchanges', 0), 'exchange')} in "
         f"{_count(summary.get('sessions', 0), 'session')}, "

@@ -65,16 +65,23 @@ def record(
     settings: RecorderSettings,
     proxy: ProxyConfig,
     on_ready: Callable[[list[tuple[str, int]]], None] = lambda addresses: None,
+    on_tick: Callable[[dict[str, int]], None] = lambda stats: None,
 ) -> dict[str, Any]:
-    """Proxy and record until SIGINT or SIGTERM; returns the recorder's summary."""
+    """Proxy and record until SIGINT or SIGTERM; returns the recorder's summary.
+
+    ``on_tick`` gets the recorder's counts about once a second, for progress displays.
+    """
     if proxy.mode.startswith("reverse:"):
         check_reachable(proxy.mode.removeprefix("reverse:"), flag="--upstream")
     check_port_free(proxy.host, proxy.port)
-    return asyncio.run(_serve(settings, proxy, on_ready))
+    return asyncio.run(_serve(settings, proxy, on_ready, on_tick))
 
 
 async def _serve(
-    settings: RecorderSettings, proxy: ProxyConfig, on_ready: Callable[[list[tuple[str, int]]], None]
+    settings: RecorderSettings,
+    proxy: ProxyConfig,
+    on_ready: Callable[[list[tuple[str, int]]], None],
+    on_tick: Callable[[dict[str, int]], None],
 ) -> dict[str, Any]:
     opts = options.Options(listen_host=proxy.host, listen_port=proxy.port, mode=[proxy.mode])
     master = Master(opts, with_termlog=False)
@@ -107,7 +114,11 @@ async def _serve(
             loop.add_signal_handler(sig, master.shutdown)
         await master.running()
         on_ready([(a[0], a[1]) for a in proxyserver.listen_addrs()])
-        await master.should_exit.wait()
+        while not master.should_exit.is_set():
+            if addon.recorder is not None:
+                on_tick(addon.recorder.stats())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(master.should_exit.wait(), timeout=1)
     finally:
         with contextlib.suppress(Exception):
             await proxyserver.servers.update([])

@@ -173,6 +173,16 @@ class Recorder:
 
     # -- lifecycle -------------------------------------------------------------------
 
+    def stats(self) -> dict[str, int]:
+        sessions = self.tracker.sessions
+        return {
+            "exchanges": self.writer.counts["exchanges"],
+            "sessions": len(sessions),
+            "open_sessions": sum(s.open for s in sessions),
+            "captures": self.writer.counts["checkpoints"],
+            "dropped": self.dropped,
+        }
+
     def tick(self) -> None:
         """End sessions that went idle (called about once a second)."""
         self.tracker.expire()
