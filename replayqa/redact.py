@@ -86,6 +86,10 @@ class Redactor:
 
     # -- what is secret --------------------------------------------------------
 
+    def _may_hold_secret(self, text: str) -> bool:
+        """A body can only hold a secret field if some secret field name appears in it at all."""
+        return bool(self._fields.search(text)) or (self.rules.cards and bool(_CARD_FIELD.search(text)))
+
     def is_secret_field(self, name: str) -> bool:
         return bool(self._fields.search(name)) or (self.rules.cards and bool(_CARD_FIELD.search(name)))
 
@@ -133,7 +137,7 @@ class Redactor:
         return [(name, self.header_value(name, value)) for name, value in pairs]
 
     def body(self, body: str | None, content_type: str = "") -> str | None:
-        if not body:
+        if not body or not self._may_hold_secret(body):
             return body
         try:
             return json.dumps(self.json_value(json.loads(body)), ensure_ascii=False)

@@ -8,9 +8,10 @@ browsers' own background requests are dropped unless asked for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from fnmatch import fnmatchcase
-from pathlib import PurePosixPath
+from fnmatch import translate
+from functools import lru_cache
 
 STATIC_EXTENSIONS = frozenset(
     {
@@ -54,33 +55,52 @@ BROWSER_HOSTS = (
 )
 
 
-def _matches(pattern: str, host: str, path: str) -> bool:
-    if pattern.startswith("/"):
-        return fnmatchcase(path, pattern)
-    host_pattern, slash, path_pattern = pattern.partition("/")
-    if not (fnmatchcase(host, host_pattern) or fnmatchcase(host, "*." + host_pattern.lstrip("*."))):
-        return False
-    return not slash or fnmatchcase(path, "/" + path_pattern)
+class _Patterns:
+    """A list of patterns compiled once, since every request is checked against them."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        paths = [p for p in patterns if p.startswith("/")]
+        self._paths = re.compile("|".join(translate(p) for p in paths)) if paths else None
+        self._hosts: list[tuple[re.Pattern[str], re.Pattern[str] | None]] = []
+        for pattern in (p for p in patterns if not p.startswith("/")):
+            host, slash, path = pattern.partition("/")
+            hosts = re.compile(f"{translate(host)}|{translate('*.' + host.lstrip('*.'))}")
+            self._hosts.append((hosts, re.compile(translate("/" + path)) if slash else None))
+        self.empty = not patterns
+
+    def matches(self, host: str, path: str) -> bool:
+        if self._paths is not None and self._paths.match(path):
+            return True
+        return any(h.match(host) and (p is None or p.match(path)) for h, p in self._hosts)
+
+
+_BROWSER = _Patterns(BROWSER_HOSTS)
+
+
+@lru_cache(maxsize=4096)
+def _browser_host(host: str) -> bool:
+    return _BROWSER.matches(host, "")
 
 
 class TrafficFilter:
     def __init__(
         self, include: Sequence[str] = (), exclude: Sequence[str] = (), include_static: bool = False
     ) -> None:
-        self.include = tuple(include)
-        self.exclude = tuple(exclude)
+        self.include = _Patterns(include)
+        self.exclude = _Patterns(exclude)
         self.include_static = include_static
 
     def wants_request(self, host: str, path: str) -> bool:
-        if self.include and not any(_matches(p, host, path) for p in self.include):
+        if not self.include.empty and not self.include.matches(host, path):
             return False
-        if any(_matches(p, host, path) for p in self.exclude):
+        if not self.exclude.empty and self.exclude.matches(host, path):
             return False
         if self.include_static:
             return True
-        if any(_matches(p, host, path) for p in BROWSER_HOSTS):
+        if _browser_host(host):
             return False
-        return PurePosixPath(path).suffix.lower() not in STATIC_EXTENSIONS
+        dot = path.rfind(".")
+        return dot < path.rfind("/") or path[dot:].lower() not in STATIC_EXTENSIONS
 
     def wants_response(self, content_type: str) -> bool:
         lower = content_type.lower()

@@ -99,6 +99,7 @@ class Recorder:
             on_session_change=lambda session: self.writer.add("sessions", session.row()),
         )
         self._pending: dict[str, _Pending] = {}
+        self._written_counts: dict[int, int] = {}
         self.dropped = 0
         self.capture_errors: list[str] = []
 
@@ -134,7 +135,6 @@ class Recorder:
         session = self.tracker.assign(Identity(request.client_ip, request_keys(request.headers)))
         operation = self.spec.match(request.method, request.path) if self.spec else None
         self._pending[request.flow_id] = _Pending(next(self.writer.exchange_ids), session, request, operation)
-        self.writer.add("sessions", session.row())
         return True
 
     # -- responses -----------------------------------------------------------------
@@ -146,13 +146,16 @@ class Recorder:
         if not self.filter.wants_response(response.header("content-type")):
             self.dropped += 1
             return
-        self.tracker.learn(pending.session, response_keys(response.headers, response.body.json()))
-        self.writer.add("exchanges", self._row(pending, response, None))
+        self.tracker.learn(
+            pending.session, response_keys(response.headers, response.body.json_if_credentials())
+        )
+        # Redaction, hashing and row building happen on the writer's thread, off the proxy's.
+        self.writer.add("exchanges", lambda: self._row(pending, response, None))
 
     def on_error(self, flow_id: str, error: str) -> None:
         pending = self._pending.pop(flow_id, None)
         if pending is not None:
-            self.writer.add("exchanges", self._row(pending, None, error))
+            self.writer.add("exchanges", lambda: self._row(pending, None, error))
 
     def on_websocket_message(
         self, flow_id: str, from_client: bool, content: bytes, is_text: bool, timestamp: float
@@ -184,8 +187,12 @@ class Recorder:
         }
 
     def tick(self) -> None:
-        """End sessions that went idle (called about once a second)."""
+        """End sessions that went idle, and refresh open sessions' counts (about once a second)."""
         self.tracker.expire()
+        for session in self.tracker.sessions:
+            if session.open and self._written_counts.get(session.id) != session.exchange_count:
+                self._written_counts[session.id] = session.exchange_count
+                self.writer.add("sessions", session.row())
 
     def close(self) -> dict[str, Any]:
         """End every session (capturing the end state), flush, and summarise."""

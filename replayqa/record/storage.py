@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,9 @@ class RecordingWriter:
         self.checkpoint_ids = itertools.count(1)
         self.message_ids = itertools.count(1)
         self.counts = {"exchanges": 0, "checkpoints": 0, "websocket_messages": 0}
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]] | None] = (
+            queue.Queue()
+        )
         self._error: BaseException | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
@@ -134,7 +136,8 @@ class RecordingWriter:
 
     # -- queueing (any thread) -------------------------------------------------
 
-    def add(self, table: str, row: dict[str, Any]) -> None:
+    def add(self, table: str, row: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+        """Queue a row, or a function that builds it (run on the writer's thread)."""
         if self._error is not None:
             raise RuntimeError(f"the recording writer failed: {self._error}")
         if table in self.counts:
@@ -176,7 +179,7 @@ class RecordingWriter:
     # -- the writer thread -------------------------------------------------------
 
     def _run(self) -> None:
-        pending: list[tuple[str, dict[str, Any]]] = []
+        pending: list[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]] = []
         deadline = time.monotonic() + self.flush_interval
         stopping = False
         while not stopping:
@@ -200,10 +203,10 @@ class RecordingWriter:
                 pending = []
             deadline = time.monotonic() + self.flush_interval
 
-    def _commit(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    def _commit(self, rows: list[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]]) -> None:
         by_table: dict[str, list[dict[str, Any]]] = {}
         for table, row in rows:
-            by_table.setdefault(table, []).append(row)
+            by_table.setdefault(table, []).append(row() if callable(row) else row)
         with self._db.conn:
             for table, batch in by_table.items():
                 target = self._db.table(table)

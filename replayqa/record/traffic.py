@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+_CREDENTIAL_HINT = re.compile(r"token|session", re.IGNORECASE)
 _TEXT_TYPES = (
     "json",
     "xml",
@@ -36,13 +38,18 @@ class Body:
         """Text stays text (decoded already: gzip, br, zstd); binary is kept up to ``cap`` bytes."""
         if not raw:
             return cls()
-        digest = hashlib.sha256(raw).hexdigest()
         if _looks_textual(content_type, raw):
-            try:
-                return cls(text=raw.decode("utf-8"), size=len(raw), sha256=digest)
+            try:  # text is hashed as stored (redacted), by the recorder
+                return cls(text=raw.decode("utf-8"), size=len(raw))
             except UnicodeDecodeError:
                 pass
-        return cls(blob=raw[:cap], size=len(raw), sha256=digest)
+        return cls(blob=raw[:cap], size=len(raw), sha256=hashlib.sha256(raw).hexdigest())
+
+    def json_if_credentials(self) -> Any:
+        """The parsed body, only when it may hand out a token: parsing every body would slow the proxy."""
+        if self.text is None or len(self.text) > 65536 or not _CREDENTIAL_HINT.search(self.text):
+            return None
+        return self.json()
 
     def json(self) -> Any:
         if self.text is None:

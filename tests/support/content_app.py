@@ -25,6 +25,8 @@ ENCODERS = {"gzip": gzip.compress, "br": brotli.compress, "zstd": zstandard.Zstd
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # keep-alive plus small writes would otherwise wait on delayed ACKs
+    wbufsize = 65536  # one write per response; handle_one_request flushes
 
     def log_message(self, format: str, *args: object) -> None:
         pass
