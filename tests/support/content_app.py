@@ -68,6 +68,7 @@ class Handler(BaseHTTPRequestHandler):
         for event in ws.events():
             if isinstance(event, Request):
                 self.wfile.write(ws.send(AcceptConnection()))
+                self.wfile.flush()
         self.close_connection = True
         while True:
             data = self.connection.recv(65536)
@@ -79,7 +80,9 @@ class Handler(BaseHTTPRequestHandler):
                     self.wfile.write(ws.send(TextMessage(data=f"echo: {event.data}")))
                 elif isinstance(event, CloseConnection):
                     self.wfile.write(ws.send(event.response()))
+                    self.wfile.flush()
                     return
+            self.wfile.flush()
 
 
 if __name__ == "__main__":
