@@ -67,6 +67,7 @@ class RecorderAddon:
             body_cap=ctx.options.replayqa_body_cap,
             mode=modes,
             upstream=ctx.options.replayqa_upstream or None,
+            writer="process",
         )
         try:
             self.recorder = Recorder(settings)
@@ -100,8 +101,8 @@ class RecorderAddon:
         response = flow.response
         if self.recorder is None or response is None or flow.metadata.get("replayqa_skip"):
             return
-        content_type = response.headers.get("content-type", "").lower()
-        length = response.headers.get("content-length", "")
+        content_type = (response.headers.get(b"content-type") or "").lower()
+        length = response.headers.get(b"content-length") or ""
         large = length.isdigit() and int(length) > 4 * ctx.options.replayqa_body_cap
         if large or any(t in content_type for t in _STREAM_TYPES):
             tap = _StreamTap(ctx.options.replayqa_body_cap)

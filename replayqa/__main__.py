@@ -1,3 +1,4 @@
 from replayqa.cli import main
 
-main()
+if __name__ == "__main__":  # spawned writer processes import this module too
+    main()

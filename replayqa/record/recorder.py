@@ -8,9 +8,10 @@ out, redact, tag the OpenAPI operation, and queue the row for the writer.
 
 from __future__ import annotations
 
-import hashlib
+import itertools
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs
 
 from replayqa.errors import ReplayqaError
 from replayqa.record.filters import TrafficFilter
+from replayqa.record.rows import checkpoint_row
 from replayqa.record.sessions import (
     MARKER_PREFIX,
     Identity,
@@ -27,8 +29,9 @@ from replayqa.record.sessions import (
     request_keys,
     response_keys,
 )
-from replayqa.record.storage import RecordingWriter
-from replayqa.record.traffic import Body, RequestInfo, ResponseInfo
+from replayqa.record.sink import ProcessSink, ThreadSink
+from replayqa.record.storage import create_recording
+from replayqa.record.traffic import RequestInfo, ResponseInfo
 from replayqa.redact import RedactionRules, Redactor, stable_placeholders
 from replayqa.spec import SpecIndex
 from replayqa.state import open_state
@@ -54,6 +57,8 @@ class RecorderSettings:
     rules: RedactionRules = RECORDING_RULES
     mode: str = ""
     upstream: str | None = None
+    #: "thread" writes from a thread in this process; "process" from a writer process (live proxies).
+    writer: str = "thread"
     extra_meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,12 +75,13 @@ class Recorder:
         self.settings = settings
         self.filter = TrafficFilter(settings.include, settings.exclude, settings.include_static)
         self.spec = SpecIndex.load(settings.spec) if settings.spec else None
-        self.redactor = Redactor(settings.rules, stable_placeholders())
+        key = secrets.token_bytes(32)  # redaction key: in memory only, shared with the writer
+        self.redactor = Redactor(settings.rules, stable_placeholders(key))
         self.state: StateBackend | None = None
         if settings.db:
             self.state = open_state(settings.db, track_changes=False)
             self.state.connect()
-        self.writer = RecordingWriter(
+        create_recording(
             settings.out,
             {
                 "name": settings.name or settings.out.stem,
@@ -91,15 +97,22 @@ class Recorder:
                 **settings.extra_meta,
             },
         )
+        sink_type = ProcessSink if settings.writer == "process" else ThreadSink
+        self.sink: ThreadSink | ProcessSink = sink_type(settings.out, key, settings.rules, settings.body_cap)
+        self.counts = {"exchanges": 0, "checkpoints": 0, "websocket_messages": 0}
+        self._exchange_ids = itertools.count(1)
+        self._checkpoint_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
         self.tracker = SessionTracker(
             settings.idle_gap,
             clock=clock,
             on_group_start=lambda group: self._capture(group, "start"),
             on_group_end=lambda group: self._capture(group, "end"),
-            on_session_change=lambda session: self.writer.add("sessions", session.row()),
+            on_session_change=lambda session: self.sink.row("sessions", session.row()),
         )
         self._pending: dict[str, _Pending] = {}
         self._written_counts: dict[int, int] = {}
+        self._summary: dict[str, Any] | None = None
         self.dropped = 0
         self.capture_errors: list[str] = []
 
@@ -134,7 +147,7 @@ class Recorder:
             return False
         session = self.tracker.assign(Identity(request.client_ip, request_keys(request.headers)))
         operation = self.spec.match(request.method, request.path) if self.spec else None
-        self._pending[request.flow_id] = _Pending(next(self.writer.exchange_ids), session, request, operation)
+        self._pending[request.flow_id] = _Pending(next(self._exchange_ids), session, request, operation)
         return True
 
     # -- responses -----------------------------------------------------------------
@@ -149,40 +162,28 @@ class Recorder:
         self.tracker.learn(
             pending.session, response_keys(response.headers, response.body.json_if_credentials())
         )
-        # Redaction, hashing and row building happen on the writer's thread, off the proxy's.
-        self.writer.add("exchanges", lambda: self._row(pending, response, None))
+        self._write(pending, response, None)
 
     def on_error(self, flow_id: str, error: str) -> None:
         pending = self._pending.pop(flow_id, None)
         if pending is not None:
-            self.writer.add("exchanges", lambda: self._row(pending, None, error))
+            self._write(pending, None, error)
 
     def on_websocket_message(
         self, flow_id: str, from_client: bool, content: bytes, is_text: bool, timestamp: float
     ) -> None:
-        text = content.decode("utf-8", errors="replace") if is_text else None
-        self.writer.add(
-            "websocket_messages",
-            {
-                "id": next(self.writer.message_ids),
-                "flow_id": flow_id,
-                "from_client": int(from_client),
-                "is_text": int(is_text),
-                "content": self.redactor.body(text) if text is not None else None,
-                "content_blob": None if is_text else content[: self.settings.body_cap],
-                "timestamp": timestamp,
-            },
-        )
+        self.counts["websocket_messages"] += 1
+        self.sink.websocket(next(self._message_ids), flow_id, from_client, content, is_text, timestamp)
 
     # -- lifecycle -------------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:
         sessions = self.tracker.sessions
         return {
-            "exchanges": self.writer.counts["exchanges"],
+            "exchanges": self.counts["exchanges"],
             "sessions": len(sessions),
             "open_sessions": sum(s.open for s in sessions),
-            "captures": self.writer.counts["checkpoints"],
+            "captures": self.counts["checkpoints"],
             "dropped": self.dropped,
         }
 
@@ -192,26 +193,31 @@ class Recorder:
         for session in self.tracker.sessions:
             if session.open and self._written_counts.get(session.id) != session.exchange_count:
                 self._written_counts[session.id] = session.exchange_count
-                self.writer.add("sessions", session.row())
+                self.sink.row("sessions", session.row())
 
     def close(self) -> dict[str, Any]:
-        """End every session (capturing the end state), flush, and summarise."""
+        """End every session (capturing the end state), flush, and summarise. Safe to call twice."""
+        if self._summary is not None:
+            return self._summary
         for flow_id in list(self._pending):
             self.on_error(flow_id, "recording stopped before the response arrived")
         self.tracker.close_all("stopped")
         if self.capture_errors:
-            self.writer.set_meta({"capture_errors": self.capture_errors})
-        self.writer.close()
+            self.sink.row("meta", {"key": "capture_errors", "value": json.dumps(self.capture_errors)})
+        self.sink.close()
         if self.state is not None:
             self.state.disconnect()
-        return {
+        self._summary = {
             "out": str(self.settings.out),
             "sessions": len(self.tracker.sessions),
-            "exchanges": self.writer.counts["exchanges"],
-            "checkpoints": self.writer.counts["checkpoints"],
-            "websocket_messages": self.writer.counts["websocket_messages"],
+            "exchanges": self.counts["exchanges"],
+            "checkpoints": self.counts["checkpoints"],
+            "websocket_messages": self.counts["websocket_messages"],
             "dropped": self.dropped,
         }
+        if self.sink.failure:
+            raise RuntimeError(self.sink.failure)
+        return self._summary
 
     # -- internals ---------------------------------------------------------------------
 
@@ -224,54 +230,17 @@ class Recorder:
             self.capture_errors.append(f"{kind} of group {group_id}: {exc}")
             log.error("database capture failed: %s", exc)
             return None
-        return self.writer.add_checkpoint(group_id, kind, capture)
+        checkpoint_id = next(self._checkpoint_ids)
+        self.counts["checkpoints"] += 1
+        self.sink.row("checkpoints", checkpoint_row(checkpoint_id, group_id, kind, capture))
+        return checkpoint_id
 
-    def _row(self, pending: _Pending, response: ResponseInfo | None, error: str | None) -> dict[str, Any]:
-        request = pending.request
-        ended = response.timestamp if response and response.timestamp else time.time()
-        row: dict[str, Any] = {
-            "id": pending.exchange_id,
-            "flow_id": request.flow_id,
-            "session_id": pending.session.id,
-            "started_at": request.timestamp,
-            "ended_at": ended,
-            "duration_ms": round((ended - request.timestamp) * 1000, 3) if request.timestamp else None,
-            "client": request.client,
-            "http_version": request.http_version,
-            "method": request.method,
-            "scheme": request.scheme,
-            "host": request.host,
-            "port": request.port,
-            "path": request.path,
-            "query": self.redactor.url("?" + request.query)[1:] if request.query else "",
-            "url": self.redactor.url(request.url),
-            "operation": pending.operation,
-            "request_headers": json.dumps(self.redactor.header_pairs(request.headers)),
-            "request_content_type": request.header("content-type"),
-            **self._body("request", request.body, request.header("content-type")),
-            "error": error,
-        }
-        if response is not None:
-            row |= {
-                "status": response.status,
-                "reason": response.reason,
-                "response_headers": json.dumps(self.redactor.header_pairs(response.headers)),
-                "response_content_type": response.header("content-type"),
-                "response_streamed": int(response.streamed),
-                **self._body("response", response.body, response.header("content-type")),
-            }
-        return row
-
-    def _body(self, prefix: str, body: Body, content_type: str) -> dict[str, Any]:
-        """Text is stored redacted and hashed as stored, so no hash can betray a secret."""
-        text = self.redactor.body(body.text, content_type) if body.text is not None else None
-        digest = hashlib.sha256(text.encode()).hexdigest() if text is not None else body.sha256
-        return {
-            f"{prefix}_body": text,
-            f"{prefix}_body_blob": body.blob,
-            f"{prefix}_body_size": body.size,
-            f"{prefix}_body_sha256": digest,
-        }
+    def _write(self, pending: _Pending, response: ResponseInfo | None, error: str | None) -> None:
+        """Hand the raw exchange to the sink: redaction and row building happen on its side."""
+        self.counts["exchanges"] += 1
+        self.sink.exchange(
+            pending.exchange_id, pending.session.id, pending.operation, pending.request, response, error
+        )
 
 
 def _database_kind(url: str | None) -> str | None:

@@ -44,8 +44,7 @@ def response(status, body=b"", content_type="application/json", headers=()):
 def recorder(tmp_path):
     made = Recorder(RecorderSettings(out=tmp_path / "rec.db", name="unit", spec=str(spec_path())))
     yield made
-    if made.writer._thread.is_alive():
-        made.close()
+    made.close()
 
 
 def exchange(recorder, req, resp):

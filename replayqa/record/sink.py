@@ -1,0 +1,103 @@
+"""Where a recorder's rows go: a writer thread, or a writer process.
+
+A live proxy uses :class:`ProcessSink`: the proxy only hands raw traffic to a
+pipe, and redaction, hashing and SQLite writes run in another process, on
+another core, so recording costs the proxy almost nothing. If the proxy is
+killed, the writer process reads to the end of the pipe, commits what
+arrived and exits. HAR import and tests use the simpler :class:`ThreadSink`.
+Both build rows with the same :class:`RowBuilder`, and the same redaction key.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import signal
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from replayqa.record.rows import RowBuilder
+from replayqa.record.storage import RecordingWriter
+from replayqa.redact import RedactionRules, Redactor, stable_placeholders
+
+
+class ThreadSink:
+    def __init__(self, path: Path, key: bytes, rules: RedactionRules, body_cap: int) -> None:
+        self.rows = RowBuilder(Redactor(rules, stable_placeholders(key)), body_cap)
+        self.writer = RecordingWriter(path)
+
+    def exchange(self, *args: Any) -> None:
+        self.writer.add("exchanges", lambda: self.rows.exchange(*args))
+
+    def websocket(self, *args: Any) -> None:
+        self.writer.add("websocket_messages", lambda: self.rows.websocket(*args))
+
+    def row(self, table: str, row: dict[str, Any]) -> None:
+        self.writer.add(table, row)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    @property
+    def failure(self) -> str | None:
+        return self.writer.failure
+
+
+class ProcessSink:
+    def __init__(self, path: Path, key: bytes, rules: RedactionRules, body_cap: int) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork: the proxy runs threads
+        receive, self._send = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=_serve, args=(receive, str(path), key, rules, body_cap), name="replayqa-writer"
+        )
+        self.process.start()
+        receive.close()  # only the child reads; when this process dies, the child sees the end
+        self._outbox: queue.SimpleQueue[tuple[str, tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._feeder = threading.Thread(target=self._feed, name="replayqa-writer-feed", daemon=True)
+        self._feeder.start()
+
+    def exchange(self, *args: Any) -> None:
+        self._outbox.put(("exchange", args))
+
+    def websocket(self, *args: Any) -> None:
+        self._outbox.put(("websocket", args))
+
+    def row(self, table: str, row: dict[str, Any]) -> None:
+        self._outbox.put(("row", (table, row)))
+
+    def close(self) -> None:
+        self._outbox.put(None)
+        self._feeder.join()
+        self.process.join(timeout=120)
+
+    @property
+    def failure(self) -> str | None:
+        code = self.process.exitcode
+        return None if code in (None, 0) else f"the recording writer process exited with code {code}"
+
+    def _feed(self) -> None:
+        """Pickling and pipe writes happen here, not on the proxy's event loop."""
+        try:
+            while (item := self._outbox.get()) is not None:
+                self._send.send(item)
+        except (BrokenPipeError, OSError):
+            pass
+        finally:
+            self._send.close()
+
+
+def _serve(receive: Connection, path: str, key: bytes, rules: RedactionRules, body_cap: int) -> None:
+    """The writer process: read until the recorder closes (or dies), then fold the file."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group; the proxy decides
+    sink = ThreadSink(Path(path), key, rules, body_cap)
+    try:
+        while True:
+            try:
+                kind, args = receive.recv()
+            except (EOFError, OSError):
+                break
+            getattr(sink, kind)(*args)
+    finally:
+        sink.close()

@@ -1,0 +1,70 @@
+"""Both sinks write the same rows; the writer process survives its proxy's death."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from replayqa.record.sink import ProcessSink, ThreadSink
+from replayqa.record.storage import Recording, create_recording
+from replayqa.record.traffic import Body, RequestInfo, ResponseInfo
+from replayqa.redact import RedactionRules
+
+KEY = b"k" * 32
+
+
+def traffic(n: int) -> tuple[RequestInfo, ResponseInfo]:
+    request = RequestInfo(
+        f"flow-{n}",
+        "127.0.0.1:1",
+        "POST",
+        "http",
+        "shop.test",
+        80,
+        "/login",
+        "",
+        "HTTP/1.1",
+        [("Content-Type", "application/json")],
+        Body.from_bytes(b'{"password": "pw-123456"}', "application/json", 100),
+        1.0,
+    )
+    response = ResponseInfo(
+        200,
+        "OK",
+        [("Content-Type", "application/json")],
+        Body.from_bytes(b'{"token": "t-1"}', "application/json", 100),
+        2.0,
+    )
+    return request, response
+
+
+@pytest.mark.parametrize("sink_type", [ThreadSink, ProcessSink])
+def test_sinks_write_redacted_rows(tmp_path, sink_type):
+    path = create_recording(tmp_path / "rec.db", {"name": "sink"})
+    sink = sink_type(path, KEY, RedactionRules(cards=False), 1000)
+    for n in range(1, 4):
+        sink.exchange(n, 1, "login", *traffic(n), None)
+    sink.row("sessions", {"id": 1, "name": "s", "exchange_count": 3})
+    sink.close()
+    assert sink.failure is None
+    recording = Recording.open(path)
+    rows = list(recording.exchanges())
+    assert [r["id"] for r in rows] == [1, 2, 3]
+    bodies = {json.loads(r["request_body"])["password"] for r in rows}
+    assert len(bodies) == 1 and bodies.pop().startswith("[redacted:")  # one secret, one placeholder
+    assert recording.sessions()[0]["exchange_count"] == 3
+
+
+def test_the_writer_process_commits_what_arrived_when_its_proxy_vanishes(tmp_path):
+    path = create_recording(tmp_path / "rec.db", {"name": "orphan"})
+    sink = ProcessSink(path, KEY, RedactionRules(), 1000)
+    for n in range(1, 6):
+        sink.exchange(n, 1, None, *traffic(n), None)
+    sink._outbox.put(
+        None
+    )  # the feeder stops and closes the pipe without any goodbye, as a killed proxy would
+    sink._feeder.join()
+    sink.process.join(timeout=30)
+    assert sink.process.exitcode == 0
+    assert [r["id"] for r in Recording.open(path).exchanges()] == [1, 2, 3, 4, 5]
