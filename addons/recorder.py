@@ -31,6 +31,7 @@ class RecorderAddon:
     def __init__(self) -> None:
         self.recorder: Recorder | None = None
         self.summary: dict[str, Any] | None = None
+        self.body_cap = 1_000_000  # read once: option lookups cost on every flow
         self._ticker: asyncio.Task[None] | None = None
 
     def load(self, loader: Any) -> None:
@@ -69,6 +70,7 @@ class RecorderAddon:
             upstream=ctx.options.replayqa_upstream or None,
             writer="process",
         )
+        self.body_cap = ctx.options.replayqa_body_cap
         try:
             self.recorder = Recorder(settings)
         except ReplayqaError as exc:
@@ -86,7 +88,7 @@ class RecorderAddon:
     def request(self, flow: http.HTTPFlow) -> None:
         if self.recorder is None:
             return
-        info = request_info(flow, ctx.options.replayqa_body_cap)
+        info = request_info(flow, self.body_cap)
         answer = self.recorder.marker_response(info)
         if answer is not None:
             status, payload = answer
@@ -103,9 +105,9 @@ class RecorderAddon:
             return
         content_type = (response.headers.get(b"content-type") or "").lower()
         length = response.headers.get(b"content-length") or ""
-        large = length.isdigit() and int(length) > 4 * ctx.options.replayqa_body_cap
+        large = length.isdigit() and int(length) > 4 * self.body_cap
         if large or any(t in content_type for t in _STREAM_TYPES):
-            tap = _StreamTap(ctx.options.replayqa_body_cap)
+            tap = _StreamTap(self.body_cap)
             flow.metadata["replayqa_stream"] = tap
             response.stream = tap
 
@@ -114,7 +116,7 @@ class RecorderAddon:
             return
         tap = flow.metadata.get("replayqa_stream")
         streamed = tap.data() if tap is not None else None
-        self.recorder.on_response(flow.id, response_info(flow, ctx.options.replayqa_body_cap, streamed))
+        self.recorder.on_response(flow.id, response_info(flow, self.body_cap, streamed))
 
     def error(self, flow: http.HTTPFlow) -> None:
         if self.recorder is not None and flow.error is not None:

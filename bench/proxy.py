@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import socket
 import statistics
@@ -69,10 +70,34 @@ def load(url: str, clients: int, requests: int) -> float:
     return clients * requests / elapsed
 
 
-def start(command: list[str], port: int) -> subprocess.Popen[bytes]:
+def cores() -> tuple[set[int], set[int]]:
+    """The proxy gets a core of its own; upstream and load generator share the rest.
+
+    Otherwise, on a small machine, the measurement is of CPU contention with
+    the load generator rather than of what the proxy costs.
+    """
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        return set(available), set(available)
+    return {available[0]}, set(available[1:])
+
+
+def start(command: list[str], port: int, cpus: set[int], helper_cpus: set[int]) -> subprocess.Popen[bytes]:
+    """Start a proxy on ``cpus``; its helper processes (replayqa's writer) go to ``helper_cpus``."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.sched_setaffinity(process.pid, cpus)
     wait_listening(port, process)
+    for child in children(process.pid):
+        os.sched_setaffinity(child, helper_cpus)
     return process
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(p) for p in text)
+    return found
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -84,7 +109,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def measure(clients: int, requests: int, rounds: int) -> dict[str, object]:
+    proxy_cpus, other_cpus = cores()
+    os.sched_setaffinity(0, other_cpus)
     upstream = subprocess.Popen([sys.executable, str(UPSTREAM)], stdout=subprocess.PIPE, text=True)
+    os.sched_setaffinity(upstream.pid, other_cpus)
     assert upstream.stdout is not None
     upstream_url = upstream.stdout.readline().removeprefix("listening on ").strip()
     results: dict[str, list[float]] = {"direct": [], "mitmdump": [], "replayqa record": []}
@@ -105,6 +133,8 @@ def measure(clients: int, requests: int, rounds: int) -> dict[str, object]:
                         str(port),
                     ],
                     port,
+                    proxy_cpus,
+                    other_cpus,
                 )
                 try:
                     results["mitmdump"].append(load(f"http://127.0.0.1:{port}", clients, requests))
@@ -126,6 +156,8 @@ def measure(clients: int, requests: int, rounds: int) -> dict[str, object]:
                         str(out),
                     ],
                     port,
+                    proxy_cpus,
+                    other_cpus,
                 )
                 try:
                     results["replayqa record"].append(load(f"http://127.0.0.1:{port}", clients, requests))
@@ -138,7 +170,7 @@ def measure(clients: int, requests: int, rounds: int) -> dict[str, object]:
     return {
         "benchmark": "proxy",
         "machine": f"{platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, {len(__import__('os').sched_getaffinity(0))} cores",
+        f"Python {platform.python_version()}, {os.cpu_count()} cores (proxy pinned to {sorted(proxy_cpus)})",
         "load": {"clients": clients, "requests_per_client": requests, "rounds": rounds},
         "requests_per_second": {k: round(v, 1) for k, v in median.items()},
         "ratios": {

@@ -128,6 +128,8 @@ class SessionTracker:
         self.on_group_end = on_group_end
         self.on_session_change = on_session_change
         self.sessions: list[TrackedSession] = []
+        self._open: dict[int, TrackedSession] = {}  # per-request work must not grow with history
+        self._groups_members: dict[int, list[TrackedSession]] = {}
         self._by_key: dict[str, TrackedSession] = {}
         self._marked: dict[str, TrackedSession] = {}  # client address -> marker session
         self._group: int | None = None
@@ -172,18 +174,15 @@ class SessionTracker:
         """End identity sessions that have been idle longer than the gap."""
         now = self.clock() if now is None else now
         idle = [
-            s
-            for s in self.sessions
-            if s.open and s.source == "identity" and now - s.last_seen > self.idle_gap
+            s for s in self._open.values() if s.source == "identity" and now - s.last_seen > self.idle_gap
         ]
         for session in idle:
             self._end(session, "idle", ended_at=session.last_seen)
         return idle
 
     def close_all(self, reason: str = "stopped") -> None:
-        for session in self.sessions:
-            if session.open:
-                self._end(session, reason)
+        for session in list(self._open.values()):
+            self._end(session, reason)
         self._marked.clear()
 
     # -- internals ---------------------------------------------------------------
@@ -205,7 +204,7 @@ class SessionTracker:
 
     def _new(self, identity: Identity, name: str = "", source: str = "identity") -> TrackedSession:
         now = self.clock()
-        open_sessions = [s for s in self.sessions if s.open]
+        open_sessions = list(self._open.values())
         if not open_sessions:
             self._groups += 1
             self._group = self._groups
@@ -229,6 +228,8 @@ class SessionTracker:
                     other.overlapped = True
                     self.on_session_change(other)
         self.sessions.append(session)
+        self._open[session.id] = session
+        self._groups_members.setdefault(session.group_id, []).append(session)
         if source == "identity" and not identity.keys:
             self._by_key["client:" + identity.client] = session
         self.on_session_change(session)
@@ -237,12 +238,13 @@ class SessionTracker:
     def _end(self, session: TrackedSession, reason: str, ended_at: float | None = None) -> None:
         session.ended_at = ended_at if ended_at is not None else self.clock()
         session.end_reason = reason
+        self._open.pop(session.id, None)
         for key in session.keys:
             if self._by_key.get(key) is session:
                 del self._by_key[key]
         if self._by_key.get("client:" + session.client) is session:
             del self._by_key["client:" + session.client]
-        group = [s for s in self.sessions if s.group_id == session.group_id]
+        group = self._groups_members[session.group_id]
         if all(not s.open for s in group):
             checkpoint = self.on_group_end(session.group_id)
             for member in group:

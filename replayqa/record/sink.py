@@ -11,9 +11,9 @@ Both build rows with the same :class:`RowBuilder`, and the same redaction key.
 from __future__ import annotations
 
 import multiprocessing
-import queue
 import signal
 import threading
+from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -54,21 +54,22 @@ class ProcessSink:
         )
         self.process.start()
         receive.close()  # only the child reads; when this process dies, the child sees the end
-        self._outbox: queue.SimpleQueue[tuple[str, tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._outbox: deque[tuple[str, tuple[Any, ...]]] = deque()
+        self._stop = threading.Event()
         self._feeder = threading.Thread(target=self._feed, name="replayqa-writer-feed", daemon=True)
         self._feeder.start()
 
     def exchange(self, *args: Any) -> None:
-        self._outbox.put(("exchange", args))
+        self._outbox.append(("exchange", args))
 
     def websocket(self, *args: Any) -> None:
-        self._outbox.put(("websocket", args))
+        self._outbox.append(("websocket", args))
 
     def row(self, table: str, row: dict[str, Any]) -> None:
-        self._outbox.put(("row", (table, row)))
+        self._outbox.append(("row", (table, row)))
 
     def close(self) -> None:
-        self._outbox.put(None)
+        self._stop.set()
         self._feeder.join()
         self.process.join(timeout=120)
 
@@ -78,10 +79,17 @@ class ProcessSink:
         return None if code in (None, 0) else f"the recording writer process exited with code {code}"
 
     def _feed(self) -> None:
-        """Pickling and pipe writes happen here, not on the proxy's event loop."""
+        """Every 0.1 s, one pickled batch down the pipe: no per-exchange wake-ups, off the event loop."""
         try:
-            while (item := self._outbox.get()) is not None:
-                self._send.send(item)
+            while True:
+                stopping = self._stop.wait(0.1)
+                batch = []
+                while self._outbox:
+                    batch.append(self._outbox.popleft())
+                if batch:
+                    self._send.send(batch)
+                if stopping:
+                    return
         except (BrokenPipeError, OSError):
             pass
         finally:
@@ -95,9 +103,10 @@ def _serve(receive: Connection, path: str, key: bytes, rules: RedactionRules, bo
     try:
         while True:
             try:
-                kind, args = receive.recv()
+                batch = receive.recv()
             except (EOFError, OSError):
                 break
-            getattr(sink, kind)(*args)
+            for kind, args in batch:
+                getattr(sink, kind)(*args)
     finally:
         sink.close()

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
 import sqlite3
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,14 +152,18 @@ def create_recording(path: str | Path, meta: dict[str, Any]) -> Path:
 
 
 class RecordingWriter:
-    """Appends to a recording from a background thread, in batches."""
+    """Appends to a recording from a background thread, in batches.
+
+    Producers only append to a deque: no lock, no wake-up. The thread wakes
+    every ``flush_interval`` seconds and commits whatever arrived, so a busy
+    proxy never trades the GIL with the writer on every exchange.
+    """
 
     def __init__(self, path: str | Path, flush_interval: float = 0.2) -> None:
         self.path = Path(path)
         self.flush_interval = flush_interval
-        self._queue: queue.Queue[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]] | None] = (
-            queue.Queue()
-        )
+        self._pending: deque[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]] = deque()
+        self._stop = threading.Event()
         self._error: BaseException | None = None
         self._db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))
         self._db.execute("PRAGMA journal_mode = WAL")
@@ -167,13 +171,11 @@ class RecordingWriter:
         self._thread = threading.Thread(target=self._run, name="replayqa-recording-writer", daemon=True)
         self._thread.start()
 
-    # -- queueing (any thread) -------------------------------------------------
-
     def add(self, table: str, row: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
         """Queue a row, or a function that builds it (run on the writer's thread)."""
         if self._error is not None:
             raise RuntimeError(f"the recording writer failed: {self._error}")
-        self._queue.put((table, row))
+        self._pending.append((table, row))
 
     @property
     def failure(self) -> str | None:
@@ -181,7 +183,7 @@ class RecordingWriter:
 
     def close(self) -> None:
         """Flush everything, then fold the WAL into the file."""
-        self._queue.put(None)
+        self._stop.set()
         self._thread.join()
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -190,32 +192,20 @@ class RecordingWriter:
         if self._error is not None:
             raise RuntimeError(f"the recording writer failed: {self._error}")
 
-    # -- the writer thread -------------------------------------------------------
-
     def _run(self) -> None:
-        pending: list[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]] = []
-        deadline = time.monotonic() + self.flush_interval
-        stopping = False
-        while not stopping:
-            timeout = max(0.0, deadline - time.monotonic())
-            try:
-                item = self._queue.get(timeout=timeout)
-                if item is None:
-                    stopping = True
-                else:
-                    pending.append(item)
-                    if len(pending) < 500:
-                        continue
-            except queue.Empty:
-                pass
-            if pending:
+        while True:
+            stopping = self._stop.wait(self.flush_interval)
+            batch = []
+            while self._pending:
+                batch.append(self._pending.popleft())
+            if batch:
                 try:
-                    self._commit(pending)
+                    self._commit(batch)
                 except BaseException as exc:  # reported to the producer on its next add()
                     self._error = exc
                     return
-                pending = []
-            deadline = time.monotonic() + self.flush_interval
+            if stopping:
+                return
 
     def _commit(self, rows: list[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]]) -> None:
         """One transaction per batch, one prepared statement per table.

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_CREDENTIAL_HINT = re.compile(r"token|session", re.IGNORECASE)
+_CREDENTIAL_HINT = re.compile(rb"token|session", re.IGNORECASE)
 _TEXT_TYPES = (
     "json",
     "xml",
@@ -26,28 +26,73 @@ _TEXT_TYPES = (
 )
 
 
-@dataclass
 class Body:
-    text: str | None = None
-    blob: bytes | None = None
-    size: int = 0
-    sha256: str | None = None
+    """A message body, decoded lazily.
+
+    The proxy only keeps the raw bytes; deciding text or binary, decoding and
+    hashing happen when the writer asks, off the proxy's event loop.
+    """
+
+    __slots__ = ("_blob", "_decided", "_sha256", "_text", "cap", "content_type", "raw")
+
+    def __init__(self, raw: bytes | None = None, content_type: str = "", cap: int = 1_000_000) -> None:
+        self.raw = raw or b""
+        self.content_type = content_type
+        self.cap = cap
+        self._decided = False
+        self._text: str | None = None
+        self._blob: bytes | None = None
+        self._sha256: str | None = None
 
     @classmethod
     def from_bytes(cls, raw: bytes | None, content_type: str, cap: int) -> Body:
-        """Text stays text (decoded already: gzip, br, zstd); binary is kept up to ``cap`` bytes."""
+        return cls(raw, content_type, cap)
+
+    def __getstate__(self) -> tuple[bytes, str, int]:
+        return self.raw, self.content_type, self.cap
+
+    def __setstate__(self, state: tuple[bytes, str, int]) -> None:
+        self.__init__(*state)  # type: ignore[misc]
+
+    def _decide(self) -> None:
+        """Text stays text (already decoded from gzip, br, zstd); binary is kept up to ``cap`` bytes."""
+        if self._decided:
+            return
+        self._decided = True
+        raw = self.raw
         if not raw:
-            return cls()
-        if _looks_textual(content_type, raw):
-            try:  # text is hashed as stored (redacted), by the recorder
-                return cls(text=raw.decode("utf-8"), size=len(raw))
+            return
+        if _looks_textual(self.content_type, raw):
+            try:  # text is hashed as stored (redacted), by the row builder
+                self._text = raw.decode("utf-8")
+                return
             except UnicodeDecodeError:
                 pass
-        return cls(blob=raw[:cap], size=len(raw), sha256=hashlib.sha256(raw).hexdigest())
+        self._blob = raw[: self.cap]
+        self._sha256 = hashlib.sha256(raw).hexdigest()
+
+    @property
+    def text(self) -> str | None:
+        self._decide()
+        return self._text
+
+    @property
+    def blob(self) -> bytes | None:
+        self._decide()
+        return self._blob
+
+    @property
+    def sha256(self) -> str | None:
+        self._decide()
+        return self._sha256
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
 
     def json_if_credentials(self) -> Any:
         """The parsed body, only when it may hand out a token: parsing every body would slow the proxy."""
-        if self.text is None or len(self.text) > 65536 or not _CREDENTIAL_HINT.search(self.text):
+        if not self.raw or len(self.raw) > 65536 or not _CREDENTIAL_HINT.search(self.raw):
             return None
         return self.json()
 

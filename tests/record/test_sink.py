@@ -61,9 +61,8 @@ def test_the_writer_process_commits_what_arrived_when_its_proxy_vanishes(tmp_pat
     sink = ProcessSink(path, KEY, RedactionRules(), 1000)
     for n in range(1, 6):
         sink.exchange(n, 1, None, *traffic(n), None)
-    sink._outbox.put(
-        None
-    )  # the feeder stops and closes the pipe without any goodbye, as a killed proxy would
+    # The feeder sends what it has and closes the pipe with no goodbye message, as a killed proxy would.
+    sink._stop.set()
     sink._feeder.join()
     sink.process.join(timeout=30)
     assert sink.process.exitcode == 0
