@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import signal
 import socket
@@ -113,6 +114,8 @@ async def _serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, master.shutdown)
         await master.running()
+        # Everything loaded so far lives as long as the proxy: keep the collector from rescanning it.
+        gc.freeze()
         on_ready([(a[0], a[1]) for a in proxyserver.listen_addrs()])
         while not master.should_exit.is_set():
             if addon.recorder is not None:
