@@ -114,6 +114,15 @@ def check_capture_backend(capture: DatabaseCapture, backend: str) -> None:
         )
 
 
+def capture_rows(capture: DatabaseCapture) -> dict[str, dict[str, dict[str, Any]]]:
+    """Any capture as rows: table -> primary key (as text) -> column -> value."""
+    if capture.backend == "sqlite":
+        from replayqa.state.sqlite import capture_rows as rows
+    else:
+        from replayqa.state.postgres import capture_rows as rows
+    return rows(capture)
+
+
 def open_state(
     url: str | None,
     *,

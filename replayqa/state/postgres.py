@@ -60,6 +60,7 @@ class Table:
     name: str
     columns: tuple[str, ...]  # insertable columns (no generated ones), in order
     types: tuple[str, ...] = ()  # their types, as format_type() spells them
+    primary_key: tuple[str, ...] = ()
 
     @property
     def ident(self) -> sql.Identifier:
@@ -240,6 +241,7 @@ class PostgresBackend:
                     {
                         "schema": table.schema,
                         "name": table.name,
+                        "key": list(table.primary_key),
                         "columns": list(table.columns),
                         "copy": data.decode("utf-8"),
                     }
@@ -315,7 +317,11 @@ class PostgresBackend:
                      AS columns,
                    array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
                      FILTER (WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')
-                     AS types
+                     AS types,
+                   (SELECT array_agg(k.attname::text ORDER BY array_position(i.indkey::int2[], k.attnum))
+                      FROM pg_index i JOIN pg_attribute k
+                        ON k.attrelid = i.indrelid AND k.attnum = ANY(i.indkey::int2[])
+                     WHERE i.indrelid = c.oid AND i.indisprimary) AS primary_key
             FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_attribute a ON a.attrelid = c.oid
@@ -325,7 +331,14 @@ class PostgresBackend:
             """
         ).fetchall()
         return [
-            Table(r["oid"], r["schema"], r["name"], tuple(r["columns"] or ()), tuple(r["types"] or ()))
+            Table(
+                r["oid"],
+                r["schema"],
+                r["name"],
+                tuple(r["columns"] or ()),
+                tuple(r["types"] or ()),
+                tuple(r["primary_key"] or ()),
+            )
             for r in rows
             if r["name"] not in self.exclude_tables
             and f"{r['schema']}.{r['name']}" not in self.exclude_tables
@@ -547,3 +560,32 @@ def _redact_copy(data: bytes, table: Table, redact: ColumnRedaction) -> bytes:
             line = "\t".join(fields)
         lines.append(line)
     return "\n".join(lines).encode("utf-8")
+
+
+_COPY_ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|(.))")
+_COPY_CHARS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _copy_field(text: str) -> str | None:
+    if text == "\\N":
+        return None
+    return _COPY_ESCAPE.sub(
+        lambda m: chr(int(m.group(1), 8)) if m.group(1) else _COPY_CHARS.get(m.group(2), m.group(2)), text
+    )
+
+
+def capture_rows(capture: DatabaseCapture) -> dict[str, dict[str, dict[str, Any]]]:
+    """A capture as rows: table -> primary key (as text) -> column -> value (as COPY text)."""
+    document = json.loads(zlib.decompress(capture.data))
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for entry in document["tables"]:
+        label = entry["name"] if entry["schema"] == "public" else f"{entry['schema']}.{entry['name']}"
+        key_columns = entry.get("key") or entry["columns"]
+        rows: dict[str, dict[str, Any]] = {}
+        for line in entry["copy"].split("\n"):
+            if not line:
+                continue
+            row = dict(zip(entry["columns"], (_copy_field(f) for f in line.split("\t")), strict=True))
+            rows["|".join(str(row[c]) for c in key_columns)] = row
+        result[label] = rows
+    return result

@@ -226,3 +226,27 @@ def _redact_file(conn: sqlite3.Connection, redact: ColumnRedaction) -> None:
                 changed = True
     if changed:
         conn.execute("VACUUM")
+
+
+def capture_rows(capture: DatabaseCapture) -> dict[str, dict[str, dict[str, Any]]]:
+    """A capture as rows: table -> primary key (as text) -> column -> value."""
+    with tempfile.TemporaryDirectory(prefix="replayqa-rows-") as folder:
+        path = Path(folder) / "capture.db"
+        path.write_bytes(zlib.decompress(capture.data))
+        conn = sqlite3.connect(path)
+        conn.row_factory = sqlite3.Row
+        try:
+            result = {}
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in (t for t in tables if not t.startswith("sqlite_")):
+                info = conn.execute(f"PRAGMA table_info({_quote(table)})").fetchall()
+                key = [r["name"] for r in sorted(info, key=lambda r: r["pk"]) if r["pk"]] or ["rowid"]
+                select = "rowid AS rowid, *" if key == ["rowid"] else "*"
+                rows = {}
+                for row in conn.execute(f"SELECT {select} FROM {_quote(table)}"):
+                    record = {k: row[k] for k in row.keys() if k != "rowid" or key == ["rowid"]}  # noqa: SIM118 (a Row iterates values)
+                    rows["|".join(str(row[c]) for c in key)] = record
+                result[table] = rows
+            return result
+        finally:
+            conn.close()

@@ -1,0 +1,272 @@
+"""Comparing what was recorded with what a replay got: responses and database rows.
+
+A difference is reported only when it means something:
+
+* values that were rebound (generated ids, tokens) are compared *through the
+  binding*: recorded 5 and replayed 7 are equal when the replay's id 5 is 7;
+* values of a noisy format (timestamps, UUIDs, JWTs, hashes, ETags, redacted
+  placeholders) are equal to any value of the same format;
+* noise rules (JSON path, optionally per operation) silence known noise.
+
+JSON arrays of objects with an identity key (``id``, ``uuid``, ``key``...) are
+matched by that key, so a reordered list of the same items is no difference;
+other arrays are compared by position, because there order matters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from replayqa.model import HttpResponse
+
+NOISE_FORMATS: dict[str, re.Pattern[str]] = {
+    "redacted": re.compile(r"^\[redacted(:[0-9a-f]+)?\]$"),
+    "timestamp": re.compile(
+        r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
+        r"|^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$"
+    ),
+    "uuid": re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+    "jwt": re.compile(r"^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}$"),
+    "hash": re.compile(r"^[0-9a-fA-F]{32,}$"),
+    "etag": re.compile(r'^(W/)?"[^"]*"$'),
+}
+IDENTITY_KEYS = ("id", "uuid", "key", "slug", "code", "item_id", "sku")
+#: Headers whose change is a regression; the rest (dates, servers, lengths) are transport noise.
+COMPARED_HEADERS = ("content-type", "location", "cache-control", "www-authenticate", "allow")
+
+
+@dataclass(frozen=True)
+class Difference:
+    where: str  # status | header | body | db
+    path: str  # "$.items[2].price", "content-type", "orders/5/total_cents"
+    kind: str  # changed | added | removed
+    old: Any = None
+    new: Any = None
+
+    def describe(self) -> str:
+        if self.kind == "changed":
+            return f"{self.where} {self.path}: {_show(self.old)} → {_show(self.new)}"
+        if self.kind == "added":
+            return f"{self.where} {self.path}: added {_show(self.new)}"
+        return f"{self.where} {self.path}: removed (was {_show(self.old)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "path": self.path, "kind": self.kind, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class NoiseRule:
+    path: str  # JSON path, [*] for any index; "db:table.column" for database columns
+    operation: str | None = None
+    reason: str = ""
+
+    def matches(self, path: str, operation: str | None) -> bool:
+        if self.operation and operation and self.operation != operation:
+            return False
+        return bool(re.fullmatch(re.escape(self.path).replace(r"\[\*\]", r"\[\d+\]"), path))
+
+
+def noise_format(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return next((name for name, pattern in NOISE_FORMATS.items() if pattern.match(value)), None)
+
+
+class Comparer:
+    def __init__(
+        self, bindings: Mapping[str, Any] | None = None, rules: list[NoiseRule] | None = None
+    ) -> None:
+        #: recorded value (as text) -> replayed value
+        self.bindings: Mapping[str, Any] = bindings if bindings is not None else {}
+        self.rules = rules or []
+
+    def equal(self, recorded: Any, replayed: Any) -> bool:
+        if recorded == replayed:
+            return True
+        key = _text(recorded)
+        if key in self.bindings and _text(self.bindings[key]) == _text(replayed):
+            return True
+        shape = noise_format(recorded)
+        return shape is not None and (shape == "redacted" or noise_format(replayed) == shape)
+
+    def silenced(self, path: str, operation: str | None) -> bool:
+        return any(rule.matches(path, operation) for rule in self.rules)
+
+    # -- responses ---------------------------------------------------------------
+
+    def responses(
+        self, recorded: HttpResponse, replayed: HttpResponse, operation: str | None = None
+    ) -> list[Difference]:
+        found: list[Difference] = []
+        if recorded.status != replayed.status:
+            found.append(Difference("status", "status", "changed", recorded.status, replayed.status))
+        old_headers = {k.lower(): v for k, v in recorded.headers.items()}
+        new_headers = {k.lower(): v for k, v in replayed.headers.items()}
+        for name in COMPARED_HEADERS:
+            old, new = old_headers.get(name), new_headers.get(name)
+            if name == "content-type":
+                old, new = (v.split(";")[0].strip() if v else v for v in (old, new))
+            if not self._header_equal(old, new) and not self.silenced(f"header:{name}", operation):
+                kind = "added" if old is None else "removed" if new is None else "changed"
+                found.append(Difference("header", name, kind, old, new))
+        found.extend(self.bodies(recorded.body, replayed.body, operation))
+        return found
+
+    def bodies(self, recorded: str, replayed: str, operation: str | None = None) -> list[Difference]:
+        old, new = _json(recorded), _json(replayed)
+        if old is _NOT_JSON or new is _NOT_JSON:
+            if (recorded or "") != (replayed or "") and not self.silenced("$", operation):
+                return [Difference("body", "$", "changed", _excerpt(recorded), _excerpt(replayed))]
+            return []
+        return [d for d in self.json(old, new, "$") if not self.silenced(d.path, operation)]
+
+    def json(self, old: Any, new: Any, path: str) -> list[Difference]:
+        if isinstance(old, dict) and isinstance(new, dict):
+            found: list[Difference] = []
+            for key in old:
+                child = f"{path}.{key}"
+                if key not in new:
+                    found.append(Difference("body", child, "removed", old[key], None))
+                else:
+                    found.extend(self.json(old[key], new[key], child))
+            found.extend(
+                Difference("body", f"{path}.{k}", "added", None, new[k]) for k in new if k not in old
+            )
+            return found
+        if isinstance(old, list) and isinstance(new, list):
+            return self._lists(old, new, path)
+        return [] if self.equal(old, new) else [Difference("body", path, "changed", old, new)]
+
+    def _lists(self, old: list[Any], new: list[Any], path: str) -> list[Difference]:
+        key = _identity_key(old, new)
+        if key is None:
+            found = []
+            for index in range(max(len(old), len(new))):
+                child = f"{path}[{index}]"
+                if index >= len(new):
+                    found.append(Difference("body", child, "removed", old[index], None))
+                elif index >= len(old):
+                    found.append(Difference("body", child, "added", None, new[index]))
+                else:
+                    found.extend(self.json(old[index], new[index], child))
+            return found
+        replayed = {_text(item.get(key)): (i, item) for i, item in enumerate(new)}
+        matched: set[int] = set()
+        found = []
+        for index, item in enumerate(old):
+            recorded_key = _text(item.get(key))
+            target = self.bindings.get(recorded_key, item.get(key))
+            hit = replayed.get(_text(target))
+            if hit is None:
+                found.append(Difference("body", f"{path}[{index}]", "removed", item, None))
+                continue
+            matched.add(hit[0])
+            found.extend(self.json(item, hit[1], f"{path}[{index}]"))
+        found.extend(
+            Difference("body", f"{path}[{i}]", "added", None, item)
+            for i, item in enumerate(new)
+            if i not in matched
+        )
+        return found
+
+    def _header_equal(self, old: str | None, new: str | None) -> bool:
+        if old is None or new is None:
+            return old == new
+        if self.equal(old, new):
+            return True
+        old_tokens, new_tokens = re.split(r"([/?&=])", old), re.split(r"([/?&=])", new)
+        return len(old_tokens) == len(new_tokens) and all(
+            self.equal(a, b) or self.equal(_number(a), _number(b))
+            for a, b in zip(old_tokens, new_tokens, strict=True)
+        )
+
+    # -- database rows -----------------------------------------------------------------
+
+    def tables(
+        self, recorded: dict[str, dict[str, dict[str, Any]]], replayed: dict[str, dict[str, dict[str, Any]]]
+    ) -> list[Difference]:
+        """Rows keyed by primary key, per table: table/key/column, recorded → replayed."""
+        found: list[Difference] = []
+        for table in sorted(set(recorded) | set(replayed)):
+            old_rows, new_rows = recorded.get(table, {}), replayed.get(table, {})
+            if any(noise_format(k) == "redacted" for k in old_rows):
+                if len(old_rows) != len(new_rows):  # credential keys: only the count can be compared
+                    found.append(
+                        Difference("db", table, "changed", f"{len(old_rows)} rows", f"{len(new_rows)} rows")
+                    )
+                continue
+            seen: set[str] = set()
+            for key, row in old_rows.items():
+                target = _text(self.bindings.get(key, key))
+                new_row = new_rows.get(target)
+                if new_row is None:
+                    found.append(Difference("db", f"{table}/{key}", "removed", row, None))
+                    continue
+                seen.add(target)
+                for column, value in row.items():
+                    if self.silenced(f"db:{table}.{column}", None):
+                        continue
+                    if not (
+                        self.equal(value, new_row.get(column))
+                        or self.equal(_number(value), _number(new_row.get(column)))
+                    ):
+                        found.append(
+                            Difference("db", f"{table}/{key}/{column}", "changed", value, new_row.get(column))
+                        )
+            found.extend(
+                Difference("db", f"{table}/{key}", "added", None, row)
+                for key, row in new_rows.items()
+                if key not in seen
+            )
+        return found
+
+
+_NOT_JSON = object()
+
+
+def _json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _NOT_JSON
+
+
+def _identity_key(old: list[Any], new: list[Any]) -> str | None:
+    items = old + new
+    if not items or not all(isinstance(i, dict) for i in items):
+        return None
+    return next((k for k in IDENTITY_KEYS if all(k in i for i in items)), None)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return (
+        value
+        if isinstance(value, str)
+        else json.dumps(value)
+        if isinstance(value, list | dict)
+        else str(value)
+    )
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+        return int(value)
+    return value
+
+
+def _excerpt(text: str | None, limit: int = 200) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,164 @@
+"""Value provenance: which earlier response produced each value a request sends.
+
+A recorded request sends ids, tokens, CSRF values and ETags that some earlier
+response handed out. Replaying the literal recorded value is wrong (the app
+will generate a new id), so each sent value is traced to its producer, and on
+replay the producer's *new* value is sent instead. Values inside larger
+strings (``/carts/12/checkout``, ``Bearer abc``) are traced too. Values too
+common to mean anything (0, 1, true, short strings) are not traced.
+
+Replay uses this now; synth will turn the same bindings into template
+references.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+_DELIMITERS = re.compile(r"([/?&=;,:\s\"'])")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a value came from: exchange index, and a location in its response."""
+
+    exchange: int
+    location: str  # "body:$.id", "header:location", "cookie:sessionid"
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One sent value and where it came from."""
+
+    exchange: int  # the request that sends it
+    location: str  # "path", "query:item", "header:authorization", "cookie:sid", "body:$.cart_id"
+    value: str  # as recorded, in text form
+    source: Source
+
+
+def traceable(value: Any) -> bool:
+    """Too-common values would bind to anything: small numbers, booleans, short strings."""
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, int | float):
+        return abs(value) >= 2 and not (isinstance(value, float) and not value.is_integer())
+    if isinstance(value, str):
+        return len(value) >= 4 or (value.isdigit() and int(value) >= 2)
+    return False
+
+
+def _leaves(data: Any, path: str = "$") -> Iterator[tuple[str, Any]]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _leaves(value, f"{path}.{key}")
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _leaves(value, f"{path}[{index}]")
+    else:
+        yield path, data
+
+
+def produced_values(
+    status: int | None, headers: Iterable[tuple[str, str]], body: str | None
+) -> Iterator[tuple[str, str]]:
+    """(location, value-as-text) for everything a response hands out."""
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "set-cookie":
+            cookie, _, rest = value.partition(";")[0].partition("=")
+            if traceable(rest):
+                yield f"cookie:{cookie.strip()}", rest.strip()
+        elif lower in ("location", "etag", "x-csrf-token", "x-request-id") and traceable(value):
+            yield f"header:{lower}", value
+            if lower == "location":
+                for segment in urlsplit(value).path.split("/"):
+                    if traceable(segment):
+                        yield "header:location", segment
+    parsed = _json(body)
+    if parsed is not None:
+        for path, value in _leaves(parsed):
+            if traceable(value):
+                yield f"body:{path}", _text(value)
+
+
+def sent_values(
+    method: str, url: str, headers: Iterable[tuple[str, str]], body: str | None
+) -> Iterator[tuple[str, str]]:
+    """(location, value-as-text) for everything a request sends, tokens inside strings included."""
+    parts = urlsplit(url)
+    for segment in parts.path.split("/"):
+        if traceable(segment):
+            yield "path", segment
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        for token in _tokens(value):
+            yield f"query:{key}", token
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "cookie":
+            for pair in value.split(";"):
+                cookie, _, cookie_value = pair.strip().partition("=")
+                if traceable(cookie_value):
+                    yield f"cookie:{cookie}", cookie_value
+        elif lower in ("authorization", "if-match", "if-none-match") or lower.startswith("x-"):
+            for token in _tokens(value):
+                yield f"header:{lower}", token
+    parsed = _json(body)
+    if parsed is not None:
+        for path, value in _leaves(parsed):
+            if isinstance(value, str):
+                for token in _tokens(value):
+                    yield f"body:{path}", token
+            elif traceable(value):
+                yield f"body:{path}", _text(value)
+
+
+def trace(exchanges: list[dict[str, Any]]) -> list[Binding]:
+    """Bindings for a list of recorded exchanges (rows of a recording), in order.
+
+    Each sent value binds to the *latest* earlier response that produced it.
+    """
+    producers: dict[str, Source] = {}
+    bindings: list[Binding] = []
+    for index, row in enumerate(exchanges):
+        for location, value in sent_values(
+            row["method"], row["url"], row["request_headers"], row["request_body"]
+        ):
+            source = producers.get(value)
+            if source is not None:
+                bindings.append(Binding(index, location, value, source))
+        if row.get("status") is not None:
+            for location, value in produced_values(
+                row["status"], row["response_headers"], row["response_body"]
+            ):
+                producers[value] = Source(index, location)
+    return bindings
+
+
+def _tokens(value: str) -> Iterator[str]:
+    if traceable(value):
+        yield value
+    pieces = [p for p in _DELIMITERS.split(value) if p and not _DELIMITERS.fullmatch(p)]
+    if len(pieces) > 1:
+        for piece in pieces:
+            if traceable(piece):
+                yield piece
+
+
+def _json(body: str | None) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
