@@ -448,3 +448,82 @@ def export_command(recording: Path, har: Path) -> None:
     from replayqa.record.har import export_har
 
     click.echo(f"exported {_count(export_har(recording, har), 'exchange')} to {har}")
+
+
+@main.command("replay")
+@click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--base-url", help="Where the app under test listens.")
+@click.option("--db", help="The app's database: each session's recorded start state is restored into it.")
+@click.option(
+    "--allow-restore",
+    is_flag=True,
+    default=None,
+    help="Restore even if the name does not mark a test database.",
+)
+@click.option("--session", "sessions", multiple=True, help="Replay only this session (repeatable).")
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Value for a redacted field or header, e.g. password=... (repeatable).",
+)
+@click.option("--report-dir", help="Folder for the reports (a subfolder per run).")
+@click.option("--junit", help="Also write JUnit XML here.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of progress.")
+def replay_command(
+    recordings: tuple[Path, ...],
+    sessions: tuple[str, ...],
+    secrets: tuple[str, ...],
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Replay recordings against the app and report what changed.
+
+    Each session starts from the database state captured when it was
+    recorded. Ids and tokens are rebound; timestamps, UUIDs and other noise
+    are not reported. Exit 0 with no regressions, 1 with regressions, 2 for
+    errors.
+
+    \b
+    Example:
+      replayqa replay recordings/checkout.db --base-url http://127.0.0.1:8000 \\
+          --db sqlite:///app_test.db --secret password=qa-password
+    """
+    from replayqa.execute import check_reachable
+    from replayqa.replay import ReplaySettings, replay
+    from replayqa.report import write_reports
+    from replayqa.state import open_state
+    from replayqa.store import RunStore
+
+    settings = load_settings().override(**flags)
+    if not settings.base_url:
+        raise click.UsageError("give --base-url http://host:port (or base_url in replayqa.toml)")
+    check_reachable(settings.base_url, settings.timeout)
+    pairs = dict(_pair(s) for s in secrets)
+    state = open_state(settings.db, allow_restore=settings.allow_restore, lock_timeout=settings.lock_timeout)
+    console = _console()
+    listeners = [] if as_json else [ConsoleProgress(console)]
+    replay_settings = ReplaySettings(settings.base_url, sessions, pairs, timeout=settings.timeout)
+    result = replay(recordings, replay_settings, state, listeners)
+    result.base_url = settings.base_url
+    RunStore(settings.store).save(result)
+    reports = write_reports(
+        result, Path(settings.report_dir) / result.run_id, Path(settings.junit) if settings.junit else None
+    )
+    if as_json:
+        from replayqa.report.serialize import run_dict
+
+        click.echo(
+            json.dumps({**run_dict(result), "reports": {k: str(v) for k, v in reports.items()}}, indent=2)
+        )
+    else:
+        _print_outcome(console, RunOutcome(result, reports))
+    sys.exit(EXIT_OK if result.passed else EXIT_ISSUES)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise click.UsageError(f"--secret {text!r}: write it as NAME=VALUE, e.g. password=qa-password")
+    return name, value

@@ -176,6 +176,9 @@ class Issue:
     response: HttpResponse | None = None
     logs: list[str] = field(default_factory=list)
     suggestion: str = ""
+    #: For replays: the recorded response, and the differences found (where, path, kind, old, new).
+    expected: HttpResponse | None = None
+    diff: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 _DELIMITERS = re.compile(r"([/?&=;,:\s\"'])")
+_PLACEHOLDER = re.compile(r"\[redacted:[0-9a-f]+\]")  # one token, though it holds a ':'
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,10 @@ def trace(exchanges: list[dict[str, Any]]) -> list[Binding]:
 def _tokens(value: str) -> Iterator[str]:
     if traceable(value):
         yield value
+    for placeholder in _PLACEHOLDER.findall(value):
+        if placeholder != value:
+            yield placeholder
+    value = _PLACEHOLDER.sub(" ", value)
     pieces = [p for p in _DELIMITERS.split(value) if p and not _DELIMITERS.fullmatch(p)]
     if len(pieces) > 1:
         for piece in pieces:

@@ -88,6 +88,18 @@ RULES: list[Rule] = [
         "operation's schema (required fields, formats, enums).",
     ),
     (
+        "database effects changed",
+        lambda f: f.message.startswith("database differs from the recording"),
+        "The app's writes differ from what it wrote when this was recorded: the diff names the "
+        "table, row and column; look at the handler of the request before, or accept the new baseline.",
+    ),
+    (
+        "replay regression",
+        lambda f: " → " in f.message or "removed (was" in f.message or ": added " in f.message,
+        "The app now answers differently than when this was recorded: if the change is intended, "
+        "accept the new baseline; if not, the diff names the field that moved.",
+    ),
+    (
         "value mismatch",
         lambda f: "expected" in f.message.lower(),
         "The response holds a different value than expected: the state left by the earlier "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from replayqa.model import HttpRequest, HttpResponse, Issue, RunResult
 from replayqa.redact import redact_request, redact_response
@@ -66,9 +67,29 @@ def issue_markdown(issue: Issue) -> str:
             _body(response.body),
             "```",
         ]
+    if issue.expected is not None:
+        recorded = redact_response(issue.expected)
+        assert recorded is not None
+        parts += [
+            "",
+            f"Recorded response: {recorded.status}",
+            "",
+            f"```{_fence(recorded)}",
+            _body(recorded.body),
+            "```",
+        ]
+    if issue.diff:
+        parts += ["", "Differences:", ""]
+        parts += [f"- `{d['where']} {d['path']}`: {d['kind']} {_pair(d)}" for d in issue.diff[:50]]
     if issue.logs:
         parts += ["", f"App log (last {len(issue.logs)} lines):", "", "```", *issue.logs, "```"]
     return "\n".join(parts)
+
+
+def _pair(difference: dict[str, Any]) -> str:
+    old, new = json.dumps(difference.get("old")), json.dumps(difference.get("new"))
+    short = [text if len(text) <= 60 else text[:57] + "..." for text in (old, new)]
+    return f"{short[0]} → {short[1]}"
 
 
 def issue_text(issue: Issue) -> str:
@@ -95,7 +116,8 @@ def _request_text(request: HttpRequest) -> str:
 
 
 def _fence(response: HttpResponse) -> str:
-    return "json" if "json" in response.headers.get("content-type", "") else ""
+    content_type = next((v for k, v in response.headers.items() if k.lower() == "content-type"), "")
+    return "json" if "json" in content_type else ""
 
 
 def _body(body: str | None) -> str:

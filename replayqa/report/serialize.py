@@ -31,6 +31,8 @@ def issue_dict(issue: Issue) -> dict[str, Any]:
         "suggestion": issue.suggestion,
         "request": _asdict(redact_request(issue.request)),
         "response": _asdict(redact_response(issue.response)),
+        "expected": _asdict(redact_response(issue.expected)),
+        "diff": issue.diff,
         "logs": list(issue.logs),
     }
 

@@ -1,0 +1,311 @@
+"""Replaying recordings: each session group becomes a linear journey on the one runner.
+
+For each group of sessions (sessions that overlapped are replayed together,
+interleaved as recorded): restore the group's start capture into the
+database, send its requests in recorded order with values rebound through
+their provenance, compare every response with the recorded one, and at the
+end compare the database with the recorded end capture.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from replayqa.client import Client
+from replayqa.diff import Comparer, Difference, NoiseRule
+from replayqa.errors import ConfigError, ReplayqaError
+from replayqa.events import Listener
+from replayqa.model import Check, HttpResponse, Issue, Journey, JourneyResult, Node, RunResult, Severity, Step
+from replayqa.provenance import Binding, produced_values, trace
+from replayqa.record.storage import FORMAT, Recording
+from replayqa.redact import stable_placeholders
+from replayqa.runner import JourneyRunner
+from replayqa.state import NullBackend, StateBackend
+from replayqa.state.base import ColumnRedaction, capture_rows
+from replayqa.suggest import Finding, suggest
+
+_HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "accept-encoding"}
+_PLACEHOLDER = re.compile(r"\[redacted(:[0-9a-f]+)?\]")
+
+
+class ReplayMismatch(AssertionError):
+    """A replayed response that differs from the recording (a step failure, not an error)."""
+
+
+@dataclass
+class ReplaySettings:
+    base_url: str
+    sessions: tuple[str, ...] = ()
+    secrets: dict[str, str] = field(default_factory=dict)  # field or header name -> value
+    rules: list[NoiseRule] = field(default_factory=list)
+    timeout: float = 10.0
+
+
+@dataclass
+class _GroupState:
+    """What one group's replay knows: recorded rows, replayed responses, the binding map."""
+
+    rows: list[dict[str, Any]]
+    bindings: list[Binding]
+    comparer: Comparer
+    replayed: dict[int, HttpResponse] = field(default_factory=dict)
+    diffs: dict[int, list[Difference]] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)  # recorded value -> replayed value
+    sources: dict[int, dict[str, str]] = field(default_factory=dict)  # exchange -> location -> bound value
+
+    def __post_init__(self) -> None:
+        for binding in self.bindings:
+            self.sources.setdefault(binding.source.exchange, {})[binding.source.location] = binding.value
+
+
+def open_recording(path: Path) -> Recording:
+    recording = Recording.open(path)
+    version = recording.meta.get("format")
+    if version != FORMAT:
+        recording.close()
+        raise ConfigError(f"{path} is a {version} recording; this replayqa reads {FORMAT}: upgrade replayqa")
+    return recording
+
+
+def replay(
+    recordings: Iterable[Path],
+    settings: ReplaySettings,
+    state: StateBackend | None = None,
+    listeners: Iterable[Listener] = (),
+) -> RunResult:
+    """Replay every selected session group of every recording; one journey each."""
+    state = state or NullBackend()
+    opened = [open_recording(Path(p)) for p in recordings]
+    try:
+        groups = [(r, g) for r in opened for g in _groups(r, settings.sessions)]
+        if not groups:
+            wanted = ", ".join(settings.sessions)
+            names = sorted({s["name"] for r in opened for s in r.sessions()})
+            raise ConfigError(
+                f"no session named {wanted} in the recordings; sessions: {', '.join(names) or 'none'}"
+            )
+        if not isinstance(state, NullBackend):
+            state.check_restore_allowed()
+        result = RunResult(
+            run_id=time.strftime("replay-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], started_at=time.time()
+        )
+        with Client(settings.base_url, timeout=settings.timeout, retries=1) as client:
+            runner = JourneyRunner(client, state, listeners=listeners)
+            state.connect()
+            try:
+                for recording, group in groups:
+                    result.journeys.append(_replay_group(recording, group, settings, runner, state))
+            finally:
+                state.disconnect()
+        result.duration_ms = (time.time() - result.started_at) * 1000
+        return result
+    finally:
+        for recording in opened:
+            recording.close()
+
+
+def _groups(recording: Recording, names: tuple[str, ...]) -> list[list[dict[str, Any]]]:
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for session in recording.sessions():
+        groups.setdefault(session["group_id"], []).append(session)
+    chosen = list(groups.values())
+    if names:
+        chosen = [g for g in chosen if any(s["name"] in names for s in g)]
+    return chosen
+
+
+def _replay_group(
+    recording: Recording,
+    group: list[dict[str, Any]],
+    settings: ReplaySettings,
+    runner: JourneyRunner,
+    state: StateBackend,
+) -> JourneyResult:
+    first = group[0]
+    if first["start_checkpoint_id"] and not isinstance(state, NullBackend):
+        state.restore_capture(recording.capture(first["start_checkpoint_id"]))
+    ids = {s["id"] for s in group}
+    rows = sorted((r for r in recording.exchanges() if r["session_id"] in ids), key=lambda r: r["id"])
+    rows = [r for r in rows if r["status"] is not None]  # nothing to compare without a recorded response
+    group_state = _GroupState(rows, trace(rows), Comparer(rules=settings.rules))
+    group_state.comparer.bindings = group_state.values
+    name = "+".join(s["name"] for s in group)
+    steps: list[Node] = [
+        Step(
+            f"{index + 1:03d} {row['method']} {urlsplit(row['url']).path}",
+            _ReplayAction(index, group_state, settings.secrets),
+            checks=(Check("status", value=row["status"]),),
+        )
+        for index, row in enumerate(rows)
+    ]
+    journey = Journey(name, steps, description=f"replay of {recording.path.name}", source=str(recording.path))
+    result = runner.run_journey(journey)
+    _attach_diffs(result, group_state)
+    if group[-1]["end_checkpoint_id"] and not isinstance(state, NullBackend):
+        _compare_database(recording, group, group_state, state, result)
+    return result
+
+
+class _ReplayAction:
+    """Send one recorded request, rebound; compare its response with the recording."""
+
+    def __init__(self, index: int, group: _GroupState, secrets: dict[str, str]) -> None:
+        self.index = index
+        self.group = group
+        self.secrets = {k.lower(): v for k, v in secrets.items()}
+
+    def __call__(self, client: Client, context: Any) -> Any:
+        row = self.group.rows[self.index]
+        url = urlsplit(row["url"])
+        path = self._rebind_path(url.path)
+        query = self._rebind_query(url.query)
+        headers = {
+            k: self._rebind_text(k, v) for k, v in row["request_headers"] if k.lower() not in _HOP_BY_HOP
+        }
+        body = self._rebind_body(row["request_body"])
+        response = client.request(
+            row["method"],
+            path + (f"?{query}" if query else ""),
+            headers=headers,
+            content=body.encode() if body is not None else None,
+        )
+        replayed = client.last_exchange.response if client.last_exchange else None
+        assert replayed is not None
+        self.group.replayed[self.index] = replayed
+        self._learn(row, replayed)
+        recorded = HttpResponse(row["status"], dict(row["response_headers"]), row["response_body"] or "")
+        differences = self.group.comparer.responses(recorded, replayed, row["operation"])
+        if differences:
+            self.group.diffs[self.index] = differences
+            raise ReplayMismatch(
+                "; ".join(d.describe() for d in differences[:5])
+                + (f"; and {len(differences) - 5} more" if len(differences) > 5 else "")
+            )
+        return response
+
+    # -- rebinding ---------------------------------------------------------------
+
+    def _new_value(self, recorded: str) -> Any:
+        return self.group.values.get(recorded)
+
+    def _rebind_path(self, path: str) -> str:
+        return "/".join(
+            _text(self._new_value(s)) if self._new_value(s) is not None else s for s in path.split("/")
+        )
+
+    def _rebind_query(self, query: str) -> str:
+        if not query:
+            return ""
+        pairs = parse_qsl(query, keep_blank_values=True)
+        return urlencode([(k, self._rebind_text(k, v)) for k, v in pairs])
+
+    def _rebind_text(self, name: str, value: str) -> str:
+        """Replace recorded values inside a string (``Bearer <token>``); secrets for placeholders."""
+        for recorded, new in self.group.values.items():
+            if recorded in value and new is not None:
+                pattern = re.compile(rf"(?<![\w-]){re.escape(recorded)}(?![\w-])")
+                value = pattern.sub(_text(new).replace("\\", "\\\\"), value)
+        secret = self.secrets.get(name.lower())
+        if secret is not None and _PLACEHOLDER.search(value):
+            value = _PLACEHOLDER.sub(lambda _: secret, value)
+        return value
+
+    def _rebind_body(self, body: str | None) -> str | None:
+        if body is None:
+            return None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return self._rebind_text("", body)
+        return json.dumps(self._rebind_json(data, ""))
+
+    def _rebind_json(self, data: Any, name: str) -> Any:
+        if isinstance(data, dict):
+            return {k: self._rebind_json(v, k) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self._rebind_json(v, name) for v in data]
+        if isinstance(data, bool) or data is None:
+            return data
+        new = self._new_value(_text(data))
+        if new is not None:
+            return new
+        return self._rebind_text(name, data) if isinstance(data, str) else data
+
+    def _learn(self, row: dict[str, Any], replayed: HttpResponse) -> None:
+        """For values later requests send (and only those), pair recorded with replayed, by location.
+
+        Learning every changed value would make a real regression (a changed
+        price) compare equal "through a binding".
+        """
+        wanted = self.group.sources.get(self.index)
+        if not wanted:
+            return
+        new = dict(produced_values(replayed.status, replayed.headers.items(), replayed.body))
+        for location, value in wanted.items():
+            if location in new:
+                self.group.values[value] = _typed(new[location], location)
+
+
+def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
+    """Give each mismatch issue its recorded response and structured diff."""
+    by_step = {f"{i + 1:03d} ": i for i in range(len(group.rows))}
+    for issue in result.issues:
+        index = by_step.get(issue.step[:4])
+        if index is None:
+            continue
+        row = group.rows[index]
+        issue.kind = "regression"
+        issue.expected = HttpResponse(
+            row["status"], dict(row["response_headers"]), row["response_body"] or ""
+        )
+        issue.diff = [d.to_dict() for d in group.diffs.get(index, [])]
+
+
+def _compare_database(
+    recording: Recording,
+    group: list[dict[str, Any]],
+    group_state: _GroupState,
+    state: StateBackend,
+    result: JourneyResult,
+) -> None:
+    recorded = capture_rows(recording.capture(group[-1]["end_checkpoint_id"]))
+    try:
+        replayed = capture_rows(state.capture(ColumnRedaction(stable_placeholders())))
+    except ReplayqaError as exc:
+        result.issues.append(Issue(result.journey, "main", "database", f"cannot capture the database: {exc}"))
+        return
+    differences = group_state.comparer.tables(recorded, replayed)
+    if differences:
+        message = "database differs from the recording: " + "; ".join(d.describe() for d in differences[:5])
+        issue = Issue(
+            result.journey,
+            "main",
+            "database effects",
+            message,
+            Severity.HIGH,
+            "db-regression",
+            suggestion=suggest(Finding(message)),
+        )
+        issue.diff = [d.to_dict() for d in differences]
+        result.issues.append(issue)
+        for path_result in result.paths:
+            path_result.issues.append(issue)
+
+
+def _typed(value: str, location: str) -> Any:
+    """A produced value with its JSON type back (an id stays an int)."""
+    if location.startswith("body:") and re.fullmatch(r"-?\d+", value):
+        return int(value)
+    return value
+
+
+def _text(value: Any) -> str:
+    return str(value)
