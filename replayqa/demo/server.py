@@ -60,6 +60,7 @@ class DemoServer:
         db_name: str = "replayqa-demo-shop.db",
     ) -> None:
         self.folder = folder or Path(tempfile.mkdtemp(prefix="replayqa-demo-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.db_path = self.folder / db_name
         self.log_path = self.folder / "shop.log"
         self.env = {**os.environ, **(env or {})}

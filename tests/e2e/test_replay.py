@@ -1,0 +1,87 @@
+"""`replayqa replay` of the committed demo recording against real demo shops."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from replayqa.demo.bugs import BUGS
+from replayqa.demo.server import DemoServer
+
+RECORDING = Path(__file__).resolve().parents[2] / "recordings" / "demo-shop.db"
+SECRET = ["--secret", "password=admin-pass"]
+
+
+def replay_against(cli, tmp_path, env: dict[str, str], *extra: str):
+    with DemoServer(tmp_path / f"shop-{len(list(tmp_path.iterdir()))}", env=env) as shop:
+        done = cli(
+            "replay",
+            str(RECORDING),
+            "--base-url",
+            shop.base_url,
+            "--db",
+            shop.db_url,
+            *SECRET,
+            "--json",
+            *extra,
+        )
+    return done, (json.loads(done.stdout) if done.stdout.startswith("{") else None)
+
+
+def test_the_unchanged_app_replays_with_no_differences_three_times_in_a_row(cli, tmp_path):
+    for _ in range(3):
+        done, summary = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"})
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+        assert summary["summary"]["issues"] == 0 and summary["summary"]["steps"] == 24
+
+
+EXPECTED = {
+    "declined_cart": ("declined-payment", "005 GET /cart", "$.total_cents"),
+    "double_charge": ("double-submit", "005 POST /carts/2/checkout", "status"),
+    "quantity_total": ("quantity-update", "004 PATCH /cart/items/3", "$.total_cents"),
+    "deleted_item": ("item-removal", "007 GET /cart", "$.lines[0]"),
+}
+
+
+@pytest.mark.parametrize("bug", [b.key for b in BUGS])
+def test_each_planted_bug_shows_as_a_diff(cli, tmp_path, bug):
+    env = {"REPLAYQA_DEMO_FIX_ALL": "0", **{b.env: "1" for b in BUGS if b.key != bug}}
+    done, summary = replay_against(cli, tmp_path, env)
+    assert done.returncode == 1, done.stderr
+    issues = [i for j in summary["journeys"] for i in j["issues"]]
+    session, step, path = EXPECTED[bug]
+    regression = next(i for i in issues if i["journey"] == session and i["step"] == step)
+    assert path in [d["path"] for d in regression["diff"]]
+    assert regression["expected"]["status"] and regression["response"]["status"]
+    assert {i["journey"] for i in issues} == {session}, "the other sessions replay cleanly"
+    if bug in ("declined_cart", "double_charge", "deleted_item"):
+        assert any(i["kind"] == "db-regression" for i in issues), "the database effects differ too"
+
+
+def test_one_session_by_name(cli, tmp_path):
+    done, summary = replay_against(
+        cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"}, "--session", "double-submit"
+    )
+    assert done.returncode == 0 and [j["name"] for j in summary["journeys"]] == ["double-submit"]
+
+
+def test_bad_input(cli, tmp_path, demo_shop):
+    base = ["--base-url", demo_shop.base_url]
+    done = cli("replay", str(RECORDING), *base, "--session", "nope")
+    assert done.returncode == 2 and "no session named nope" in done.stderr and "double-submit" in done.stderr
+
+    newer = tmp_path / "newer.db"
+    shutil.copy(RECORDING, newer)
+    with sqlite3.connect(newer) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'format'", (json.dumps("replayqa-recording/2"),))
+    done = cli("replay", str(newer), *base)
+    assert done.returncode == 2 and "is not a replayqa recording" in done.stderr
+
+    done = cli("replay", str(RECORDING), *base, "--secret", "password")
+    assert done.returncode == 2 and "NAME=VALUE" in done.stderr
+    for result in (done,):
+        assert "Traceback" not in result.stderr

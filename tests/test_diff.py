@@ -1,0 +1,124 @@
+"""What counts as a difference between a recorded and a replayed response or database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from replayqa.diff import Comparer, NoiseRule, noise_format
+from replayqa.model import HttpResponse
+
+BODY = {
+    "id": 5,
+    "status": "paid",
+    "total_cents": 2400,
+    "created_at": "2026-11-21T10:00:00.123Z",
+    "request_id": "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f",
+    "lines": [{"id": 1, "qty": 2}, {"id": 2, "qty": 1}],
+    "steps": ["reserve", "charge", "ship"],
+    "token": "[redacted:0a1b2c3d4e5f]",
+}
+
+
+def response(body=None, status=200, headers=None):
+    return HttpResponse(status, headers or {"Content-Type": "application/json"}, json.dumps(body or BODY))
+
+
+def mutated(**changes):
+    body = json.loads(json.dumps(BODY))
+    for key, value in changes.items():
+        if value is _REMOVE:
+            body.pop(key)
+        else:
+            body[key] = value
+    return body
+
+
+_REMOVE = object()
+
+# Each fault is what a regression would look like; every one must be caught.
+FAULTS = {
+    "changed field value": (response(mutated(status="pending")), "$.status"),
+    "changed number": (response(mutated(total_cents=2500)), "$.total_cents"),
+    "missing field": (response(mutated(status=_REMOVE)), "$.status"),
+    "extra field": (response(mutated(refund=True)), "$.refund"),
+    "wrong status": (response(status=500), "status"),
+    "swapped order where order matters": (
+        response(mutated(steps=["charge", "reserve", "ship"])),
+        "$.steps[0]",
+    ),
+    "changed item in keyed list": (
+        response(mutated(lines=[{"id": 1, "qty": 3}, {"id": 2, "qty": 1}])),
+        "$.lines[0].qty",
+    ),
+    "missing item in keyed list": (response(mutated(lines=[{"id": 2, "qty": 1}])), "$.lines[0]"),
+    "extra item in keyed list": (
+        response(mutated(lines=[*BODY["lines"], {"id": 3, "qty": 1}])),
+        "$.lines[2]",
+    ),
+    "changed content type": (response(headers={"Content-Type": "text/html"}), "content-type"),
+    "changed type of value": (response(mutated(total_cents="2400")), "$.total_cents"),
+    "null instead of value": (response(mutated(status=None)), "$.status"),
+    "shorter plain list": (response(mutated(steps=["reserve", "charge"])), "$.steps[2]"),
+    "broken id flow": (response(mutated(id=6)), "$.id"),
+    "non-JSON body": (HttpResponse(200, {"Content-Type": "application/json"}, "Internal error"), "$"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_every_fault_is_caught(fault):
+    replayed, path = FAULTS[fault]
+    differences = Comparer({"5": 5}).responses(response(), replayed)
+    assert path in [d.path for d in differences], [d.describe() for d in differences]
+
+
+def test_noise_and_bindings_are_not_differences():
+    replayed = mutated(
+        id=9,  # the replay's id 5 is 9: compared through the binding
+        created_at="2026-11-22T08:30:00Z",
+        request_id="00000000-1111-4222-8333-444444444444",
+        token="eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ24",
+        lines=[{"id": 2, "qty": 1}, {"id": 1, "qty": 2}],  # same keyed items, other order
+    )
+    headers = {"Content-Type": "application/json; charset=utf-8", "Date": "Sun, 22 Nov 2026 08:30:00 GMT"}
+    assert Comparer({"5": 9}).responses(response(), response(replayed, headers=headers)) == []
+
+
+def test_noise_rules_silence_paths_per_operation():
+    rules = [NoiseRule("$.lines[*].qty", operation="getCart", reason="qty is random in this demo")]
+    changed = response(mutated(lines=[{"id": 1, "qty": 7}, {"id": 2, "qty": 1}]))
+    assert Comparer(rules=rules).responses(response(), changed, "getCart") == []
+    assert Comparer(rules=rules).responses(response(), changed, "getOrder") != []
+
+
+def test_location_headers_are_compared_through_bindings():
+    old = HttpResponse(201, {"Location": "/orders/5"}, "")
+    assert Comparer({"5": 9}).responses(old, HttpResponse(201, {"Location": "/orders/9"}, "")) == []
+    assert Comparer({"5": 9}).responses(old, HttpResponse(201, {"Location": "/orders/8"}, "")) != []
+
+
+def test_database_rows_by_table_key_and_column():
+    recorded = {
+        "orders": {"5": {"id": 5, "total": 2400, "created_at": "2026-11-21T10:00:00Z"}},
+        "tokens": {"[redacted:aaaa]": {"token": "[redacted:aaaa]"}},
+    }
+    same = {
+        "orders": {"9": {"id": 9, "total": 2400, "created_at": "2026-11-22T11:00:00Z"}},
+        "tokens": {"[redacted:bbbb]": {"token": "[redacted:bbbb]"}},
+    }
+    assert Comparer({"5": 9}).tables(recorded, same) == []
+    changed = {"orders": {"9": {"id": 9, "total": 2500, "created_at": "x"}, "10": {"id": 10}}, "tokens": {}}
+    described = [d.describe() for d in Comparer({"5": 9}).tables(recorded, changed)]
+    assert "db orders/5/total: 2400 → 2500" in described
+    assert any(d.startswith("db orders/10: added") for d in described)
+    assert "db tokens: '1 rows' → '0 rows'" in described
+
+
+def test_noise_formats():
+    assert noise_format("2026-11-21T10:00:00Z") == "timestamp"
+    assert noise_format("Sat, 21 Nov 2026 10:00:00 GMT") == "timestamp"
+    assert noise_format("9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f") == "uuid"
+    assert noise_format('W/"abc"') == "etag"
+    assert noise_format("d41d8cd98f00b204e9800998ecf8427e") == "hash"
+    assert noise_format("paid") is None and noise_format(5) is None
