@@ -461,6 +461,7 @@ def export_command(recording: Path, har: Path) -> None:
     help="Restore even if the name does not mark a test database.",
 )
 @click.option("--session", "sessions", multiple=True, help="Replay only this session (repeatable).")
+@click.option("--spec", help="OpenAPI spec: every replayed response is validated against it.")
 @click.option(
     "--secret",
     "secrets",
@@ -504,7 +505,9 @@ def replay_command(
     state = open_state(settings.db, allow_restore=settings.allow_restore, lock_timeout=settings.lock_timeout)
     console = _console()
     listeners = [] if as_json else [ConsoleProgress(console)]
-    replay_settings = ReplaySettings(settings.base_url, sessions, pairs, timeout=settings.timeout)
+    replay_settings = ReplaySettings(
+        settings.base_url, sessions, pairs, timeout=settings.timeout, spec=settings.spec
+    )
     result = replay(recordings, replay_settings, state, listeners)
     result.base_url = settings.base_url
     RunStore(settings.store).save(result)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from replayqa import events as ev
 from replayqa.client import Client
 from replayqa.diff import Comparer, Difference, NoiseRule
 from replayqa.errors import ConfigError, ReplayqaError
@@ -28,6 +29,7 @@ from replayqa.provenance import Binding, produced_values, trace
 from replayqa.record.storage import FORMAT, Recording
 from replayqa.redact import stable_placeholders
 from replayqa.runner import JourneyRunner
+from replayqa.spec import SpecValidator
 from replayqa.state import NullBackend, StateBackend
 from replayqa.state.base import ColumnRedaction, capture_rows
 from replayqa.suggest import Finding, suggest
@@ -47,6 +49,7 @@ class ReplaySettings:
     secrets: dict[str, str] = field(default_factory=dict)  # field or header name -> value
     rules: list[NoiseRule] = field(default_factory=list)
     timeout: float = 10.0
+    spec: str | None = None
 
 
 @dataclass
@@ -97,8 +100,11 @@ def replay(
         result = RunResult(
             run_id=time.strftime("replay-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], started_at=time.time()
         )
+        spec = SpecValidator.load(settings.spec) if settings.spec else None
         with Client(settings.base_url, timeout=settings.timeout, retries=1) as client:
-            runner = JourneyRunner(client, state, listeners=listeners)
+            runner = JourneyRunner(client, state, listeners=listeners, spec=spec)
+            journey_names = tuple("+".join(s["name"] for s in g) for _, g in groups)
+            runner.emit(ev.RunStarted(result.run_id, journey_names, settings.base_url))
             state.connect()
             try:
                 for recording, group in groups:
@@ -106,6 +112,7 @@ def replay(
             finally:
                 state.disconnect()
         result.duration_ms = (time.time() - result.started_at) * 1000
+        runner.emit(ev.RunFinished(result))
         return result
     finally:
         for recording in opened:
@@ -142,7 +149,7 @@ def _replay_group(
         Step(
             f"{index + 1:03d} {row['method']} {urlsplit(row['url']).path}",
             _ReplayAction(index, group_state, settings.secrets),
-            checks=(Check("status", value=row["status"]),),
+            checks=(Check("status", value=row["status"]), *((Check("schema"),) if settings.spec else ())),
         )
         for index, row in enumerate(rows)
     ]

@@ -94,7 +94,7 @@ class JourneyRunner:
             started_at=time.time(),
             base_url=str(getattr(self.client, "base_url", "")),
         )
-        self._emit(ev.RunStarted(result.run_id, tuple(j.name for j in journeys), result.base_url))
+        self.emit(ev.RunStarted(result.run_id, tuple(j.name for j in journeys), result.base_url))
         connected_here = not self.state.is_connected()
         if connected_here:
             self.state.connect()
@@ -112,7 +112,7 @@ class JourneyRunner:
             if connected_here:
                 self.state.disconnect()
         result.duration_ms = (time.time() - result.started_at) * 1000
-        self._emit(ev.RunFinished(result))
+        self.emit(ev.RunFinished(result))
         return result
 
     def run_journey(self, journey: Journey, run_id: str = "") -> JourneyResult:
@@ -125,10 +125,10 @@ class JourneyRunner:
         self.context = ExecutionContext(
             {"run_id": run_id or _new_run_id(), **self.variables, **journey.variables}
         )
-        self._emit(ev.JourneyStarted(journey.name))
+        self.emit(ev.JourneyStarted(journey.name))
         self._run_nodes(journey.steps, (), {})
         self._journey.duration_ms = (time.time() - started) * 1000
-        self._emit(ev.JourneyFinished(self._journey))
+        self.emit(ev.JourneyFinished(self._journey))
         return self._journey
 
     # -- tree walking --------------------------------------------------------
@@ -168,7 +168,7 @@ class JourneyRunner:
         self.state.checkpoint(name)
         snapshot = getattr(self.client, "snapshot", None)
         saved = _Saved(self.context.snapshot(), snapshot() if snapshot else None, self._executed)
-        self._emit(ev.CheckpointTaken(self._journey.journey, name))
+        self.emit(ev.CheckpointTaken(self._journey.journey, name))
         return saved
 
     def _restore(self, name: str, saved: _Saved, route: tuple[str, ...]) -> None:
@@ -178,21 +178,21 @@ class JourneyRunner:
         self.context.restore(saved.context)
         if saved.client is not None:
             self.client.restore(saved.client)
-        self._emit(ev.StateRestored(self._journey.journey, name, path_label(route)))
+        self.emit(ev.StateRestored(self._journey.journey, name, path_label(route)))
 
     def _finish_route(self, route: tuple[str, ...]) -> None:
         result = PathResult(
             self._journey.journey, path_label(route), list(self._route_steps), list(self._route_issues)
         )
         self._journey.paths.append(result)
-        self._emit(ev.PathFinished(result))
+        self.emit(ev.PathFinished(result))
 
     # -- steps ---------------------------------------------------------------
 
     def _run_step(self, step: Step, route: tuple[str, ...]) -> bool:
         path = path_label(route)
         journey = self._journey.journey
-        self._emit(ev.StepStarted(journey, path, step.name))
+        self.emit(ev.StepStarted(journey, path, step.name))
         started = time.time()
         attempts = 0
         while True:
@@ -214,7 +214,7 @@ class JourneyRunner:
         )
         self._route_steps.append(result)
         self._journey.steps.append(result)
-        self._emit(ev.StepFinished(result))
+        self.emit(ev.StepFinished(result))
         if not passed:
             self._record(
                 Issue(
@@ -328,9 +328,9 @@ class JourneyRunner:
             issue.logs = self.log_source.tail()
         self._route_issues.append(issue)
         self._journey.issues.append(issue)
-        self._emit(ev.IssueFound(issue))
+        self.emit(ev.IssueFound(issue))
 
-    def _emit(self, event: ev.Event) -> None:
+    def emit(self, event: ev.Event) -> None:
         for listener in self.listeners:
             listener(event)
 

@@ -85,3 +85,24 @@ def test_bad_input(cli, tmp_path, demo_shop):
     assert done.returncode == 2 and "NAME=VALUE" in done.stderr
     for result in (done,):
         assert "Traceback" not in result.stderr
+
+
+def test_with_a_spec_every_replayed_response_is_validated(cli, tmp_path):
+    from replayqa.demo.run import spec_path
+
+    done, summary = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"}, "--spec", str(spec_path()))
+    assert done.returncode == 0, done.stdout[-1500:]
+    broken = tmp_path / "broken-spec.yaml"
+    broken.write_text(
+        spec_path().read_text().replace("total_cents: {type: integer}", "total_cents: {type: string}")
+    )
+    done, summary = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"}, "--spec", str(broken))
+    assert done.returncode == 1
+    errors = [i["error"] for j in summary["journeys"] for i in j["issues"]]
+    assert any("does not match the OpenAPI spec" in e and "total_cents" in e for e in errors)
+
+
+def test_a_spec_that_does_not_parse(cli, tmp_path, demo_shop):
+    (tmp_path / "spec.yaml").write_text("openapi: [unclosed\n")
+    done = cli("replay", str(RECORDING), "--base-url", demo_shop.base_url, "--spec", "spec.yaml")
+    assert done.returncode == 2 and "not valid JSON or YAML" in done.stderr and "Traceback" not in done.stderr
