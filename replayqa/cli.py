@@ -463,6 +463,11 @@ def export_command(recording: Path, har: Path) -> None:
 @click.option("--session", "sessions", multiple=True, help="Replay only this session (repeatable).")
 @click.option("--spec", help="OpenAPI spec: every replayed response is validated against it.")
 @click.option(
+    "--learn-noise",
+    is_flag=True,
+    help="Replay each session twice from the same state; save what differs as noise rules in the recording.",
+)
+@click.option(
     "--secret",
     "secrets",
     multiple=True,
@@ -477,6 +482,7 @@ def replay_command(
     sessions: tuple[str, ...],
     secrets: tuple[str, ...],
     as_json: bool,
+    learn_noise: bool,
     **flags: Any,
 ) -> None:
     """Replay recordings against the app and report what changed.
@@ -490,6 +496,7 @@ def replay_command(
     Example:
       replayqa replay recordings/checkout.db --base-url http://127.0.0.1:8000 \\
           --db sqlite:///app_test.db --secret password=qa-password
+      replayqa replay recordings/checkout.db --base-url http://127.0.0.1:8000 --learn-noise
     """
     from replayqa.execute import check_reachable
     from replayqa.replay import ReplaySettings, replay
@@ -508,6 +515,14 @@ def replay_command(
     replay_settings = ReplaySettings(
         settings.base_url, sessions, pairs, timeout=settings.timeout, spec=settings.spec
     )
+    if learn_noise:
+        from replayqa.replay import learn_noise as learn
+
+        count = learn(recordings, replay_settings, state)
+        click.echo(
+            f"{_count(count, 'noise rule')} kept with the recordings (review them: replayqa show --json)"
+        )
+        return
     result = replay(recordings, replay_settings, state, listeners)
     result.base_url = settings.base_url
     RunStore(settings.store).save(result)

@@ -13,7 +13,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from replayqa.errors import ConfigError, ReplayqaError
 from replayqa.events import Listener
 from replayqa.model import Check, HttpResponse, Issue, Journey, JourneyResult, Node, RunResult, Severity, Step
 from replayqa.provenance import Binding, produced_values, trace
-from replayqa.record.storage import FORMAT, Recording
+from replayqa.record.storage import FORMAT, Recording, write_meta
 from replayqa.redact import stable_placeholders
 from replayqa.runner import JourneyRunner
 from replayqa.spec import SpecValidator
@@ -63,6 +63,7 @@ class _GroupState:
     diffs: dict[int, list[Difference]] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)  # recorded value -> replayed value
     sources: dict[int, dict[str, str]] = field(default_factory=dict)  # exchange -> location -> bound value
+    database: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # replayed end state
 
     def __post_init__(self) -> None:
         for binding in self.bindings:
@@ -88,35 +89,110 @@ def replay(
     state = state or NullBackend()
     opened = [open_recording(Path(p)) for p in recordings]
     try:
-        groups = [(r, g) for r in opened for g in _groups(r, settings.sessions)]
-        if not groups:
-            wanted = ", ".join(settings.sessions)
-            names = sorted({s["name"] for r in opened for s in r.sessions()})
-            raise ConfigError(
-                f"no session named {wanted} in the recordings; sessions: {', '.join(names) or 'none'}"
-            )
-        if not isinstance(state, NullBackend):
-            state.check_restore_allowed()
+        groups = _selected_groups(opened, settings)
         result = RunResult(
             run_id=time.strftime("replay-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], started_at=time.time()
         )
-        spec = SpecValidator.load(settings.spec) if settings.spec else None
-        with Client(settings.base_url, timeout=settings.timeout, retries=1) as client:
-            runner = JourneyRunner(client, state, listeners=listeners, spec=spec)
-            journey_names = tuple("+".join(s["name"] for s in g) for _, g in groups)
-            runner.emit(ev.RunStarted(result.run_id, journey_names, settings.base_url))
-            state.connect()
-            try:
-                for recording, group in groups:
-                    result.journeys.append(_replay_group(recording, group, settings, runner, state))
-            finally:
-                state.disconnect()
+        with _Replayer(settings, state, listeners) as replayer:
+            replayer.runner.emit(ev.RunStarted(result.run_id, _names(groups), settings.base_url))
+            for recording, group in groups:
+                result.journeys.append(replayer.group(recording, group)[0])
         result.duration_ms = (time.time() - result.started_at) * 1000
-        runner.emit(ev.RunFinished(result))
+        replayer.runner.emit(ev.RunFinished(result))
         return result
     finally:
         for recording in opened:
             recording.close()
+
+
+def learn_noise(
+    recordings: Iterable[Path], settings: ReplaySettings, state: StateBackend | None = None
+) -> int:
+    """Replay each session group twice from the same state; what differs is noise.
+
+    The rules (JSON path or database column, operation, reason) are written
+    into each recording's metadata, where later replays pick them up and where
+    a person can review them (``replayqa show --json``). Returns how many.
+    """
+    learned = 0
+    for path in recordings:
+        recording = open_recording(Path(path))
+        try:
+            rules = {(r["path"], r.get("operation")): r for r in recording.noise_rules()}
+            with _Replayer(settings, state or NullBackend(), ()) as replayer:
+                for group in _selected_groups([recording], settings, must_exist=False):
+                    first = replayer.group(*group)[1]
+                    second = replayer.group(*group)[1]
+                    for rule in _differences_between(first, second):
+                        rules.setdefault((rule.path, rule.operation), rule.__dict__)
+        finally:
+            recording.close()
+        write_meta(path, "noise_rules", list(rules.values()))
+        learned += len(rules)
+    return learned
+
+
+def _differences_between(first: _GroupState, second: _GroupState) -> Iterator[NoiseRule]:
+    comparer = Comparer()
+    reason = "differed between two replays of the same recorded state"
+    for index, response in first.replayed.items():
+        other = second.replayed.get(index)
+        if other is None:
+            continue
+        operation = first.rows[index]["operation"]
+        for difference in comparer.responses(response, other, operation):
+            path = re.sub(r"\[\d+\]", "[*]", difference.path)
+            yield NoiseRule(
+                path if difference.where == "body" else f"header:{difference.path}", operation, reason
+            )
+    for difference in comparer.tables(first.database, second.database):
+        table, _, rest = difference.path.partition("/")
+        column = rest.rpartition("/")[2] if difference.kind == "changed" else ""
+        if column:
+            yield NoiseRule(f"db:{table}.{column}", None, reason)
+
+
+def _selected_groups(
+    opened: list[Recording], settings: ReplaySettings, must_exist: bool = True
+) -> list[tuple[Recording, list[dict[str, Any]]]]:
+    groups = [(r, g) for r in opened for g in _groups(r, settings.sessions)]
+    if not groups and must_exist:
+        wanted = ", ".join(settings.sessions)
+        names = sorted({s["name"] for r in opened for s in r.sessions()})
+        raise ConfigError(
+            f"no session named {wanted} in the recordings; sessions: {', '.join(names) or 'none'}"
+        )
+    return groups
+
+
+def _names(groups: list[tuple[Recording, list[dict[str, Any]]]]) -> tuple[str, ...]:
+    return tuple("+".join(s["name"] for s in g) for _, g in groups)
+
+
+class _Replayer:
+    """The client, runner and database a replay shares across session groups."""
+
+    def __init__(self, settings: ReplaySettings, state: StateBackend, listeners: Iterable[Listener]) -> None:
+        self.settings = settings
+        self.state = state
+        if not isinstance(state, NullBackend):
+            state.check_restore_allowed()
+        spec = SpecValidator.load(settings.spec) if settings.spec else None
+        self.client = Client(settings.base_url, timeout=settings.timeout, retries=1)
+        self.runner = JourneyRunner(self.client, state, listeners=listeners, spec=spec)
+
+    def __enter__(self) -> _Replayer:
+        self.state.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.state.disconnect()
+        finally:
+            self.client.close()
+
+    def group(self, recording: Recording, group: list[dict[str, Any]]) -> tuple[JourneyResult, _GroupState]:
+        return _replay_group(recording, group, self.settings, self.runner, self.state)
 
 
 def _groups(recording: Recording, names: tuple[str, ...]) -> list[list[dict[str, Any]]]:
@@ -135,14 +211,15 @@ def _replay_group(
     settings: ReplaySettings,
     runner: JourneyRunner,
     state: StateBackend,
-) -> JourneyResult:
+) -> tuple[JourneyResult, _GroupState]:
     first = group[0]
     if first["start_checkpoint_id"] and not isinstance(state, NullBackend):
         state.restore_capture(recording.capture(first["start_checkpoint_id"]))
     ids = {s["id"] for s in group}
     rows = sorted((r for r in recording.exchanges() if r["session_id"] in ids), key=lambda r: r["id"])
     rows = [r for r in rows if r["status"] is not None]  # nothing to compare without a recorded response
-    group_state = _GroupState(rows, trace(rows), Comparer(rules=settings.rules))
+    rules = settings.rules + [NoiseRule(**r) for r in recording.noise_rules()]
+    group_state = _GroupState(rows, trace(rows), Comparer(rules=rules))
     group_state.comparer.bindings = group_state.values
     name = "+".join(s["name"] for s in group)
     steps: list[Node] = [
@@ -158,7 +235,7 @@ def _replay_group(
     _attach_diffs(result, group_state)
     if group[-1]["end_checkpoint_id"] and not isinstance(state, NullBackend):
         _compare_database(recording, group, group_state, state, result)
-    return result
+    return result, group_state
 
 
 class _ReplayAction:
@@ -289,6 +366,7 @@ def _compare_database(
     except ReplayqaError as exc:
         result.issues.append(Issue(result.journey, "main", "database", f"cannot capture the database: {exc}"))
         return
+    group_state.database = replayed
     differences = group_state.comparer.tables(recorded, replayed)
     if differences:
         message = "database differs from the recording: " + "; ".join(d.describe() for d in differences[:5])

@@ -302,5 +302,14 @@ class Recording:
             "sessions": sessions,
         }
 
+    def noise_rules(self) -> list[dict[str, Any]]:
+        return list(self.meta.get("noise_rules") or [])
+
     def websocket_messages(self, flow_id: str) -> list[dict[str, Any]]:
         return list(self.db.table("websocket_messages").rows_where("flow_id = ?", [flow_id], order_by="id"))
+
+
+def write_meta(path: str | Path, key: str, value: Any) -> None:
+    """Change one metadata entry of a recording (noise rules learned for it, for instance)."""
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(_INSERT_SQL["meta"], (key, json.dumps(value)))

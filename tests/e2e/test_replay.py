@@ -106,3 +106,26 @@ def test_a_spec_that_does_not_parse(cli, tmp_path, demo_shop):
     (tmp_path / "spec.yaml").write_text("openapi: [unclosed\n")
     done = cli("replay", str(RECORDING), "--base-url", demo_shop.base_url, "--spec", "spec.yaml")
     assert done.returncode == 2 and "not valid JSON or YAML" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_learned_noise_silences_what_differs_between_identical_replays(
+    cli, content_app, recording_proxy, tmp_path
+):
+    import httpx
+
+    proxy = recording_proxy("--upstream", content_app.base_url, "--out", "lucky.db")
+    with httpx.Client(base_url=proxy.url) as client:
+        client.get("/lucky")
+        client.get("/gzip")
+    assert proxy.stop()[0] == 0
+
+    before = cli("replay", "lucky.db", "--base-url", content_app.base_url, "--json")
+    assert before.returncode == 1, "an unrecognisable random value is a difference until learned"
+    learned = cli("replay", "lucky.db", "--base-url", content_app.base_url, "--learn-noise")
+    assert learned.returncode == 0 and "noise rule" in learned.stdout
+    rules = json.loads(cli("show", "lucky.db", "--json").stdout)["meta"]["noise_rules"]
+    assert [(r["path"], r["reason"]) for r in rules] == [
+        ("$.number", "differed between two replays of the same recorded state")
+    ]
+    after = cli("replay", "lucky.db", "--base-url", content_app.base_url)
+    assert after.returncode == 0, after.stdout

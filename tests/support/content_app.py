@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import random
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,6 +57,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(0.05)
             self.close_connection = True
+        elif name == "lucky":  # differs on every call, in no format a tool could guess
+            self._send(
+                json.dumps({"number": random.randint(10, 10**9), "name": "lucky"}).encode(),
+                "application/json",
+            )
         elif name == "ws":
             self._websocket_echo()
         else:
