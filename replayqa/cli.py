@@ -22,6 +22,7 @@ from replayqa.config import Settings, load_settings
 from replayqa.console import ConsoleProgress, summary_line
 from replayqa.errors import ReplayqaError
 from replayqa.execute import RunOutcome, run_journeys
+from replayqa.lifecycle import AppProcess
 from replayqa.loader import load_files
 from replayqa.model import count_paths, count_steps
 from replayqa.redact import redact_request, redact_response
@@ -462,6 +463,12 @@ def export_command(recording: Path, har: Path) -> None:
 )
 @click.option("--session", "sessions", multiple=True, help="Replay only this session (repeatable).")
 @click.option("--spec", help="OpenAPI spec: every replayed response is validated against it.")
+@click.option("--start", help='Start the app with this shell command first, e.g. "python -m app".')
+@click.option("--health", help="With --start: wait until this URL answers (default: --base-url).")
+@click.option(
+    "--health-timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for --health."
+)
+@click.option("--shard", help="K/N: replay only the K-th of N deterministic shares of the sessions.")
 @click.option(
     "--learn-noise",
     is_flag=True,
@@ -483,6 +490,10 @@ def replay_command(
     secrets: tuple[str, ...],
     as_json: bool,
     learn_noise: bool,
+    start: str | None,
+    health: str | None,
+    health_timeout: float,
+    shard: str | None,
     **flags: Any,
 ) -> None:
     """Replay recordings against the app and report what changed.
@@ -498,22 +509,49 @@ def replay_command(
           --db sqlite:///app_test.db --secret password=qa-password
       replayqa replay recordings/checkout.db --base-url http://127.0.0.1:8000 --learn-noise
     """
+    settings = load_settings().override(**flags)
+    if not settings.base_url:
+        raise click.UsageError("give --base-url http://host:port (or base_url in replayqa.toml)")
+    pairs = dict(_pair(s) for s in secrets)
+    shard_of = _shard(shard) if shard else (1, 1)
+    app = AppProcess(start, health or settings.base_url, health_timeout).start() if start else None
+    try:
+        if app is not None:
+            settings = settings.override(log_file=str(app.log_path))
+        _replay(recordings, settings, sessions, pairs, as_json, learn_noise, shard_of)
+    finally:
+        if app is not None:
+            app.stop()
+
+
+def _replay(
+    recordings: tuple[Path, ...],
+    settings: Settings,
+    sessions: tuple[str, ...],
+    pairs: dict[str, str],
+    as_json: bool,
+    learn_noise: bool,
+    shard: tuple[int, int],
+) -> None:
     from replayqa.execute import check_reachable
     from replayqa.replay import ReplaySettings, replay
     from replayqa.report import write_reports
     from replayqa.state import open_state
     from replayqa.store import RunStore
 
-    settings = load_settings().override(**flags)
-    if not settings.base_url:
-        raise click.UsageError("give --base-url http://host:port (or base_url in replayqa.toml)")
+    assert settings.base_url is not None
     check_reachable(settings.base_url, settings.timeout)
-    pairs = dict(_pair(s) for s in secrets)
     state = open_state(settings.db, allow_restore=settings.allow_restore, lock_timeout=settings.lock_timeout)
     console = _console()
     listeners = [] if as_json else [ConsoleProgress(console)]
     replay_settings = ReplaySettings(
-        settings.base_url, sessions, pairs, timeout=settings.timeout, spec=settings.spec
+        settings.base_url,
+        sessions,
+        pairs,
+        timeout=settings.timeout,
+        spec=settings.spec,
+        log_file=settings.log_file,
+        shard=shard,
     )
     if learn_noise:
         from replayqa.replay import learn_noise as learn
@@ -538,6 +576,13 @@ def replay_command(
     else:
         _print_outcome(console, RunOutcome(result, reports))
     sys.exit(EXIT_OK if result.passed else EXIT_ISSUES)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise click.UsageError(f"--shard {text!r}: write it as K/N with 1 <= K <= N, e.g. 2/4")
+    return int(k), int(n)
 
 
 def _pair(text: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ end compare the database with the recorded end capture.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -24,6 +25,7 @@ from replayqa.client import Client
 from replayqa.diff import Comparer, Difference, NoiseRule
 from replayqa.errors import ConfigError, ReplayqaError
 from replayqa.events import Listener
+from replayqa.logs import LogFile
 from replayqa.model import Check, HttpResponse, Issue, Journey, JourneyResult, Node, RunResult, Severity, Step
 from replayqa.provenance import Binding, produced_values, trace
 from replayqa.record.storage import FORMAT, Recording, write_meta
@@ -50,6 +52,8 @@ class ReplaySettings:
     rules: list[NoiseRule] = field(default_factory=list)
     timeout: float = 10.0
     spec: str | None = None
+    log_file: str | None = None  # the app's log, quoted in issues
+    shard: tuple[int, int] = (1, 1)  # replay the K-th of N shares of the session groups
 
 
 @dataclass
@@ -156,6 +160,12 @@ def _selected_groups(
     opened: list[Recording], settings: ReplaySettings, must_exist: bool = True
 ) -> list[tuple[Recording, list[dict[str, Any]]]]:
     groups = [(r, g) for r in opened for g in _groups(r, settings.sessions)]
+    shard, shards = settings.shard
+    if shards > 1:  # deterministic: by recording file name and first session name, not by position
+        groups = [
+            (r, g) for r, g in groups if _shard_of(f"{r.path.name}/{g[0]['name']}", shards) == shard - 1
+        ]
+        return groups
     if not groups and must_exist:
         wanted = ", ".join(settings.sessions)
         names = sorted({s["name"] for r in opened for s in r.sessions()})
@@ -163,6 +173,10 @@ def _selected_groups(
             f"no session named {wanted} in the recordings; sessions: {', '.join(names) or 'none'}"
         )
     return groups
+
+
+def _shard_of(label: str, shards: int) -> int:
+    return int(hashlib.sha256(label.encode()).hexdigest(), 16) % shards
 
 
 def _names(groups: list[tuple[Recording, list[dict[str, Any]]]]) -> tuple[str, ...]:
@@ -179,7 +193,8 @@ class _Replayer:
             state.check_restore_allowed()
         spec = SpecValidator.load(settings.spec) if settings.spec else None
         self.client = Client(settings.base_url, timeout=settings.timeout, retries=1)
-        self.runner = JourneyRunner(self.client, state, listeners=listeners, spec=spec)
+        log = LogFile(settings.log_file, 20) if settings.log_file else None
+        self.runner = JourneyRunner(self.client, state, listeners=listeners, spec=spec, log_source=log)
 
     def __enter__(self) -> _Replayer:
         self.state.connect()

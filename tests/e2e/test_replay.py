@@ -129,3 +129,53 @@ def test_learned_noise_silences_what_differs_between_identical_replays(
     ]
     after = cli("replay", "lucky.db", "--base-url", content_app.base_url)
     assert after.returncode == 0, after.stdout
+
+
+def test_start_and_health_run_the_app_for_the_replay_and_quote_its_log(cli, tmp_path):
+    db = tmp_path / "ci_test.db"
+    port = __import__("tests.e2e.conftest", fromlist=["free_port"]).free_port()
+    start = f"python -m replayqa.demo --db {db} --port {port}"
+    env_fixed = {"REPLAYQA_DEMO_FIX_ALL": "1"}
+    base = ["--base-url", f"http://127.0.0.1:{port}", "--db", f"sqlite:///{db}", *SECRET]
+    done = cli(
+        "replay",
+        str(RECORDING),
+        *base,
+        "--start",
+        start,
+        "--health",
+        f"http://127.0.0.1:{port}/health",
+        env=env_fixed,
+    )
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr
+    buggy = cli(
+        "replay", str(RECORDING), *base, "--start", start, "--json", env={"REPLAYQA_DEMO_FIX_ALL": "0"}
+    )
+    assert buggy.returncode == 1
+    issue = json.loads(buggy.stdout)["journeys"][0]["issues"][0]
+    assert any("payment declined" in line for line in issue["logs"]), "the app's own output, captured"
+
+
+def test_a_health_url_that_never_answers_shows_the_apps_last_log_lines(cli, tmp_path):
+    done = cli(
+        "replay",
+        str(RECORDING),
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--start",
+        "echo 'listening on nothing'; echo 'config missing: DATABASE_URL'; sleep 30",
+    )
+    assert done.returncode == 2
+    assert "the app did not answer at http://127.0.0.1:9" in done.stderr
+    assert "config missing: DATABASE_URL" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_shards_split_sessions_deterministically_and_completely(cli, tmp_path, demo_shop):
+    seen = []
+    for k in (1, 2, 3):
+        done, summary = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"}, "--shard", f"{k}/3")
+        assert done.returncode == 0, done.stderr
+        seen.extend(j["name"] for j in summary["journeys"])
+        again, repeat = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"}, "--shard", f"{k}/3")
+        assert [j["name"] for j in repeat["journeys"]] == [j["name"] for j in summary["journeys"]]
+    assert sorted(seen) == ["declined-payment", "double-submit", "item-removal", "quantity-update"]
