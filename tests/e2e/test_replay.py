@@ -162,11 +162,13 @@ def test_a_health_url_that_never_answers_shows_the_apps_last_log_lines(cli, tmp_
         str(RECORDING),
         "--base-url",
         "http://127.0.0.1:9",
+        "--health-timeout",
+        "2",
         "--start",
         "echo 'listening on nothing'; echo 'config missing: DATABASE_URL'; sleep 30",
     )
     assert done.returncode == 2
-    assert "the app did not answer at http://127.0.0.1:9" in done.stderr
+    assert "the app did not answer at http://127.0.0.1:9 within 2s" in done.stderr
     assert "config missing: DATABASE_URL" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -176,6 +178,6 @@ def test_shards_split_sessions_deterministically_and_completely(cli, tmp_path, d
         done, summary = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"}, "--shard", f"{k}/3")
         assert done.returncode == 0, done.stderr
         seen.extend(j["name"] for j in summary["journeys"])
-        again, repeat = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"}, "--shard", f"{k}/3")
+        _, repeat = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"}, "--shard", f"{k}/3")
         assert [j["name"] for j in repeat["journeys"]] == [j["name"] for j in summary["journeys"]]
     assert sorted(seen) == ["declined-payment", "double-submit", "item-removal", "quantity-update"]
