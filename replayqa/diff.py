@@ -117,6 +117,8 @@ class Comparer:
         return found
 
     def bodies(self, recorded: str, replayed: str, operation: str | None = None) -> list[Difference]:
+        if recorded == replayed:  # the common case, settled without parsing
+            return []
         old, new = _json(recorded), _json(replayed)
         if old is _NOT_JSON or new is _NOT_JSON:
             if (recorded or "") != (replayed or "") and not self.silenced("$", operation):
@@ -125,6 +127,8 @@ class Comparer:
         return [d for d in self.json(old, new, "$") if not self.silenced(d.path, operation)]
 
     def json(self, old: Any, new: Any, path: str) -> list[Difference]:
+        if old == new and type(old) is type(new):  # equal subtrees need no walk
+            return []
         if isinstance(old, dict) and isinstance(new, dict):
             found: list[Difference] = []
             for key in old:

@@ -123,21 +123,32 @@ def trace(exchanges: list[dict[str, Any]]) -> list[Binding]:
 
     Each sent value binds to the *latest* earlier response that produced it.
     """
+    sent = [
+        list(sent_values(row["method"], row["url"], row["request_headers"], row["request_body"]))
+        for row in exchanges
+    ]
+    wanted = {value for values in sent for _, value in values}
     producers: dict[str, Source] = {}
     bindings: list[Binding] = []
     for index, row in enumerate(exchanges):
-        for location, value in sent_values(
-            row["method"], row["url"], row["request_headers"], row["request_body"]
-        ):
+        for location, value in sent[index]:
             source = producers.get(value)
             if source is not None:
                 bindings.append(Binding(index, location, value, source))
-        if row.get("status") is not None:
-            for location, value in produced_values(
-                row["status"], row["response_headers"], row["response_body"]
-            ):
+        if row.get("status") is None or not _may_produce(row, wanted):
+            continue
+        for location, value in produced_values(row["status"], row["response_headers"], row["response_body"]):
+            if value in wanted:
                 producers[value] = Source(index, location)
     return bindings
+
+
+def _may_produce(row: dict[str, Any], wanted: set[str]) -> bool:
+    """Only responses that mention a value some request sends are worth walking."""
+    if not wanted:
+        return False
+    text = (row.get("response_body") or "") + " ".join(v for _, v in row["response_headers"])
+    return any(value in text for value in wanted)
 
 
 def _tokens(value: str) -> Iterator[str]:

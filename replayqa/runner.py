@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import traceback
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,6 +29,7 @@ from replayqa.model import (
     Branch,
     Checkpoint,
     Exchange,
+    HttpResponse,
     Invariant,
     Issue,
     Journey,
@@ -347,15 +348,36 @@ def _request_response(exchange: Exchange | None) -> tuple[Any, Any]:
     return (exchange.request, exchange.response) if exchange else (None, None)
 
 
-def _step_result(exchange: Exchange) -> dict[str, Any]:
-    response = exchange.response
-    assert response is not None
-    body = response.json_or_none()
-    return {
-        "status": response.status,
-        "headers": response.headers,
-        "body": body if body is not None else response.body,
-    }
+class StepOutcome(Mapping[str, Any]):
+    """A step's result for templates (``steps.x.status/headers/body``); the body is parsed when first read."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        self._response = response
+        self._parsed: dict[str, Any] | None = None
+
+    def _data(self) -> dict[str, Any]:
+        if self._parsed is None:
+            body = self._response.json_or_none()
+            self._parsed = {
+                "status": self._response.status,
+                "headers": self._response.headers,
+                "body": body if body is not None else self._response.body,
+            }
+        return self._parsed
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("status", "headers", "body"))
+
+    def __len__(self) -> int:
+        return 3
+
+
+def _step_result(exchange: Exchange) -> StepOutcome:
+    assert exchange.response is not None
+    return StepOutcome(exchange.response)
 
 
 def _where(exc: BaseException) -> str:
