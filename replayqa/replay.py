@@ -28,7 +28,7 @@ from replayqa.events import Listener
 from replayqa.logs import LogFile
 from replayqa.model import Check, HttpResponse, Issue, Journey, JourneyResult, Node, RunResult, Severity, Step
 from replayqa.provenance import Binding, produced_values, trace
-from replayqa.record.storage import FORMAT, Recording, write_meta
+from replayqa.record.storage import Recording, write_meta
 from replayqa.redact import stable_placeholders
 from replayqa.runner import JourneyRunner
 from replayqa.spec import SpecValidator
@@ -75,12 +75,7 @@ class _GroupState:
 
 
 def open_recording(path: Path) -> Recording:
-    recording = Recording.open(path)
-    version = recording.meta.get("format")
-    if version != FORMAT:
-        recording.close()
-        raise ConfigError(f"{path} is a {version} recording; this replayqa reads {FORMAT}: upgrade replayqa")
-    return recording
+    return Recording.open(path)
 
 
 def replay(

@@ -246,7 +246,14 @@ class Recording:
             row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
         except sqlite3.DatabaseError:
             row = None
-        if row is None or json.loads(row[0]) != FORMAT:
+        found = json.loads(row[0]) if row is not None else None
+        if isinstance(found, str) and found.startswith("replayqa-recording/") and found != FORMAT:
+            db.close()
+            raise ConfigError(
+                f"{path} is a {found} recording, newer than this replayqa reads ({FORMAT}): "
+                "upgrade replayqa (pip install -U replayqa)"
+            )
+        if found != FORMAT:
             db.close()
             raise ConfigError(
                 f"{path} is not a replayqa recording (no {FORMAT} metadata); "

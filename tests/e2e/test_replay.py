@@ -79,7 +79,8 @@ def test_bad_input(cli, tmp_path, demo_shop):
     with sqlite3.connect(newer) as conn:
         conn.execute("UPDATE meta SET value = ? WHERE key = 'format'", (json.dumps("replayqa-recording/2"),))
     done = cli("replay", str(newer), *base)
-    assert done.returncode == 2 and "is not a replayqa recording" in done.stderr
+    assert done.returncode == 2 and "is a replayqa-recording/2 recording, newer than" in done.stderr
+    assert "upgrade replayqa" in done.stderr
 
     done = cli("replay", str(RECORDING), *base, "--secret", "password")
     assert done.returncode == 2 and "NAME=VALUE" in done.stderr
