@@ -463,6 +463,7 @@ def export_command(recording: Path, har: Path) -> None:
 )
 @click.option("--session", "sessions", multiple=True, help="Replay only this session (repeatable).")
 @click.option("--spec", help="OpenAPI spec: every replayed response is validated against it.")
+@click.option("--log-file", help="The app's log file; its last lines go into every issue.")
 @click.option("--start", help='Start the app with this shell command first, e.g. "python -m app".')
 @click.option("--health", help="With --start: wait until this URL answers (default: --base-url).")
 @click.option(
@@ -590,3 +591,31 @@ def _pair(text: str) -> tuple[str, str]:
     if not sep or not name:
         raise click.UsageError(f"--secret {text!r}: write it as NAME=VALUE, e.g. password=qa-password")
     return name, value
+
+
+@main.command()
+@click.argument("action", type=click.Choice(["up", "down", "logs"]))
+@click.argument("service", required=False)
+@click.option(
+    "--file",
+    "compose_file",
+    type=click.Path(path_type=Path),
+    default=Path("docker-compose.qa.yml"),
+    show_default=True,
+    help="The compose file.",
+)
+@click.option("--tail", type=int, default=100, show_default=True, help="With logs: how many lines.")
+def infra(action: str, service: str | None, compose_file: Path, tail: int) -> None:
+    """Start, stop or read the logs of docker-compose.qa.yml (PostgreSQL and the demo app).
+
+    Only for machines with Docker; replayqa itself never needs it.
+
+    \b
+    Example:
+      replayqa infra up
+      replayqa infra logs demo --tail 50
+      replayqa infra down
+    """
+    from replayqa.infra import compose
+
+    sys.exit(compose(action, compose_file, service, tail))

@@ -91,3 +91,15 @@ def test_json_report_round_trips(tmp_path):
         "issues": 1,
     }
     assert data["journeys"][0]["issues"][0]["logs"] == ["ERROR payment failed", "Traceback ..."]
+
+
+def test_html_report_is_self_contained_with_recorded_and_replayed_side_by_side(tmp_path):
+    run = make_run()
+    issue = run.issues[0]
+    issue.expected = HttpResponse(200, {"content-type": "application/json"}, '{"status": "paid"}')
+    issue.diff = [{"where": "status", "path": "status", "kind": "changed", "old": 200, "new": 500}]
+    html = write_reports(run, tmp_path)["html"].read_text()
+    assert html.startswith("<!doctype html>") and "<script" not in html and "http-equiv" not in html
+    assert "Recorded: 200" in html and "Replayed: 500" in html and "class=pair" in html
+    assert "<b>status</b> changed" in html and "Traceback ..." in html
+    assert "secret-token" not in html and "pw-123456" not in html

@@ -5,18 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from replayqa.model import RunResult
+from replayqa.report.html import write_html
 from replayqa.report.jsonreport import write_json
 from replayqa.report.junit import write_junit
 from replayqa.report.markdown import write_markdown
 
-__all__ = ["write_json", "write_junit", "write_markdown", "write_reports"]
+__all__ = ["write_html", "write_json", "write_junit", "write_markdown", "write_reports"]
 
 
 def write_reports(run: RunResult, folder: Path, junit: Path | None = None) -> dict[str, Path]:
-    """The Markdown, JSON and JUnit reports of a run; returns their paths by kind."""
+    """The Markdown, HTML, JSON and JUnit reports of a run; returns their paths by kind."""
     folder.mkdir(parents=True, exist_ok=True)
     return {
         "markdown": write_markdown(run, folder / "report.md"),
+        "html": write_html(run, folder / "report.html"),
         "json": write_json(run, folder / "report.json"),
         "junit": write_junit(run, junit or folder / "junit.xml"),
     }

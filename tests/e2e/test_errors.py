@@ -106,8 +106,28 @@ def test_malformed_har(cli, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [["record"], ["session"], ["session", "start"], ["show"], ["import"], ["export"]]
+    "command",
+    [["record"], ["session"], ["session", "start"], ["show"], ["import"], ["export"], ["replay"], ["infra"]],
 )
 def test_recording_commands_have_help_with_an_example(cli, command):
     done = cli(*command, "--help")
     assert done.returncode == 0 and "Example" in done.stdout
+
+
+def test_infra_says_clearly_when_docker_cannot_run(cli, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).resolve().parents[2] / "docker-compose.qa.yml", tmp_path)
+    done = cli("infra", "up")  # this machine has no Docker engine (and maybe no client)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "Docker is not installed here" in done.stderr or "engine is not running" in done.stderr
+    import os
+    import sys
+
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    (bare / "python").symlink_to(sys.executable)
+    done = cli("infra", "up", env={"PATH": str(bare)})
+    assert done.returncode == 2 and "Docker is not installed here" in done.stderr
+    assert os.environ["PATH"]  # the rest of the suite keeps its PATH
