@@ -24,7 +24,7 @@ from replayqa.errors import ReplayqaError
 from replayqa.execute import RunOutcome, run_journeys
 from replayqa.lifecycle import AppProcess
 from replayqa.loader import load_files
-from replayqa.model import count_paths, count_steps
+from replayqa.model import RunResult, count_paths, count_steps
 from replayqa.redact import redact_request, redact_response
 
 EXIT_OK, EXIT_ISSUES, EXIT_ERROR = 0, 1, 2
@@ -471,6 +471,13 @@ def export_command(recording: Path, har: Path) -> None:
 )
 @click.option("--shard", help="K/N: replay only the K-th of N deterministic shares of the sessions.")
 @click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Replay sessions in parallel; with --db each worker gets its own app (--start) and database copy.",
+)
+@click.option(
     "--learn-noise",
     is_flag=True,
     help="Replay each session twice from the same state; save what differs as noise rules in the recording.",
@@ -495,6 +502,7 @@ def replay_command(
     health: str | None,
     health_timeout: float,
     shard: str | None,
+    workers: int,
     **flags: Any,
 ) -> None:
     """Replay recordings against the app and report what changed.
@@ -515,6 +523,11 @@ def replay_command(
         raise click.UsageError("give --base-url http://host:port (or base_url in replayqa.toml)")
     pairs = dict(_pair(s) for s in secrets)
     shard_of = _shard(shard) if shard else (1, 1)
+    if workers > 1:
+        _replay_with_workers(
+            recordings, settings, sessions, pairs, as_json, workers, start, health, health_timeout
+        )
+        return
     app = AppProcess(start, health or settings.base_url, health_timeout).start() if start else None
     try:
         if app is not None:
@@ -523,6 +536,56 @@ def replay_command(
     finally:
         if app is not None:
             app.stop()
+
+
+def _replay_with_workers(
+    recordings: tuple[Path, ...],
+    settings: Settings,
+    sessions: tuple[str, ...],
+    pairs: dict[str, str],
+    as_json: bool,
+    workers: int,
+    start: str | None,
+    health: str | None,
+    health_timeout: float,
+) -> None:
+    """Each worker replays its share of the sessions, against its own app and database copy."""
+    from urllib.parse import urlsplit
+
+    from replayqa.lifecycle import WorkerApps
+    from replayqa.replay import ReplaySettings, replay_in_parallel
+    from replayqa.state import NullBackend, open_state
+    from replayqa.state.base import StateBackend
+
+    assert settings.base_url is not None
+    replay_settings = ReplaySettings(
+        settings.base_url, sessions, pairs, timeout=settings.timeout, spec=settings.spec
+    )
+    console = _console()
+    listeners = [] if as_json else [ConsoleProgress(console)]
+    if settings.db:
+        if not start:
+            raise click.UsageError(
+                "--workers with --db needs --start, using {port} and {db_path} or {db_url}: "
+                "each worker gets its own app and its own copy of the database"
+            )
+        open_state(settings.db, allow_restore=settings.allow_restore).check_restore_allowed()
+        health_path = urlsplit(health).path if health else "/"
+        with WorkerApps(workers, start, settings.db, health_path, health_timeout) as pool:
+            states: list[tuple[str, StateBackend]] = [
+                (w.base_url, open_state(w.db_url, allow_restore=True, lock_timeout=settings.lock_timeout))
+                for w in pool
+            ]
+            result = replay_in_parallel(recordings, replay_settings, states, listeners)
+    else:
+        app = AppProcess(start, health or settings.base_url, health_timeout).start() if start else None
+        try:
+            states = [(settings.base_url, NullBackend()) for _ in range(workers)]
+            result = replay_in_parallel(recordings, replay_settings, states, listeners)
+        finally:
+            if app is not None:
+                app.stop()
+    _report_replay(result, settings, as_json, console)
 
 
 def _replay(
@@ -536,9 +599,7 @@ def _replay(
 ) -> None:
     from replayqa.execute import check_reachable
     from replayqa.replay import ReplaySettings, replay
-    from replayqa.report import write_reports
     from replayqa.state import open_state
-    from replayqa.store import RunStore
 
     assert settings.base_url is not None
     check_reachable(settings.base_url, settings.timeout)
@@ -563,7 +624,14 @@ def _replay(
         )
         return
     result = replay(recordings, replay_settings, state, listeners)
-    result.base_url = settings.base_url
+    _report_replay(result, settings, as_json, console)
+
+
+def _report_replay(result: RunResult, settings: Settings, as_json: bool, console: Console) -> None:
+    from replayqa.report import write_reports
+    from replayqa.store import RunStore
+
+    result.base_url = result.base_url or settings.base_url or ""
     RunStore(settings.store).save(result)
     reports = write_reports(
         result, Path(settings.report_dir) / result.run_id, Path(settings.junit) if settings.junit else None

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -102,6 +103,47 @@ def replay(
     finally:
         for recording in opened:
             recording.close()
+
+
+def replay_in_parallel(
+    recordings: Iterable[Path],
+    settings: ReplaySettings,
+    workers: list[tuple[str, StateBackend]],
+    listeners: Iterable[Listener] = (),
+) -> RunResult:
+    """Worker ``i`` of ``n`` replays share ``i/n`` of the session groups, against its own app and database."""
+    paths = [Path(p) for p in recordings]
+    opened = [open_recording(p) for p in paths]
+    try:
+        _selected_groups(opened, settings)  # a session name nobody has is an error before anything runs
+        order = [f"{r.path.name}/{g[0]['name']}" for r, g in _selected_groups(opened, settings)]
+    finally:
+        for recording in opened:
+            recording.close()
+    results: list[RunResult | BaseException] = [RunResult("")] * len(workers)
+
+    def work(index: int, base_url: str, state: StateBackend) -> None:
+        share = replace(settings, base_url=base_url, shard=(index + 1, len(workers)))
+        try:
+            results[index] = replay(paths, share, state, listeners)
+        except BaseException as exc:  # re-raised on the main thread
+            results[index] = exc
+
+    threads = [threading.Thread(target=work, args=(i, url, state)) for i, (url, state) in enumerate(workers)]
+    started = time.time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for outcome in results:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    merged = RunResult(time.strftime("replay-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], started_at=started)
+    journeys = [j for r in results if isinstance(r, RunResult) for j in r.journeys]
+    rank = {name.split("/", 1)[1]: i for i, name in enumerate(order)}
+    merged.journeys = sorted(journeys, key=lambda j: rank.get(j.journey.split("+")[0], 0))
+    merged.duration_ms = (time.time() - started) * 1000
+    return merged
 
 
 def learn_noise(

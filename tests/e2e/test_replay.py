@@ -182,3 +182,60 @@ def test_shards_split_sessions_deterministically_and_completely(cli, tmp_path, d
         _, repeat = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"}, "--shard", f"{k}/3")
         assert [j["name"] for j in repeat["journeys"]] == [j["name"] for j in summary["journeys"]]
     assert sorted(seen) == ["declined-payment", "double-submit", "item-removal", "quantity-update"]
+
+
+def test_workers_replay_in_parallel_each_on_its_own_app_and_database_copy(cli, tmp_path):
+    from replayqa.demo.app import init_db
+
+    db = tmp_path / "parallel_test.db"
+    init_db(db)
+    start = "python -m replayqa.demo --db {db_path} --port {port}"
+    done = cli(
+        "replay",
+        str(RECORDING),
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--db",
+        f"sqlite:///{db}",
+        *SECRET,
+        "--workers",
+        "2",
+        "--start",
+        start,
+        "--health",
+        "http://x/health",
+        "--json",
+        env={"REPLAYQA_DEMO_FIX_ALL": "1"},
+    )
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr
+    summary = json.loads(done.stdout)
+    assert [j["name"] for j in summary["journeys"]] == [
+        "declined-payment",
+        "double-submit",
+        "quantity-update",
+        "item-removal",
+    ]
+    assert summary["summary"]["issues"] == 0
+    assert sorted(p.name for p in tmp_path.glob("*.db*")) == ["parallel_test.db"], "worker copies are removed"
+
+
+def test_workers_with_a_database_need_start(cli, tmp_path, demo_shop):
+    done = cli(
+        "replay", str(RECORDING), "--base-url", demo_shop.base_url, "--db", demo_shop.db_url, "--workers", "2"
+    )
+    assert done.returncode == 2 and "--workers with --db needs --start" in done.stderr
+
+
+def test_workers_without_a_database_share_the_app(cli, tmp_path, content_app, recording_proxy):
+    import httpx
+
+    proxy = recording_proxy("--upstream", content_app.base_url, "--out", "many.db")
+    for n in range(4):
+        cli("session", "start", f"s{n}", "--proxy", proxy.url)
+        with httpx.Client(base_url=proxy.url) as client:
+            client.get("/gzip")
+        cli("session", "end", "--proxy", proxy.url)
+    assert proxy.stop()[0] == 0
+    done = cli("replay", "many.db", "--base-url", content_app.base_url, "--workers", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    assert sorted(j["name"] for j in json.loads(done.stdout)["journeys"]) == ["s0", "s1", "s2", "s3"]
