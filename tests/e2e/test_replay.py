@@ -239,3 +239,44 @@ def test_workers_without_a_database_share_the_app(cli, tmp_path, content_app, re
     done = cli("replay", "many.db", "--base-url", content_app.base_url, "--workers", "3", "--json")
     assert done.returncode == 0, done.stderr
     assert sorted(j["name"] for j in json.loads(done.stdout)["journeys"]) == ["s0", "s1", "s2", "s3"]
+
+
+def test_postgres_workers_each_get_a_template_copy(cli, notes_app, recording_proxy, tmp_path):
+    import httpx
+    import psycopg
+
+    app, dsn = notes_app
+    proxy = recording_proxy("--upstream", app.base_url, "--out", "notes.db", "--db", dsn)
+    for n in range(3):
+        cli("session", "start", f"writer-{n}", "--proxy", proxy.url)
+        with httpx.Client(base_url=proxy.url) as client:
+            client.post("/notes", json={"text": f"note {n}"})
+            client.get("/notes")
+        cli("session", "end", "--proxy", proxy.url)
+    assert proxy.stop()[0] == 0
+    app.stop()  # nothing may be connected to a template database
+    script = Path(__file__).resolve().parents[1] / "support" / "notes_app.py"
+    done = cli(
+        "replay",
+        "notes.db",
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--db",
+        dsn,
+        "--workers",
+        "2",
+        "--start",
+        f"python {script} {{db_url}} {{port}}",
+        "--health",
+        "http://x/notes",
+        "--json",
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert sorted(j["name"] for j in json.loads(done.stdout)["journeys"]) == [
+        "writer-0",
+        "writer-1",
+        "writer-2",
+    ]
+    with psycopg.connect(dsn.rsplit("/", 1)[0] + "/postgres") as admin:
+        copies = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE '%worker%'").fetchall()
+    assert copies == [], "worker databases are dropped"

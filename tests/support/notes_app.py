@@ -1,6 +1,6 @@
 """A tiny notes API on PostgreSQL, run as its own process, holding one connection for its life.
 
-``python notes_app.py DSN`` prints ``listening on URL``. It exists so end-to-end
+``python notes_app.py DSN [PORT]`` prints ``listening on URL``. It exists so end-to-end
 tests can show restores acting on an app that never reconnects.
 """
 
@@ -43,6 +43,6 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write(format % args + "\n")
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 0), Handler)
 print(f"listening on http://127.0.0.1:{server.server_port}", flush=True)
 server.serve_forever()
