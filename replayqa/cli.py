@@ -559,7 +559,12 @@ def _replay_with_workers(
 
     assert settings.base_url is not None
     replay_settings = ReplaySettings(
-        settings.base_url, sessions, pairs, timeout=settings.timeout, spec=settings.spec
+        settings.base_url,
+        sessions,
+        pairs,
+        rules=_noise_rules(settings),
+        timeout=settings.timeout,
+        spec=settings.spec,
     )
     console = _console()
     listeners = [] if as_json else [ConsoleProgress(console)]
@@ -610,6 +615,7 @@ def _replay(
         settings.base_url,
         sessions,
         pairs,
+        rules=_noise_rules(settings),
         timeout=settings.timeout,
         spec=settings.spec,
         log_file=settings.log_file,
@@ -645,6 +651,17 @@ def _report_replay(result: RunResult, settings: Settings, as_json: bool, console
     else:
         _print_outcome(console, RunOutcome(result, reports))
     sys.exit(EXIT_OK if result.passed else EXIT_ISSUES)
+
+
+def _noise_rules(settings: Settings) -> list[Any]:
+    from replayqa.diff import NoiseRule
+
+    try:
+        return [NoiseRule(**rule) for rule in settings.noise_rules]
+    except TypeError as exc:
+        raise click.UsageError(
+            f"noise_rules in {settings.source}: {exc}; each is {{path, operation, reason}}"
+        ) from None
 
 
 def _shard(text: str) -> tuple[int, int]:

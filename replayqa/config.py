@@ -33,6 +33,8 @@ class Settings:
     exclude_tables: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
+    #: Replay noise rules: [{path = "$.items[*].seen_at", operation = "listItems", reason = "..."}]
+    noise_rules: list[dict[str, str]] = field(default_factory=list)
     #: Where the settings came from, for messages.
     source: str | None = None
 

@@ -280,3 +280,26 @@ def test_postgres_workers_each_get_a_template_copy(cli, notes_app, recording_pro
     with psycopg.connect(dsn.rsplit("/", 1)[0] + "/postgres") as admin:
         copies = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE '%worker%'").fetchall()
     assert copies == [], "worker databases are dropped"
+
+
+def test_binary_bodies_are_compared_by_hash_and_config_noise_rules_apply(
+    cli, content_app, recording_proxy, tmp_path
+):
+    import httpx
+
+    proxy = recording_proxy("--upstream", content_app.base_url, "--out", "mixed.db")
+    with httpx.Client(base_url=proxy.url) as client:
+        client.get("/binary")
+        client.get("/lucky")
+    assert proxy.stop()[0] == 0
+    (tmp_path / "replayqa.toml").write_text(
+        '[[noise_rules]]\npath = "$.number"\nreason = "a lucky number is random by design"\n'
+    )
+    done = cli("replay", "mixed.db", "--base-url", content_app.base_url)
+    assert done.returncode == 0, done.stdout
+
+
+def test_bad_noise_rules_in_the_config(cli, tmp_path, demo_shop):
+    (tmp_path / "replayqa.toml").write_text('[[noise_rules]]\nwhere = "$.x"\n')
+    done = cli("replay", str(RECORDING), "--base-url", demo_shop.base_url)
+    assert done.returncode == 2 and "noise_rules in" in done.stderr and "Traceback" not in done.stderr
