@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,21 +71,38 @@ def main() -> None:
     """
 
 
+def _app_options(db_help: str, spec_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options every command that talks to the app under test shares (run, replay)."""
+    options = [
+        click.option("--base-url", help="Where the app under test listens."),
+        click.option("--db", help=db_help),
+        click.option(
+            "--allow-restore",
+            is_flag=True,
+            default=None,
+            help="Allow restores of a database whose name has no test/qa/replayqa.",
+        ),
+        click.option("--spec", help=spec_help),
+        click.option("--log-file", help="The app's log file; its last lines go into every issue."),
+        click.option("--report-dir", help="Folder for the reports (a subfolder per run)."),
+        click.option("--junit", help="Also write JUnit XML here."),
+        click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of progress."),
+    ]
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @main.command()
 @click.argument("journey_files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--base-url", help="Where the app under test listens.")
-@click.option("--db", help="The app's database: sqlite:///path.db, postgresql://..., or none.")
-@click.option(
-    "--allow-restore",
-    is_flag=True,
-    default=None,
-    help="Allow restores of a database whose name has no test/qa/replayqa.",
+@_app_options(
+    "The app's database: sqlite:///path.db, postgresql://..., or none.",
+    "OpenAPI spec (file or URL) for `schema: true` checks.",
 )
-@click.option("--report-dir", help="Folder for the reports (a subfolder per run).")
-@click.option("--junit", help="Also write JUnit XML here.")
-@click.option("--spec", help="OpenAPI spec (file or URL) for `schema: true` checks.")
-@click.option("--log-file", help="The app's log file; its last lines go into every issue.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of progress.")
 def run(journey_files: tuple[Path, ...], as_json: bool, **flags: Any) -> None:
     """Run journey files (.yaml or .py) against a running app.
 
@@ -453,17 +471,11 @@ def export_command(recording: Path, har: Path) -> None:
 
 @main.command("replay")
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--base-url", help="Where the app under test listens.")
-@click.option("--db", help="The app's database: each session's recorded start state is restored into it.")
-@click.option(
-    "--allow-restore",
-    is_flag=True,
-    default=None,
-    help="Restore even if the name does not mark a test database.",
+@_app_options(
+    "The app's database: each session's recorded start state is restored into it.",
+    "OpenAPI spec: every replayed response is validated against it.",
 )
 @click.option("--session", "sessions", multiple=True, help="Replay only this session (repeatable).")
-@click.option("--spec", help="OpenAPI spec: every replayed response is validated against it.")
-@click.option("--log-file", help="The app's log file; its last lines go into every issue.")
 @click.option("--start", help='Start the app with this shell command first, e.g. "python -m app".')
 @click.option("--health", help="With --start: wait until this URL answers (default: --base-url).")
 @click.option(
@@ -489,9 +501,6 @@ def export_command(recording: Path, har: Path) -> None:
     metavar="NAME=VALUE",
     help="Value for a redacted field or header, e.g. password=... (repeatable).",
 )
-@click.option("--report-dir", help="Folder for the reports (a subfolder per run).")
-@click.option("--junit", help="Also write JUnit XML here.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of progress.")
 def replay_command(
     recordings: tuple[Path, ...],
     sessions: tuple[str, ...],

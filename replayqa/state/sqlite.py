@@ -13,6 +13,7 @@ import sqlite3
 import tempfile
 import time
 import zlib
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -84,13 +85,7 @@ class SQLiteBackend:
     def checkpoint(self, name: str) -> None:
         conn, folder = self._require()
         target = folder / f"{len(self._snapshots)}-{abs(hash(name))}.db"
-        snapshot = sqlite3.connect(target)
-        try:
-            conn.backup(snapshot)
-        except sqlite3.OperationalError as exc:
-            raise self._blocked("checkpoint", exc) from exc
-        finally:
-            snapshot.close()
+        self._copy(conn, target, "checkpoint")
         self._snapshots[name] = target
 
     def rollback(self, name: str) -> None:
@@ -99,13 +94,7 @@ class SQLiteBackend:
         if name not in self._snapshots:
             raise StateError(f"no checkpoint named {name!r} to restore; taken: {sorted(self._snapshots)}")
         self._wait_for_writers(conn)
-        source = sqlite3.connect(self._snapshots[name])
-        try:
-            source.backup(conn)
-        except sqlite3.OperationalError as exc:
-            raise self._blocked(f"restore checkpoint {name!r} into", exc) from exc
-        finally:
-            source.close()
+        self._copy(self._snapshots[name], conn, f"restore checkpoint {name!r} into")
 
     def release(self, name: str) -> None:
         path = self._snapshots.pop(name, None)
@@ -142,18 +131,13 @@ class SQLiteBackend:
         """The whole database file, consistent as of one moment, compressed."""
         conn, folder = self._require()
         target = folder / "capture.db"
-        snapshot = sqlite3.connect(target, isolation_level=None)
-        try:
-            conn.backup(snapshot)
+        self._copy(conn, target, "capture")
+        with closing(sqlite3.connect(target, isolation_level=None)) as snapshot:
             if redact is not None:
                 _redact_file(snapshot, redact)
             counts = {
                 t: snapshot.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0] for t in self.tables()
             }
-        except sqlite3.OperationalError as exc:
-            raise self._blocked("capture", exc) from exc
-        finally:
-            snapshot.close()
         try:
             return DatabaseCapture("sqlite", zlib.compress(target.read_bytes(), 6), counts, time.time())
         finally:
@@ -166,13 +150,9 @@ class SQLiteBackend:
         source_path = folder / "restore.db"
         source_path.write_bytes(zlib.decompress(capture.data))
         self._wait_for_writers(conn)
-        source = sqlite3.connect(source_path)
         try:
-            source.backup(conn)
-        except sqlite3.OperationalError as exc:
-            raise self._blocked("restore a capture into", exc) from exc
+            self._copy(source_path, conn, "restore a capture into")
         finally:
-            source.close()
             source_path.unlink(missing_ok=True)
 
     # -- helpers -------------------------------------------------------------
@@ -189,6 +169,19 @@ class SQLiteBackend:
         if self._conn is None or self._dir is None:
             raise StateError("the SQLite state backend is not connected")
         return self._conn, self._dir
+
+    def _copy(self, source: sqlite3.Connection | Path, target: sqlite3.Connection | Path, what: str) -> None:
+        """One backup-API copy between the live database and a file; a lock wait becomes a clear error."""
+        opened = [sqlite3.connect(p) for p in (source, target) if isinstance(p, Path)]
+        src = source if isinstance(source, sqlite3.Connection) else opened[0]
+        dst = target if isinstance(target, sqlite3.Connection) else opened[-1]
+        try:
+            src.backup(dst)
+        except sqlite3.OperationalError as exc:
+            raise self._blocked(what, exc) from exc
+        finally:
+            for conn in opened:
+                conn.close()
 
     def _wait_for_writers(self, conn: sqlite3.Connection) -> None:
         """Fail within the lock timeout rather than let the backup API spin forever."""
