@@ -148,6 +148,12 @@ def open_state(
             exclude_tables=exclude_tables,
             lock_timeout=lock_timeout,
         )
+    if scheme == "postgresql+undo":
+        from replayqa.state.undo import UndoLogBackend
+
+        return UndoLogBackend(
+            url, allow_restore=allow_restore, exclude_tables=exclude_tables, lock_timeout=lock_timeout
+        )
     if scheme in {"postgresql", "postgres"}:
         from replayqa.state.postgres import PostgresBackend
 
@@ -160,5 +166,5 @@ def open_state(
         )
     raise ConfigError(
         f"unknown database URL scheme {scheme or url!r}: use sqlite:///path/app.db, "
-        "postgresql://user@host/dbname, or none"
+        "postgresql://user@host/dbname (postgresql+undo:// for the undo log), or none"
     )
