@@ -143,28 +143,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    size, sessions = (100_000, [1_000]) if args.quick else (1_000_000, [10, 1_000, 100_000])
+    sizes, sessions = (
+        ([100_000], [1_000]) if args.quick else ([1_000, 100_000, 1_000_000], [10, 1_000, 100_000])
+    )
     server = start_postgres()
     results = []
     try:
-        with psycopg.connect(server.dsn("postgres"), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE bench_test")
-        with psycopg.connect(server.dsn("bench_test"), autocommit=True) as conn:
-            conn.execute(SCHEMA.replace("{size}", str(size)))
-            conn.execute("VACUUM ANALYZE items")
-        for rows in sessions:
-            timings = {name: technique(server, "bench_test", rows) for name, technique in TECHNIQUES.items()}
-            undo = timings["undo log"]["restore"]
-            results.append(
-                {
-                    "table_rows": size,
-                    "session_rows": rows,
-                    "seconds": {k: {p: round(v, 4) for p, v in t.items()} for k, t in timings.items()},
-                    "restore ratio to undo log": {
-                        k: round(t["restore"] / undo, 1) for k, t in timings.items()
-                    },
-                }
-            )
+        for size in sizes:
+            results.extend(_measure_size(server, size, [rows for rows in sessions if rows <= size]))
     finally:
         server.stop()
     report = {
@@ -178,6 +164,30 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _measure_size(server: PostgresServer, size: int, sessions: list[int]) -> list[dict[str, object]]:
+    name = f"bench_{size}_test"
+    results = []
+    with psycopg.connect(server.dsn("postgres"), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(server.dsn(name), autocommit=True) as conn:
+        conn.execute(SCHEMA.replace("{size}", str(size)))
+        conn.execute("VACUUM ANALYZE items")
+    for rows in sessions:
+        timings = {label: technique(server, name, rows) for label, technique in TECHNIQUES.items()}
+        undo = timings["undo log"]["restore"]
+        results.append(
+            {
+                "table_rows": size,
+                "session_rows": rows,
+                "seconds": {k: {p: round(v, 4) for p, v in t.items()} for k, t in timings.items()},
+                "restore ratio to undo log": {k: round(t["restore"] / undo, 1) for k, t in timings.items()},
+            }
+        )
+    with psycopg.connect(server.dsn("postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    return results
 
 
 if __name__ == "__main__":
