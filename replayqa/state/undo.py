@@ -45,7 +45,6 @@ CREATE TABLE replayqa_undo.log (
     old_image jsonb,
     new_image jsonb
 );
-CREATE TABLE replayqa_undo.tables (relid oid PRIMARY KEY, delete_sql text NOT NULL, insert_sql text NOT NULL);
 
 CREATE FUNCTION replayqa_undo.record() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
@@ -72,29 +71,6 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION replayqa_undo.rollback_to(mark bigint) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
-DECLARE
-  entry record;
-  undone bigint := 0;
-BEGIN
-  FOR entry IN
-    SELECT l.op, l.old_image, l.new_image, t.delete_sql, t.insert_sql
-    FROM replayqa_undo.log l JOIN replayqa_undo.tables t USING (relid)
-    WHERE l.seq > mark ORDER BY l.seq DESC
-  LOOP
-    IF entry.op IN ('I', 'U') THEN
-      EXECUTE entry.delete_sql USING entry.new_image;
-    END IF;
-    IF entry.op IN ('U', 'D') THEN
-      EXECUTE entry.insert_sql USING entry.old_image;
-    END IF;
-    undone := undone + 1;
-  END LOOP;
-  DELETE FROM replayqa_undo.log WHERE seq > mark;
-  RETURN undone;
-END
-$fn$;
 """
 
 
@@ -187,11 +163,6 @@ class UndoLogBackend(PostgresBackend):
         conn.execute("CREATE SEQUENCE replayqa_undo.clock")
         conn.execute(_FUNCTIONS)
         for table in self.tables:
-            delete, insert = _statements(table)
-            conn.execute(
-                "INSERT INTO replayqa_undo.tables VALUES (%s, %s, %s)",
-                (table.oid, delete.as_string(conn), insert.as_string(conn)),
-            )
             conn.execute(
                 sql.SQL(
                     "CREATE TRIGGER replayqa_undo AFTER INSERT OR UPDATE OR DELETE ON {} "
@@ -204,21 +175,65 @@ class UndoLogBackend(PostgresBackend):
                     "FOR EACH STATEMENT EXECUTE FUNCTION replayqa_undo.record_truncate()"
                 ).format(table.ident)
             )
+        conn.execute(_rollback_function(self.tables))
 
     def _drop_undo(self) -> None:
         _drop_undo(self._require())
 
 
-def _statements(table: Table) -> tuple[sql.Composed, sql.Composed]:
-    """Per table: delete a row found by primary key in an image; insert a row from an image."""
-    keys = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
-    columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
-    image = sql.SQL("jsonb_populate_record(NULL::{}, $1)").format(table.ident)
-    delete = sql.SQL("DELETE FROM {} WHERE ({}) = (SELECT {} FROM {})").format(table.ident, keys, keys, image)
-    insert = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
-        table.ident, columns, columns, image
+def _rollback_function(tables: list[Table]) -> sql.Composed:
+    """The undo loop, written out per table with static SQL, so plpgsql plans each statement once."""
+    branches = []
+    for table in tables:
+        keys = sql.SQL(", ").join(sql.Identifier(c) for c in table.primary_key)
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
+
+        def image(field: str, table: Table = table) -> sql.Composed:
+            return sql.SQL("jsonb_populate_record(NULL::{}, entry.{})").format(table.ident, sql.SQL(field))
+
+        branches.append(
+            sql.SQL(
+                """
+    WHEN {oid} THEN
+      IF entry.op IN ('I', 'U') THEN
+        DELETE FROM {table} WHERE ({keys}) = (SELECT {keys} FROM {new});
+      END IF;
+      IF entry.op IN ('U', 'D') THEN
+        INSERT INTO {table} ({columns}) OVERRIDING SYSTEM VALUE SELECT {columns} FROM {old};
+      END IF;"""
+            ).format(
+                oid=sql.Literal(table.oid),
+                table=table.ident,
+                keys=keys,
+                columns=columns,
+                new=image("new_image"),
+                old=image("old_image"),
+            )
+        )
+    cases = (
+        sql.SQL("\n    CASE entry.relid{}\n    END CASE;").format(sql.SQL("").join(branches))
+        if branches
+        else sql.SQL("")
     )
-    return delete, insert
+    return sql.SQL(
+        """
+CREATE FUNCTION replayqa_undo.rollback_to(mark bigint) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
+DECLARE
+  entry record;
+  undone bigint := 0;
+BEGIN
+  FOR entry IN
+    SELECT relid, op, old_image, new_image FROM replayqa_undo.log WHERE seq > mark ORDER BY seq DESC
+  LOOP{cases}
+    undone := undone + 1;
+  END LOOP;
+  DELETE FROM replayqa_undo.log WHERE seq > mark;
+  RETURN undone;
+END
+$fn$
+"""
+    ).format(cases=cases)
 
 
 def _drop_undo(conn: psycopg.Connection[Any]) -> None:
