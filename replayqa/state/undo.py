@@ -12,8 +12,9 @@ Chosen with ``postgresql+undo://...``. How it works:
   It copies nothing.
 * A rollback locks the tables in EXCLUSIVE mode (readers go on) and, in one
   transaction with foreign-key triggers off, applies the entries newer than
-  the mark in reverse, each through a statement prepared per table that finds
-  rows by primary key; then it drops those entries and puts the sequences
+  the mark in reverse, through static SQL generated per table at connect (so
+  plpgsql plans each statement once) that finds rows by primary key; then it
+  drops those entries and puts the sequences
   back. Checkpoints taken after the target are gone, as with SAVEPOINTs.
   The app keeps its connections throughout.
 
