@@ -50,9 +50,10 @@ def timed(action) -> float:
     return time.perf_counter() - started
 
 
-def undo_log(server: PostgresServer, db: str, rows: int) -> dict[str, float]:
-    with psycopg.connect(server.dsn(db), autocommit=True) as app:
-        backend = open_state(server.dsn(db).replace("postgresql://", "postgresql+undo://"))
+def with_backend(url: str, rows: int) -> dict[str, float]:
+    """replayqa's own backends: the app keeps its connection open throughout."""
+    with psycopg.connect(url.replace("+undo", ""), autocommit=True) as app:
+        backend = open_state(url)
         backend.connect()
         try:
             before = checksum(app)
@@ -66,19 +67,12 @@ def undo_log(server: PostgresServer, db: str, rows: int) -> dict[str, float]:
     return {"checkpoint": checkpoint, "restore": restore}
 
 
+def undo_log(server: PostgresServer, db: str, rows: int) -> dict[str, float]:
+    return with_backend(server.dsn(db).replace("postgresql://", "postgresql+undo://"), rows)
+
+
 def side_schema(server: PostgresServer, db: str, rows: int) -> dict[str, float]:
-    with psycopg.connect(server.dsn(db), autocommit=True) as app:
-        backend = open_state(server.dsn(db))
-        backend.connect()
-        try:
-            before = checksum(app)
-            checkpoint = timed(lambda: backend.checkpoint("start"))
-            change(app, rows)
-            restore = timed(lambda: backend.rollback("start"))
-            assert checksum(app) == before
-        finally:
-            backend.disconnect()
-    return {"checkpoint": checkpoint, "restore": restore}
+    return with_backend(server.dsn(db), rows)
 
 
 def dump_restore(server: PostgresServer, db: str, rows: int) -> dict[str, float]:
