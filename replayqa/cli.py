@@ -23,6 +23,7 @@ from replayqa.config import Settings, load_settings
 from replayqa.console import ConsoleProgress, summary_line
 from replayqa.errors import ReplayqaError
 from replayqa.execute import RunOutcome, run_journeys
+from replayqa.knowledge import failed
 from replayqa.lifecycle import AppProcess
 from replayqa.loader import load_files
 from replayqa.model import RunResult, count_paths, count_steps
@@ -87,6 +88,12 @@ def _app_options(db_help: str, spec_help: str) -> Callable[[Callable[..., Any]],
         click.option("--report-dir", help="Folder for the reports (a subfolder per run)."),
         click.option("--junit", help="Also write JUnit XML here."),
         click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of progress."),
+        click.option(
+            "--fail-on",
+            type=click.Choice(["any", "new"]),
+            default=None,
+            help="Exit 1 on any issue (default), or only on issues no known-issue rule covers.",
+        ),
     ]
 
     def apply(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -131,8 +138,8 @@ def run(journey_files: tuple[Path, ...], as_json: bool, **flags: Any) -> None:
             )
         )
     else:
-        _print_outcome(console, outcome)
-    sys.exit(EXIT_OK if outcome.result.passed else EXIT_ISSUES)
+        _print_outcome(console, outcome, settings.fail_on)
+    sys.exit(EXIT_ISSUES if failed(outcome.result, settings.fail_on) else EXIT_OK)
 
 
 @main.command("list")
@@ -225,9 +232,9 @@ def _print_bug(console: Console, bug: Any, result: Any) -> None:
         )
 
 
-def _print_outcome(console: Console, outcome: RunOutcome) -> None:
+def _print_outcome(console: Console, outcome: RunOutcome, fail_on: str = "any") -> None:
     console.print()
-    console.print(summary_line(outcome.result))
+    console.print(summary_line(outcome.result, fail_on))
     for kind, path in outcome.reports.items():
         console.print(f"  {kind:<9} {path}", highlight=False)
 
@@ -643,13 +650,16 @@ def _replay(
 
 
 def _report_replay(result: RunResult, settings: Settings, as_json: bool, console: Console) -> None:
+    from replayqa.execute import keep_results
     from replayqa.report import write_reports
-    from replayqa.store import RunStore
 
     result.base_url = result.base_url or settings.base_url or ""
-    RunStore(settings.store).save(result)
+    keep_results(result, settings)
     reports = write_reports(
-        result, Path(settings.report_dir) / result.run_id, Path(settings.junit) if settings.junit else None
+        result,
+        Path(settings.report_dir) / result.run_id,
+        Path(settings.junit) if settings.junit else None,
+        settings.fail_on,
     )
     if as_json:
         from replayqa.report.serialize import run_dict
@@ -658,8 +668,8 @@ def _report_replay(result: RunResult, settings: Settings, as_json: bool, console
             json.dumps({**run_dict(result), "reports": {k: str(v) for k, v in reports.items()}}, indent=2)
         )
     else:
-        _print_outcome(console, RunOutcome(result, reports))
-    sys.exit(EXIT_OK if result.passed else EXIT_ISSUES)
+        _print_outcome(console, RunOutcome(result, reports), settings.fail_on)
+    sys.exit(EXIT_ISSUES if failed(result, settings.fail_on) else EXIT_OK)
 
 
 def _noise_rules(settings: Settings) -> list[Any]:
@@ -713,3 +723,82 @@ def infra(action: str, service: str | None, compose_file: Path, tail: int) -> No
     from replayqa.infra import compose
 
     sys.exit(compose(action, compose_file, service, tail))
+
+
+@main.group("issues")
+def issues_group() -> None:
+    """What the run store remembers about failures, grouped by fingerprint.
+
+    \b
+    Example:
+      replayqa issues list
+      replayqa issues mark 3f2a9c1d0e4b known --reason "BUG-123, fix in 2.4"
+    """
+
+
+@issues_group.command("list")
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The run store (default .replayqa/runs.db).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def issues_list(store: Path | None, as_json: bool) -> None:
+    """Every fingerprint seen: how often, in how many runs, first and last seen, and its status.
+
+    \b
+    Example:
+      replayqa issues list --json
+    """
+    from replayqa.store import RunStore
+
+    opened = RunStore(store or load_settings().store)
+    known = {rule.fingerprint: rule for rule in opened.known_rules()}
+    rows = [
+        {**row, "status": known[row["fingerprint"]].status if row["fingerprint"] in known else "new"}
+        for row in opened.occurrences()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    console = _console()
+    if not rows:
+        console.print("no issues recorded yet")
+    for row in rows:
+        seen = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["last_seen"]))
+        console.print(
+            f"[bold]{row['fingerprint']}[/]  {row['status']:<6} {row['occurrences']}× in "
+            f"{_count(row['runs'], 'run')}, last {seen}",
+            highlight=False,
+        )
+        console.print(
+            f"  {row['latest_where']}: {row['latest_error']}",
+            style="dim",
+            no_wrap=True,
+            overflow="ellipsis",
+            markup=False,
+        )
+
+
+@issues_group.command("mark")
+@click.argument("fingerprint")
+@click.argument("status", type=click.Choice(["known", "flaky", "new"]))
+@click.option("--reason", default="", help="Why: a ticket, a note for whoever sees it next.")
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The run store (default .replayqa/runs.db).",
+)
+def issues_mark(fingerprint: str, status: str, reason: str, store: Path | None) -> None:
+    """Mark a fingerprint known or flaky (or new again); --fail-on new then lets it pass.
+
+    \b
+    Example:
+      replayqa issues mark 3f2a9c1d0e4b known --reason "BUG-123"
+    """
+    from replayqa.store import RunStore
+
+    RunStore(store or load_settings().store).mark(fingerprint, status, reason)
+    click.echo(f"{fingerprint} is now {status}")

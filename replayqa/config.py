@@ -35,6 +35,10 @@ class Settings:
     vars: dict[str, Any] = field(default_factory=dict)
     #: Replay noise rules: [{path = "$.items[*].seen_at", operation = "listItems", reason = "..."}]
     noise_rules: list[dict[str, str]] = field(default_factory=list)
+    #: Known issues: [{operation = "POST /carts/{id}/checkout", contains = "409", reason = "BUG-12"}]
+    known_issues: list[dict[str, str]] = field(default_factory=list)
+    #: "any": every issue fails the run; "new": only issues no known-issue rule covers.
+    fail_on: str = "any"
     #: Where the settings came from, for messages.
     source: str | None = None
 

@@ -11,6 +11,7 @@ from rich.status import Status
 from rich.text import Text
 
 from replayqa import events as ev
+from replayqa.knowledge import failed
 from replayqa.model import PathResult, RunResult
 
 
@@ -50,13 +51,15 @@ def path_line(result: PathResult) -> Text:
     return line
 
 
-def summary_line(run: RunResult) -> Text:
+def summary_line(run: RunResult, fail_on: str = "any") -> Text:
     paths = [p for j in run.journeys for p in j.paths]
     passed = sum(p.passed for p in paths)
-    style = "bold green" if run.passed else "bold red"
-    text = Text("PASSED" if run.passed else "FAILED", style=style)
+    ok = not failed(run, fail_on)
+    text = Text("PASSED" if ok else "FAILED", style="bold green" if ok else "bold red")
+    known = sum(i.status != "new" for i in run.issues)
+    issues = f"{len(run.issues)} issues" + (f" ({known} known)" if known else "")
     text.append(
-        f"  {passed}/{len(paths)} paths passed, {len(run.issues)} issues, "
-        f"{run.steps_executed} steps, {run.duration_ms / 1000:.1f}s"
+        f"  {passed}/{len(paths)} paths passed, {issues}, {run.steps_executed} steps, "
+        f"{run.duration_ms / 1000:.1f}s"
     )
     return text

@@ -17,6 +17,7 @@ from replayqa.client import Client
 from replayqa.config import Settings
 from replayqa.errors import AppUnreachableError, ConfigError
 from replayqa.events import Listener
+from replayqa.knowledge import KnownIssue, annotate
 from replayqa.logs import LogFile
 from replayqa.model import Branch, Invariant, Journey, Node, RunResult
 from replayqa.model import Path as JPath
@@ -71,10 +72,23 @@ def run_journeys(
             result = runner.run(journeys)
         finally:
             state.disconnect()
-    RunStore(settings.store).save(result)
+    keep_results(result, settings)
     folder = Path(settings.report_dir) / result.run_id
-    reports = write_reports(result, folder, Path(settings.junit) if settings.junit else None)
+    reports = write_reports(
+        result, folder, Path(settings.junit) if settings.junit else None, settings.fail_on
+    )
     return RunOutcome(result, reports)
+
+
+def keep_results(result: RunResult, settings: Settings) -> None:
+    """Fingerprint the issues, apply known-issue rules (config and store), and store the run."""
+    store = RunStore(settings.store)
+    try:
+        rules = [KnownIssue.from_config(entry) for entry in settings.known_issues]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"known_issues in {settings.source}: {exc}") from None
+    annotate(result, [*rules, *store.known_rules()])
+    store.save(result)
 
 
 def check_reachable(base_url: str, timeout: float = 10.0, flag: str = "--base-url") -> None:

@@ -179,6 +179,9 @@ class Issue:
     #: For replays: the recorded response, and the differences found (where, path, kind, old, new).
     expected: HttpResponse | None = None
     diff: list[dict[str, Any]] = field(default_factory=list)
+    #: Set after a run by replayqa.knowledge: the same bug on other data has the same fingerprint.
+    fingerprint: str = ""
+    status: str = "new"  # new | known | flaky
 
 
 @dataclass

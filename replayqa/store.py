@@ -7,11 +7,13 @@ datasette can open it too. Everything in it is redacted.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from replayqa.knowledge import KnownIssue
 from replayqa.model import RunResult
 from replayqa.report.serialize import issue_dict, run_dict, step_dict
 
@@ -42,16 +44,59 @@ class RunStore:
             self.db.table("steps").insert_all(
                 ({"run_id": run.run_id, **_flat(step_dict(s))} for j in run.journeys for s in j.steps),
                 foreign_keys=[("run_id", "runs", "run_id")],
+                alter=True,
             )
             self.db.table("issues").insert_all(
                 ({"run_id": run.run_id, **_flat(issue_dict(i))} for i in run.issues),
                 foreign_keys=[("run_id", "runs", "run_id")],
+                alter=True,
             )
 
     def runs(self) -> list[dict[str, Any]]:
         if "runs" not in self.db.table_names():
             return []
         return list(self.db["runs"].rows_where(order_by="started_at desc"))
+
+    def known_rules(self) -> list[KnownIssue]:
+        """Known-issue rules kept in the store (the TUI writes them), by fingerprint."""
+        if "known_issues" not in self.db.table_names():
+            return []
+        return [
+            KnownIssue(fingerprint=r["fingerprint"], status=r["status"], reason=r["reason"] or "")
+            for r in self.db.table("known_issues").rows
+        ]
+
+    def mark(self, fingerprint: str, status: str, reason: str = "") -> None:
+        """Remember a fingerprint as known or flaky (or forget it with status "new")."""
+        table = self.db.table("known_issues")
+        if status == "new":
+            if "known_issues" in self.db.table_names():
+                table.delete_where("fingerprint = ?", [fingerprint])
+            return
+        table.upsert(
+            {"fingerprint": fingerprint, "status": status, "reason": reason, "marked_at": time.time()},
+            pk="fingerprint",
+        )
+
+    def occurrences(self) -> list[dict[str, Any]]:
+        """Issues grouped by fingerprint across runs: how often, first and last seen, the latest message."""
+        if "issues" not in self.db.table_names() or "fingerprint" not in self.db.table("issues").columns_dict:
+            return []
+        return list(
+            self.db.query(
+                """
+                SELECT i.fingerprint, count(*) AS occurrences, count(DISTINCT i.run_id) AS runs,
+                       min(r.started_at) AS first_seen, max(r.started_at) AS last_seen,
+                       (SELECT error FROM issues j WHERE j.fingerprint = i.fingerprint
+                        ORDER BY j.rowid DESC LIMIT 1) AS latest_error,
+                       (SELECT journey || ' › ' || step FROM issues j WHERE j.fingerprint = i.fingerprint
+                        ORDER BY j.rowid DESC LIMIT 1) AS latest_where
+                FROM issues i JOIN runs r ON r.run_id = i.run_id
+                WHERE i.fingerprint != ''
+                GROUP BY i.fingerprint ORDER BY last_seen DESC
+                """
+            )
+        )
 
     def issues(self, run_id: str) -> list[dict[str, Any]]:
         if "issues" not in self.db.table_names():

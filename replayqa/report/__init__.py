@@ -13,12 +13,14 @@ from replayqa.report.markdown import write_markdown
 __all__ = ["write_html", "write_json", "write_junit", "write_markdown", "write_reports"]
 
 
-def write_reports(run: RunResult, folder: Path, junit: Path | None = None) -> dict[str, Path]:
+def write_reports(
+    run: RunResult, folder: Path, junit: Path | None = None, fail_on: str = "any"
+) -> dict[str, Path]:
     """The Markdown, HTML, JSON and JUnit reports of a run; returns their paths by kind."""
     folder.mkdir(parents=True, exist_ok=True)
     return {
         "markdown": write_markdown(run, folder / "report.md"),
         "html": write_html(run, folder / "report.html"),
         "json": write_json(run, folder / "report.json"),
-        "junit": write_junit(run, junit or folder / "junit.xml"),
+        "junit": write_junit(run, junit or folder / "junit.xml", fail_on),
     }

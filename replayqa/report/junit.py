@@ -5,11 +5,17 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from replayqa.model import RunResult
+from replayqa.knowledge import counts_as_failure
+from replayqa.model import Issue, RunResult
 from replayqa.report.markdown import issue_text
 
 
-def write_junit(run: RunResult, path: Path) -> Path:
+def _fails(issues: list[Issue], fail_on: str) -> bool:
+    return any(counts_as_failure(i, fail_on) for i in issues)
+
+
+def write_junit(run: RunResult, path: Path, fail_on: str = "any") -> Path:
+    """With ``fail_on="new"``, a path whose issues are all known passes (they are listed in its output)."""
     suites = ET.Element(
         "testsuites", name="replayqa", tests="0", failures="0", time=f"{run.duration_ms / 1000:.3f}"
     )
@@ -20,7 +26,7 @@ def write_junit(run: RunResult, path: Path) -> Path:
             "testsuite",
             name=journey.journey,
             tests=str(len(journey.paths)),
-            failures=str(sum(not p.passed for p in journey.paths)),
+            failures=str(sum(_fails(p.issues, fail_on) for p in journey.paths)),
             time=f"{journey.duration_ms / 1000:.3f}",
         )
         for result in journey.paths:
@@ -32,13 +38,16 @@ def write_junit(run: RunResult, path: Path) -> Path:
                 name=result.path,
                 time=f"{sum(s.duration_ms for s in result.steps) / 1000:.3f}",
             )
-            if not result.passed:
+            if _fails(result.issues, fail_on):
                 failed += 1
-                first = result.issues[0] if result.issues else None
+                first = next(i for i in result.issues if counts_as_failure(i, fail_on))
                 failure = ET.SubElement(
                     case, "failure", message=f"{first.step}: {first.error}" if first else "failed"
                 )
                 failure.text = "\n\n".join(issue_text(i) for i in result.issues)
+            elif result.issues:
+                known = ET.SubElement(case, "system-out")
+                known.text = "known issues:\n\n" + "\n\n".join(issue_text(i) for i in result.issues)
     suites.set("tests", str(total))
     suites.set("failures", str(failed))
     path.parent.mkdir(parents=True, exist_ok=True)

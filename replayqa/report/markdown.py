@@ -40,8 +40,9 @@ def render_markdown(run: RunResult) -> str:
     if run.issues:
         lines += ["", "## Issues", ""]
         for number, issue in enumerate(run.issues, 1):
+            known = f" (known: {issue.status})" if issue.status != "new" else ""
             lines += [
-                f"### {number}. {issue.journey} › {issue.path} › {issue.step}",
+                f"### {number}. {issue.journey} › {issue.path} › {issue.step}{known}",
                 "",
                 issue_markdown(issue),
                 "",
@@ -51,7 +52,7 @@ def render_markdown(run: RunResult) -> str:
 
 def issue_markdown(issue: Issue) -> str:
     parts = [
-        f"- **Severity:** {issue.severity.value} ({issue.kind})",
+        f"- **Severity:** {issue.severity.value} ({issue.kind}), fingerprint `{issue.fingerprint or '-'}`",
         f"- **Error:** {issue.error}",
         f"- **Suggestion:** {issue.suggestion}",
     ]

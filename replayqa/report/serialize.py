@@ -28,6 +28,8 @@ def issue_dict(issue: Issue) -> dict[str, Any]:
         "kind": issue.kind,
         "severity": issue.severity.value,
         "error": issue.error,
+        "fingerprint": issue.fingerprint,
+        "status": issue.status,
         "suggestion": issue.suggestion,
         "request": _asdict(redact_request(issue.request)),
         "response": _asdict(redact_response(issue.response)),

@@ -107,7 +107,19 @@ def test_malformed_har(cli, tmp_path):
 
 @pytest.mark.parametrize(
     "command",
-    [["record"], ["session"], ["session", "start"], ["show"], ["import"], ["export"], ["replay"], ["infra"]],
+    [
+        ["record"],
+        ["session"],
+        ["session", "start"],
+        ["show"],
+        ["import"],
+        ["export"],
+        ["replay"],
+        ["infra"],
+        ["issues"],
+        ["issues", "list"],
+        ["issues", "mark"],
+    ],
 )
 def test_recording_commands_have_help_with_an_example(cli, command):
     done = cli(*command, "--help")

@@ -161,3 +161,27 @@ def test_list_shows_journeys_with_their_paths(cli):
     assert lines["checkout_payment"] == ["3", "10"]
     assert lines["item_removal"] == ["2", "9"]
     assert lines["quantity_update"] == ["1", "6"]
+
+
+def test_known_issues_pass_with_fail_on_new(cli, demo_shop, tmp_path):
+    base = ["run", str(journeys_dir()), "--base-url", demo_shop.base_url, "--db", demo_shop.db_url]
+    assert cli(*base).returncode == 1
+    remembered = json.loads(cli("issues", "list", "--json").stdout)
+    assert len(remembered) == 5 and all(r["occurrences"] == 1 and r["status"] == "new" for r in remembered)
+
+    assert cli(*base).returncode == 1
+    remembered = json.loads(cli("issues", "list", "--json").stdout)
+    assert {r["occurrences"] for r in remembered} == {2}, "the same bugs, the same fingerprints"
+
+    fingerprints = [r["fingerprint"] for r in remembered]
+    for fp in fingerprints[1:]:
+        assert cli("issues", "mark", fp, "known", "--reason", "ticket").returncode == 0
+    assert cli(*base, "--fail-on", "new").returncode == 1, "one issue is still new"
+    (tmp_path / "replayqa.toml").write_text(
+        f'[[known_issues]]\nfingerprint = "{fingerprints[0]}"\nreason = "BUG-9"\n'
+    )
+    done = cli(*base, "--fail-on", "new", "--junit", "junit.xml")
+    assert done.returncode == 0, done.stdout
+    assert "PASSED" in done.stdout and "(5 known)" in done.stdout
+    assert 'failures="0"' in (tmp_path / "junit.xml").read_text()
+    assert cli(*base).returncode == 1, "--fail-on any (the default) still fails on known issues"
