@@ -7,17 +7,20 @@ datasette can open it too. Everything in it is redacted.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from replayqa.errors import ConfigError
 from replayqa.knowledge import KnownIssue
 from replayqa.model import RunResult
 from replayqa.report.serialize import issue_dict, run_dict, step_dict
 
 DEFAULT_STORE = Path(".replayqa") / "runs.db"
+FORMAT = "replayqa-runs/1"
 
 
 class RunStore:
@@ -25,6 +28,29 @@ class RunStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite_utils.Database(self.path)
+        if "meta" not in self.db.table_names():
+            self.db.table("meta").insert({"key": "format", "value": FORMAT}, pk="key")
+
+    @classmethod
+    def open_existing(cls, path: str | Path) -> RunStore:
+        """Open a store to read it: a missing, foreign or newer file is a clear error."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(
+                f"no run store at {path}: run replayqa run or replayqa replay first, or give a path"
+            )
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.DatabaseError:
+            row = None
+        if row is None:
+            raise ConfigError(f"{path} is not a replayqa run store (no {FORMAT} metadata)")
+        if row[0] != FORMAT:
+            raise ConfigError(
+                f"{path} is a {row[0]} store, newer than this replayqa reads ({FORMAT}): upgrade replayqa"
+            )
+        return cls(path)
 
     def save(self, run: RunResult) -> None:
         data = run_dict(run)
@@ -98,12 +124,38 @@ class RunStore:
             )
         )
 
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        if "steps" not in self.db.table_names():
+            return []
+        return [
+            _parsed(r) for r in self.db.table("steps").rows_where("run_id = ?", [run_id], order_by="rowid")
+        ]
+
     def issues(self, run_id: str) -> list[dict[str, Any]]:
         if "issues" not in self.db.table_names():
             return []
-        return list(self.db["issues"].rows_where("run_id = ?", [run_id]))
+        return [
+            _parsed(r) for r in self.db.table("issues").rows_where("run_id = ?", [run_id], order_by="rowid")
+        ]
+
+    def latest_issue(self, fingerprint: str) -> dict[str, Any] | None:
+        if "issues" not in self.db.table_names():
+            return None
+        rows = self.db.table("issues").rows_where(
+            "fingerprint = ?", [fingerprint], order_by="rowid desc", limit=1
+        )
+        return next((_parsed(r) for r in rows), None)
 
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
     """Nested values as JSON text, one column each."""
     return {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()}
+
+
+def _parsed(record: dict[str, Any]) -> dict[str, Any]:
+    """JSON columns back to values."""
+    for key in ("exchange", "request", "response", "expected", "diff", "logs"):
+        value = record.get(key)
+        if isinstance(value, str) and value[:1] in "[{":
+            record[key] = json.loads(value)
+    return record

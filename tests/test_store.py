@@ -1,3 +1,5 @@
+import json
+
 from replayqa.store import RunStore
 from tests.test_report import make_run
 
@@ -8,5 +10,23 @@ def test_runs_and_their_issues_are_kept_redacted(tmp_path):
     (run,) = store.runs()
     assert (run["run_id"], run["passed"], run["paths"], run["issues"]) == ("run-1", 0, 2, 1)
     (issue,) = store.issues("run-1")
-    assert issue["step"] == "pay" and "secret-token" not in issue["request"]
-    assert sorted(store.db.table_names()) == ["issues", "runs", "steps"]
+    assert issue["step"] == "pay" and issue["request"]["method"] == "POST"
+    assert "secret-token" not in json.dumps(issue)
+    assert sorted(store.db.table_names()) == ["issues", "meta", "runs", "steps"]
+
+
+def test_opening_a_store_to_read_it(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    from replayqa.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no run store at"):
+        RunStore.open_existing(tmp_path / "absent.db")
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)")
+    with pytest.raises(ConfigError, match="is not a replayqa run store"):
+        RunStore.open_existing(tmp_path / "other.db")
+    RunStore(tmp_path / "runs.db").db.execute("UPDATE meta SET value = 'replayqa-runs/2'").connection.commit()
+    with pytest.raises(ConfigError, match="newer than this replayqa reads"):
+        RunStore.open_existing(tmp_path / "runs.db")
