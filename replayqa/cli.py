@@ -802,3 +802,20 @@ def issues_mark(fingerprint: str, status: str, reason: str, store: Path | None) 
 
     RunStore(store or load_settings().store).mark(fingerprint, status, reason)
     click.echo(f"{fingerprint} is now {status}")
+
+
+@main.command()
+@click.argument("target", required=False, type=click.Path(path_type=Path))
+def tui(target: Path | None) -> None:
+    """Triage runs, issues and recordings in the terminal.
+
+    With no argument, opens the run store (.replayqa/runs.db).
+
+    \b
+    Example:
+      replayqa tui
+      replayqa tui recordings/demo-shop.db
+    """
+    from replayqa.tui import TriageApp, open_target
+
+    TriageApp(open_target(target or Path(load_settings().store))).run()

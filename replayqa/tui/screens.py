@@ -1,0 +1,330 @@
+"""The screens: runs, a run's tree, a step, issues by fingerprint, a recording's sessions."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, Tree
+
+from replayqa.record.storage import Recording
+from replayqa.store import RunStore
+
+MARKS = {"passed": "✓", "failed": "✗", "known": "≈", "flaky": "~"}
+
+
+def _when(timestamp: float | None) -> str:
+    return time.strftime("%m-%d %H:%M", time.localtime(timestamp)) if timestamp else "-"
+
+
+def _body(text: str | None) -> Syntax | Text:
+    if not text:
+        return Text("(no body)", style="dim")
+    try:
+        return Syntax(json.dumps(json.loads(text), indent=2, ensure_ascii=False), "json", word_wrap=True)
+    except ValueError:
+        return Text(text[:5000])
+
+
+def exchange_view(request: dict[str, Any] | None, response: dict[str, Any] | None, title: str = "") -> Group:
+    parts: list[Any] = [Text(title, style="bold")] if title else []
+    if request:
+        head = f"{request['method']} {request['url']}"
+        parts += [Text(head, style="bold cyan")]
+        parts += [Text(f"{k}: {v}", style="dim") for k, v in (request.get("headers") or {}).items()]
+        if request.get("body"):
+            parts.append(_body(request["body"]))
+    if response:
+        parts += [Text(f"\n→ {response['status']}", style="bold magenta")]
+        parts += [Text(f"{k}: {v}", style="dim") for k, v in (response.get("headers") or {}).items()]
+        parts.append(_body(response.get("body")))
+    return Group(*parts)
+
+
+def curl(request: dict[str, Any]) -> str:
+    """The request as a curl command (already redacted, as stored)."""
+    parts = ["curl", "-X", request["method"], shlex.quote(request["url"])]
+    for name, value in (request.get("headers") or {}).items():
+        if name.lower() not in ("content-length", "host", "accept-encoding", "connection"):
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+    if request.get("body"):
+        parts += ["--data", shlex.quote(request["body"])]
+    return " ".join(parts)
+
+
+class RunsScreen(Screen[None]):
+    BINDINGS = [Binding("i", "issues", "Issues"), Binding("q", "app.quit", "Quit")]
+
+    def __init__(self, store: RunStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def compose(self) -> ComposeResult:
+        yield Static("replayqa · runs", id="title")
+        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield Static("enter: open a run", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("when", "result", "paths", "issues", "run")
+        for run in self.store.runs():
+            result = Text("passed", "green") if run["passed"] else Text("failed", "red")
+            table.add_row(
+                _when(run["started_at"]),
+                result,
+                f"{run['paths_passed']}/{run['paths']}",
+                str(run["issues"]),
+                run["run_id"],
+                key=run["run_id"],
+            )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.push_screen(RunScreen(self.store, str(event.row_key.value)))
+
+    def action_issues(self) -> None:
+        self.app.push_screen(IssuesScreen(self.store))
+
+
+class RunScreen(Screen[None]):
+    """A run's tree: journey → path → steps, with pass/fail/known/flaky marks."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("i", "issues", "Issues")]
+
+    def __init__(self, store: RunStore, run_id: str) -> None:
+        super().__init__()
+        self.store, self.run_id = store, run_id
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"run {self.run_id}", id="title")
+        yield Tree(self.run_id, id="tree")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        tree: Tree[dict[str, Any]] = self.query_one(Tree)
+        tree.root.expand()
+        issues = {(i["journey"], i["path"], i["step"]): i for i in self.store.issues(self.run_id)}
+        journeys: dict[str, Any] = {}
+        paths: dict[tuple[str, str], Any] = {}
+        for step in self.store.steps(self.run_id):
+            journey = journeys.get(step["journey"]) or journeys.setdefault(
+                step["journey"], tree.root.add(step["journey"], expand=True)
+            )
+            key = (step["journey"], step["path"])
+            path = paths.get(key) or paths.setdefault(key, journey.add(step["path"], expand=True))
+            issue = issues.get((step["journey"], step["path"], step["step"]))
+            state = "passed" if step["passed"] else (issue or {}).get("status", "new")
+            mark = MARKS.get(state, MARKS["failed"])
+            style = "green" if step["passed"] else ("yellow" if state in ("known", "flaky") else "red")
+            path.add_leaf(Text(f"{mark} {step['step']}", style=style), data={"step": step, "issue": issue})
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[dict[str, Any]]) -> None:
+        if event.node.data:
+            self.app.push_screen(StepScreen(self.store, event.node.data["step"], event.node.data["issue"]))
+
+    def action_issues(self) -> None:
+        self.app.push_screen(IssuesScreen(self.store))
+
+
+class StepScreen(Screen[None]):
+    """One step: request and response (recorded and replayed side by side for replays), and its issue."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("c", "copy_curl", "Copy as curl")]
+
+    def __init__(self, store: RunStore, step: dict[str, Any], issue: dict[str, Any] | None) -> None:
+        super().__init__()
+        self.store, self.step, self.issue = store, step, issue
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"{self.step['journey']} › {self.step['path']} › {self.step['step']}", id="title")
+        exchange = self.step.get("exchange") or {}
+        parts: list[Any] = []
+        if self.issue:
+            parts.append(Text(f"{self.issue['error']}\n", style="bold red"))
+            parts.append(Text(f"Suggestion: {self.issue['suggestion']}\n", style="italic"))
+            for difference in self.issue.get("diff") or []:
+                parts.append(
+                    Text(
+                        f"  {difference['where']} {difference['path']}: {difference['kind']} "
+                        f"{json.dumps(difference.get('old'))} → {json.dumps(difference.get('new'))}"
+                    )
+                )
+            if self.issue.get("expected"):
+                parts.append(exchange_view(None, self.issue["expected"], "\nRecorded"))
+        parts.append(exchange_view(exchange.get("request"), exchange.get("response"), "\nSent and received"))
+        if self.issue and self.issue.get("logs"):
+            parts.append(Text("\nApp log", style="bold"))
+            parts += [Text(line, style="dim") for line in self.issue["logs"]]
+        with VerticalScroll(id="detail"):
+            yield Static(Group(*parts))
+        yield Footer()
+
+    def action_copy_curl(self) -> None:
+        request = (self.step.get("exchange") or {}).get("request")
+        if request:
+            command = curl(request)
+            self.app.copy_to_clipboard(command)
+            self.app.last_copied = command  # type: ignore[attr-defined]
+            self.notify("request copied as curl")
+
+
+class IssuesScreen(Screen[None]):
+    """Issues grouped by fingerprint, with counts; mark known, flaky or new; export one as Markdown."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("k", "mark('known')", "Known"),
+        Binding("f", "mark('flaky')", "Flaky"),
+        Binding("n", "mark('new')", "New"),
+        Binding("e", "export", "Export .md"),
+    ]
+
+    def __init__(self, store: RunStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def compose(self) -> ComposeResult:
+        yield Static("issues by fingerprint", id="title")
+        yield DataTable(id="issues", cursor_type="row", zebra_stripes=True)
+        with VerticalScroll(id="detail"):
+            yield Static(id="issue-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_rows()
+
+    def refresh_rows(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_columns("status", "seen", "last", "fingerprint", "where")
+        known = {r.fingerprint: r.status for r in self.store.known_rules()}
+        for row in self.store.occurrences():
+            status = known.get(row["fingerprint"], "new")
+            table.add_row(
+                Text(status, "yellow" if status != "new" else "red"),
+                f"{row['occurrences']}×",
+                _when(row["last_seen"]),
+                row["fingerprint"],
+                row["latest_where"],
+                key=row["fingerprint"],
+            )
+
+    def _selected(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        issue = self.store.latest_issue(str(event.row_key.value))
+        detail = self.query_one("#issue-detail", Static)
+        if issue is None:
+            detail.update("")
+            return
+        parts: list[Any] = [Text(issue["error"], style="bold"), Text(f"Suggestion: {issue['suggestion']}")]
+        parts.append(exchange_view(issue.get("request"), issue.get("response")))
+        parts += [Text(line, style="dim") for line in issue.get("logs") or []]
+        detail.update(Group(*parts))
+
+    def action_mark(self, status: str) -> None:
+        fingerprint = self._selected()
+        if fingerprint:
+            self.store.mark(fingerprint, status, reason=f"marked {status} in replayqa tui")
+            self.refresh_rows()
+            self.notify(f"{fingerprint} is now {status}")
+
+    def action_export(self) -> None:
+        fingerprint = self._selected()
+        issue = self.store.latest_issue(fingerprint) if fingerprint else None
+        if issue is None:
+            return
+        path = Path(f"issue-{fingerprint}.md")
+        lines = [
+            f"# {issue['journey']} › {issue['path']} › {issue['step']}",
+            "",
+            f"- Fingerprint: `{fingerprint}`",
+            f"- Error: {issue['error']}",
+            f"- Suggestion: {issue['suggestion']}",
+            "",
+        ]
+        if issue.get("request"):
+            lines += ["```", curl(issue["request"]), "```", ""]
+        if issue.get("response"):
+            lines += [
+                f"Response: {issue['response']['status']}",
+                "",
+                "```",
+                issue["response"].get("body") or "",
+                "```",
+            ]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.notify(f"written to {path}")
+
+
+class RecordingScreen(Screen[None]):
+    """A recording's sessions and, for the selected one, its exchanges."""
+
+    BINDINGS = [Binding("q", "app.quit", "Quit"), Binding("r", "reload", "Reload")]
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"recording {self.path.name}", id="title")
+        yield DataTable(id="sessions", cursor_type="row")
+        yield DataTable(id="exchanges", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        """Read the file again: a recording that is still being written grows."""
+        recording = Recording.open(self.path)
+        try:
+            sessions = recording.sessions()
+        finally:
+            recording.close()
+        table = self.query_one("#sessions", DataTable)
+        table.clear(columns=True)
+        table.add_columns("session", "exchanges", "identity", "ended")
+        for session in sessions:
+            table.add_row(
+                session["name"],
+                str(session["exchange_count"]),
+                session["identity"],
+                session["end_reason"] or "open",
+                key=str(session["id"]),
+            )
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "sessions":
+            return
+        recording = Recording.open(self.path)
+        try:
+            rows = list(recording.exchanges(int(str(event.row_key.value))))
+        finally:
+            recording.close()
+        table = self.query_one("#exchanges", DataTable)
+        table.clear(columns=True)
+        table.add_columns("#", "method", "status", "path", "operation")
+        for row in rows:
+            table.add_row(
+                str(row["id"]),
+                row["method"],
+                str(row["status"] or "ERR"),
+                row["path"],
+                row["operation"] or "",
+                key=str(row["id"]),
+            )
