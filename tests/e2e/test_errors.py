@@ -119,6 +119,7 @@ def test_malformed_har(cli, tmp_path):
         ["issues"],
         ["issues", "list"],
         ["issues", "mark"],
+        ["tui"],
     ],
 )
 def test_recording_commands_have_help_with_an_example(cli, command):
@@ -143,3 +144,17 @@ def test_infra_says_clearly_when_docker_cannot_run(cli, tmp_path):
     done = cli("infra", "up", env={"PATH": str(bare)})
     assert done.returncode == 2 and "Docker is not installed here" in done.stderr
     assert os.environ["PATH"]  # the rest of the suite keeps its PATH
+
+
+def test_tui_bad_targets(cli, tmp_path):
+    import sqlite3
+
+    done = cli("tui", "missing.db")
+    assert_one_line_error(done, "no file at missing.db")
+    (tmp_path / "notes.txt").write_text("hello")
+    assert_one_line_error(cli("tui", "notes.txt"), "not a replayqa run store or recording")
+    with sqlite3.connect(tmp_path / "runs.db") as conn:
+        conn.execute("CREATE TABLE runs (run_id TEXT)")
+        conn.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+        conn.execute("INSERT INTO meta VALUES ('format', 'replayqa-runs/9')")
+    assert_one_line_error(cli("tui", "runs.db"), "newer than this replayqa reads")
