@@ -276,7 +276,7 @@ def _replay_group(
     name = "+".join(s["name"] for s in group)
     steps: list[Node] = [
         Step(
-            f"{index + 1:03d} {row['method']} {urlsplit(row['url']).path}",
+            f"#{row['id']} {row['method']} {urlsplit(row['url']).path}",  # the recording's exchange id
             _ReplayAction(index, group_state, settings.secrets),
             checks=(Check("status", value=row["status"]), *((Check("schema"),) if settings.spec else ())),
         )
@@ -400,9 +400,9 @@ class _ReplayAction:
 
 def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
     """Give each mismatch issue its recorded response and structured diff."""
-    by_step = {f"{i + 1:03d} ": i for i in range(len(group.rows))}
+    by_step = {f"#{row['id']}": i for i, row in enumerate(group.rows)}
     for issue in result.issues:
-        index = by_step.get(issue.step[:4])
+        index = by_step.get(issue.step.split(" ", 1)[0])
         if index is None:
             continue
         row = group.rows[index]

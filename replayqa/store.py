@@ -73,7 +73,11 @@ class RunStore:
                 alter=True,
             )
             self.db.table("issues").insert_all(
-                ({"run_id": run.run_id, **_flat(issue_dict(i))} for i in run.issues),
+                (
+                    {"run_id": run.run_id, "source": j.source, **_flat(issue_dict(i))}
+                    for j in run.journeys
+                    for i in j.issues
+                ),
                 foreign_keys=[("run_id", "runs", "run_id")],
                 alter=True,
             )

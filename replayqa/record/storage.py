@@ -13,6 +13,7 @@ close folds the WAL back into one self-contained file, fit for committing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sqlite3
 import threading
@@ -320,3 +321,48 @@ def write_meta(path: str | Path, key: str, value: Any) -> None:
     """Change one metadata entry of a recording (noise rules learned for it, for instance)."""
     with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute(_INSERT_SQL["meta"], (key, json.dumps(value)))
+
+
+def add_noise_rules(path: str | Path, rules: list[dict[str, Any]]) -> int:
+    """Merge noise rules into a recording's metadata; returns how many it now has."""
+    recording = Recording.open(path)
+    try:
+        existing = {(r["path"], r.get("operation")): r for r in recording.noise_rules()}
+    finally:
+        recording.close()
+    for rule in rules:
+        existing.setdefault((rule["path"], rule.get("operation")), rule)
+    write_meta(path, "noise_rules", list(existing.values()))
+    return len(existing)
+
+
+def accept_baseline(path: str | Path, exchange_id: int, response: dict[str, Any], who: str) -> None:
+    """Make a replayed response the recorded one for an exchange, noting who did it and when."""
+    body = response.get("body") or ""
+    headers = [[k, v] for k, v in (response.get("headers") or {}).items()]
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    recording = Recording.open(path)
+    try:
+        notes = list(recording.meta.get("baseline_updates") or [])
+        row = recording.db.execute("SELECT status FROM exchanges WHERE id = ?", [exchange_id]).fetchone()
+    finally:
+        recording.close()
+    if row is None:
+        raise ConfigError(f"{path} has no exchange {exchange_id}")
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(
+            "UPDATE exchanges SET status = ?, response_headers = ?, response_content_type = ?, "
+            "response_body = ?, response_body_blob = NULL, response_body_size = ?, response_body_sha256 = ? "
+            "WHERE id = ?",
+            (
+                response["status"],
+                json.dumps(headers),
+                content_type,
+                body,
+                len(body.encode()),
+                hashlib.sha256(body.encode()).hexdigest(),
+                exchange_id,
+            ),
+        )
+    notes.append({"exchange": exchange_id, "previous_status": row[0], "by": who, "at": time.time()})
+    write_meta(path, "baseline_updates", notes)

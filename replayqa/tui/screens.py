@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
+from getpass import getuser
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tree
 
-from replayqa.record.storage import Recording
+from replayqa.record.storage import Recording, accept_baseline, add_noise_rules
 from replayqa.store import RunStore
 
 MARKS = {"passed": "✓", "failed": "✗", "known": "≈", "flaky": "~"}
@@ -49,6 +51,16 @@ def exchange_view(request: dict[str, Any] | None, response: dict[str, Any] | Non
         parts += [Text(f"{k}: {v}", style="dim") for k, v in (response.get("headers") or {}).items()]
         parts.append(_body(response.get("body")))
     return Group(*parts)
+
+
+def _noise_path(difference: dict[str, Any]) -> str:
+    path = re.sub(r"\[\d+\]", "[*]", str(difference["path"]))
+    if difference["where"] == "header":
+        return f"header:{path}"
+    if difference["where"] == "db":
+        table, _, rest = path.partition("/")
+        return f"db:{table}.{rest.rpartition('/')[2]}"
+    return path
 
 
 def curl(request: dict[str, Any]) -> str:
@@ -139,7 +151,12 @@ class RunScreen(Screen[None]):
 class StepScreen(Screen[None]):
     """One step: request and response (recorded and replayed side by side for replays), and its issue."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("c", "copy_curl", "Copy as curl")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("c", "copy_curl", "Copy as curl"),
+        Binding("x", "mark_noise", "Noise"),
+        Binding("a", "accept", "Accept baseline"),
+    ]
 
     def __init__(self, store: RunStore, step: dict[str, Any], issue: dict[str, Any] | None) -> None:
         super().__init__()
@@ -168,6 +185,40 @@ class StepScreen(Screen[None]):
         with VerticalScroll(id="detail"):
             yield Static(Group(*parts))
         yield Footer()
+
+    def _recording(self) -> Path | None:
+        """The recording a replay issue came from, if it still exists."""
+        source = (self.issue or {}).get("source")
+        return Path(source) if source and Path(source).is_file() else None
+
+    def action_mark_noise(self) -> None:
+        """Every field this replay found changed becomes a noise rule kept with the recording."""
+        recording = self._recording()
+        diff = (self.issue or {}).get("diff") or []
+        if recording is None or not diff:
+            self.notify("only a replay's differences can be marked as noise", severity="warning")
+            return
+        rules = [
+            {
+                "path": _noise_path(d),
+                "operation": None,
+                "reason": f"marked noise in replayqa tui by {getuser()}",
+            }
+            for d in diff
+        ]
+        count = add_noise_rules(recording, rules)
+        self.notify(f"{len(rules)} noise rules written to {recording.name} ({count} in all)")
+
+    def action_accept(self) -> None:
+        """The replayed response becomes the recorded one: the next replay compares with it."""
+        recording = self._recording()
+        response = (self.issue or {}).get("response")
+        step = self.step["step"]
+        if recording is None or response is None or not step.startswith("#"):
+            self.notify("only a replayed response can become the baseline", severity="warning")
+            return
+        accept_baseline(recording, int(step[1:].split(" ", 1)[0]), response, getuser())
+        self.notify(f"baseline updated in {recording.name}")
 
     def action_copy_curl(self) -> None:
         request = (self.step.get("exchange") or {}).get("request")

@@ -40,10 +40,10 @@ def test_the_unchanged_app_replays_with_no_differences_three_times_in_a_row(cli,
 
 
 EXPECTED = {
-    "declined_cart": ("declined-payment", "005 GET /cart", "$.total_cents"),
-    "double_charge": ("double-submit", "005 POST /carts/2/checkout", "status"),
-    "quantity_total": ("quantity-update", "004 PATCH /cart/items/3", "$.total_cents"),
-    "deleted_item": ("item-removal", "007 GET /cart", "$.lines[0]"),
+    "declined_cart": ("declined-payment", "#5 GET /cart", "$.total_cents"),
+    "double_charge": ("double-submit", "#10 POST /carts/2/checkout", "status"),
+    "quantity_total": ("quantity-update", "#15 PATCH /cart/items/3", "$.total_cents"),
+    "deleted_item": ("item-removal", "#24 GET /cart", "$.lines[0]"),
 }
 
 

@@ -1,0 +1,111 @@
+"""The triage loop on a real replay: mark known (honoured by the next replay), accept a baseline, mark noise."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from replayqa.demo.bugs import BUGS
+from replayqa.demo.server import DemoServer
+from replayqa.record.storage import Recording
+from replayqa.store import RunStore
+from replayqa.tui import TriageApp
+from replayqa.tui.screens import IssuesScreen, StepScreen
+
+RECORDING = Path(__file__).resolve().parents[2] / "recordings" / "demo-shop.db"
+ONLY_DECLINED_CART = {"REPLAYQA_DEMO_FIX_ALL": "0", **{b.env: "1" for b in BUGS if b.key != "declined_cart"}}
+
+
+def replay(cwd: Path, recording: Path, *extra: str) -> tuple[int, dict]:
+    with DemoServer(cwd / f"shop-{len(list(cwd.glob('shop-*')))}", env=ONLY_DECLINED_CART) as shop:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "replayqa",
+                "replay",
+                str(recording),
+                "--base-url",
+                shop.base_url,
+                "--db",
+                shop.db_url,
+                "--secret",
+                "password=admin-pass",
+                "--session",
+                "declined-payment",
+                "--json",
+                *extra,
+            ],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            env={**os.environ},
+            timeout=120,
+        )
+    return done.returncode, json.loads(done.stdout)
+
+
+async def test_known_issues_marked_in_the_tui_pass_the_next_replay(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recording = tmp_path / "demo.db"
+    shutil.copy(RECORDING, recording)
+    code, summary = replay(tmp_path, recording)
+    assert code == 1 and summary["summary"]["issues"] == 2  # the response and the database effects
+
+    store = RunStore(tmp_path / ".replayqa" / "runs.db")
+    app = TriageApp(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("i")
+        assert isinstance(app.screen, IssuesScreen)
+        await pilot.press("k", "down", "k")
+        await pilot.pause()
+    assert {r.status for r in store.known_rules()} == {"known"} and len(store.known_rules()) == 2
+
+    code, summary = replay(tmp_path, recording, "--fail-on", "new")
+    assert code == 0, "the rules made in the TUI are honoured by the replay's exit code"
+    assert {i["status"] for j in summary["journeys"] for i in j["issues"]} == {"known"}
+
+
+async def test_accepting_a_baseline_and_marking_noise_change_the_recording(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recording = tmp_path / "demo.db"
+    shutil.copy(RECORDING, recording)
+    code, summary = replay(tmp_path, recording)
+    assert code == 1
+    store = RunStore(tmp_path / ".replayqa" / "runs.db")
+    run_id = store.runs()[0]["run_id"]
+    issue = next(i for i in store.issues(run_id) if i["step"] == "#5 GET /cart")
+    db_issue = next(i for i in store.issues(run_id) if i["kind"] == "db-regression")
+    step = next(s for s in store.steps(run_id) if s["step"] == "#5 GET /cart")
+
+    app = TriageApp(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(StepScreen(store, step, issue))
+        await pilot.press("a")
+        await pilot.pause()
+        await app.push_screen(StepScreen(store, {**step, "step": "database effects"}, db_issue))
+        await pilot.press("x")
+        await pilot.pause()
+
+    opened = Recording.open(recording)
+    try:
+        meta = opened.meta
+        exchange = next(e for e in opened.exchanges() if e["id"] == 5)
+    finally:
+        opened.close()
+    assert [(u["exchange"], u["by"] != "") for u in meta["baseline_updates"]] == [(5, True)]
+    assert json.loads(exchange["response_body"])["total_cents"] == 0, (
+        "the replayed response is now the recorded one"
+    )
+    assert {r["path"] for r in meta["noise_rules"]} == {
+        "db:cart_lines.cart_lines",
+        "db:carts.total_cents",
+    } or all(r["path"].startswith("db:") for r in meta["noise_rules"])
+
+    code, summary = replay(tmp_path, recording)
+    steps_with_issues = {i["step"] for j in summary["journeys"] for i in j["issues"]}
+    assert "#5 GET /cart" not in steps_with_issues, "the accepted baseline is what replays compare with now"
