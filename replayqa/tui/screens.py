@@ -198,14 +198,16 @@ class StepScreen(Screen[None]):
         if recording is None or not diff:
             self.notify("only a replay's differences can be marked as noise", severity="warning")
             return
+        reason = f"marked noise in replayqa tui by {getuser()}"
+        # A whole row added or removed is no field: only changed fields can be noise.
         rules = [
-            {
-                "path": _noise_path(d),
-                "operation": None,
-                "reason": f"marked noise in replayqa tui by {getuser()}",
-            }
+            {"path": _noise_path(d), "operation": None, "reason": reason}
             for d in diff
+            if d["where"] != "db" or d["kind"] == "changed"
         ]
+        if not rules:
+            self.notify("no changed field here to mark as noise", severity="warning")
+            return
         count = add_noise_rules(recording, rules)
         self.notify(f"{len(rules)} noise rules written to {recording.name} ({count} in all)")
 
