@@ -110,6 +110,7 @@ def _app_options(db_help: str, spec_help: str) -> Callable[[Callable[..., Any]],
     "The app's database: sqlite:///path.db, postgresql://..., or none.",
     "OpenAPI spec (file or URL) for `schema: true` checks.",
 )
+@click.option("--repeat", type=int, default=None, help="Run N times from the same state; mark flaky steps.")
 def run(journey_files: tuple[Path, ...], as_json: bool, **flags: Any) -> None:
     """Run journey files (.yaml or .py) against a running app.
 

@@ -39,6 +39,8 @@ class Settings:
     known_issues: list[dict[str, str]] = field(default_factory=list)
     #: "any": every issue fails the run; "new": only issues no known-issue rule covers.
     fail_on: str = "any"
+    #: Run the journeys this many times from the same state; steps that both pass and fail are flaky.
+    repeat: int = 1
     #: Where the settings came from, for messages.
     source: str | None = None
 

@@ -24,7 +24,7 @@ from replayqa.model import Path as JPath
 from replayqa.report import write_reports
 from replayqa.runner import JourneyRunner
 from replayqa.spec import SpecValidator
-from replayqa.state import NullBackend, open_state
+from replayqa.state import NullBackend, StateBackend, open_state
 from replayqa.store import RunStore
 
 
@@ -44,6 +44,8 @@ def run_journeys(
         raise ConfigError("no journeys to run: name .yaml or .py journey files, or a folder of them")
     if not settings.base_url:
         raise ConfigError("no base URL: pass --base-url http://host:port or set base_url in replayqa.toml")
+    if settings.repeat < 1:
+        raise ConfigError(f"--repeat {settings.repeat}: give a number of runs of at least 1")
     check_reachable(settings.base_url, settings.timeout)
     spec = SpecValidator.load(settings.spec) if settings.spec else None
     state = open_state(
@@ -67,9 +69,14 @@ def run_journeys(
         )
         state.connect()
         try:
-            if not isinstance(state, NullBackend) and needs_restore(journeys):
+            restores = not isinstance(state, NullBackend)
+            if restores and (needs_restore(journeys) or settings.repeat > 1):
                 state.check_restore_allowed()
-            result = runner.run(journeys)
+            result = (
+                _repeated(runner, state, journeys, settings.repeat)
+                if settings.repeat > 1
+                else runner.run(journeys)
+            )
         finally:
             state.disconnect()
     keep_results(result, settings)
@@ -80,6 +87,35 @@ def run_journeys(
     return RunOutcome(result, reports)
 
 
+_REPEAT_START = "__replayqa_repeat_start__"
+
+
+def _repeated(
+    runner: JourneyRunner, state: StateBackend, journeys: Sequence[Journey], times: int
+) -> RunResult:
+    """Run ``times`` times from the same start state; the first run is reported, its flaky steps marked.
+
+    A step that passed in one repetition and failed in another is flaky: its
+    issues are marked so (``--fail-on new`` then lets them pass).
+    """
+    restores = not isinstance(state, NullBackend)
+    if restores:
+        state.checkpoint(_REPEAT_START)
+    outcomes: dict[tuple[str, str, str], set[bool]] = {}
+    results = []
+    for repetition in range(times):
+        if restores and repetition:
+            state.rollback(_REPEAT_START)
+        results.append(runner.run(journeys))
+        for step in (s for j in results[-1].journeys for s in j.steps):
+            outcomes.setdefault((step.journey, step.path, step.step), set()).add(step.passed)
+    if restores:
+        state.release(_REPEAT_START)
+    first = results[0]
+    first.flaky = {key for key, seen in outcomes.items() if seen == {True, False}}
+    return first
+
+
 def keep_results(result: RunResult, settings: Settings) -> None:
     """Fingerprint the issues, apply known-issue rules (config and store), and store the run."""
     store = RunStore(settings.store)
@@ -88,6 +124,12 @@ def keep_results(result: RunResult, settings: Settings) -> None:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"known_issues in {settings.source}: {exc}") from None
     annotate(result, [*rules, *store.known_rules()])
+    for issue in result.issues:
+        if issue.status == "new" and (issue.journey, issue.path, issue.step) in result.flaky:
+            issue.status = "flaky"
+            issue.suggestion = (
+                "Flaky: this step passed in another repetition from the same state. " + issue.suggestion
+            )
     store.save(result)
 
 

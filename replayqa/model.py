@@ -232,6 +232,8 @@ class RunResult:
     started_at: float = 0.0
     duration_ms: float = 0.0
     base_url: str = ""
+    #: (journey, path, step) that both passed and failed across repetitions (``--repeat``).
+    flaky: set[tuple[str, str, str]] = field(default_factory=set)
 
     @property
     def issues(self) -> list[Issue]:

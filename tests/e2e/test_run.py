@@ -185,3 +185,20 @@ def test_known_issues_pass_with_fail_on_new(cli, demo_shop, tmp_path):
     assert "PASSED" in done.stdout and "(5 known)" in done.stdout
     assert 'failures="0"' in (tmp_path / "junit.xml").read_text()
     assert cli(*base).returncode == 1, "--fail-on any (the default) still fails on known issues"
+
+
+def test_repeat_marks_a_step_that_both_passes_and_fails_as_flaky(cli, content_app, tmp_path):
+    (tmp_path / "flaky.yaml").write_text(
+        "name: sometimes\nsteps:\n  - name: alternate\n    request: {method: GET, path: /alternate}\n"
+        "    expect: {status: 200}\n"
+    )
+    base = ["run", "flaky.yaml", "--base-url", content_app.base_url, "--repeat", "2", "--json"]
+    done = cli(*base)
+    assert done.returncode == 1, "flaky still fails by default"
+    (issue,) = [i for j in json.loads(done.stdout)["journeys"] for i in j["issues"]]
+    assert issue["status"] == "flaky" and issue["suggestion"].startswith("Flaky:")
+    assert cli(*base, "--fail-on", "new").returncode == 0
+    once = cli("run", "flaky.yaml", "--base-url", content_app.base_url, "--json")
+    assert [i["status"] for j in json.loads(once.stdout)["journeys"] for i in j["issues"]] in ([], ["new"])
+    bad = cli("run", "flaky.yaml", "--base-url", content_app.base_url, "--repeat", "0")
+    assert bad.returncode == 2 and "--repeat 0" in bad.stderr

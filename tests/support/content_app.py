@@ -26,6 +26,7 @@ ENCODERS = {"gzip": gzip.compress, "br": brotli.compress, "zstd": zstandard.Zstd
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    calls = 0
     disable_nagle_algorithm = True  # keep-alive plus small writes would otherwise wait on delayed ACKs
     wbufsize = 65536  # one write per response; handle_one_request flushes
 
@@ -62,6 +63,14 @@ class Handler(BaseHTTPRequestHandler):
                 json.dumps({"number": random.randint(10, 10**9), "name": "lucky"}).encode(),
                 "application/json",
             )
+        elif name == "alternate":  # flaky by construction: odd calls fail, even calls succeed
+            Handler.calls += 1
+            if Handler.calls % 2:
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            else:
+                self._send(b'{"ok": true}', "application/json")
         elif name == "ws":
             self._websocket_echo()
         else:
