@@ -197,6 +197,12 @@ def demo(as_json: bool, report_dir: str | None) -> None:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         _print_outcome(console, result.outcome)
+        if result.active:
+            console.print(
+                "  (the journeys fail where the planted bugs are: that is what the demo shows)",
+                style="dim",
+                highlight=False,
+            )
         console.print()
         for bug in BUGS:
             _print_bug(console, bug, result)
