@@ -38,9 +38,10 @@ class TriageApp(App[None]):
         super().__init__()
         self.target = target
         self.last_copied = ""
+        self.follow_every = 1.0  # seconds between looks at a recording still being written
 
     def on_mount(self) -> None:
         if isinstance(self.target, RunStore):
             self.push_screen(RunsScreen(self.target))
         else:
-            self.push_screen(RecordingScreen(self.target))
+            self.push_screen(RecordingScreen(self.target, self.follow_every))

@@ -8,16 +8,16 @@ import shlex
 import time
 from getpass import getuser
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import Group
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, Tree
+from textual.widgets import DataTable, Footer, Input, Static, Tree
 
 from replayqa.record.storage import Recording, accept_baseline, add_noise_rules
 from replayqa.store import RunStore
@@ -74,8 +74,46 @@ def curl(request: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-class RunsScreen(Screen[None]):
-    BINDINGS = [Binding("i", "issues", "Issues"), Binding("q", "app.quit", "Quit")]
+class FilteredTable:
+    """Rows kept aside so a filter (``/``) can narrow a table as the user types, case-insensitively."""
+
+    filter_table = ""
+    AUTO_FOCUS: ClassVar[str | None] = "DataTable"  # not the filter field, hidden until "/"
+
+    def set_rows(self, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
+        self._rows = rows
+        self.apply_filter()
+
+    def apply_filter(self) -> None:
+        screen: Any = self
+        needle = screen.query_one("#filter", Input).value.lower() if screen.query("#filter") else ""
+        table = screen.query_one(f"#{self.filter_table}", DataTable)
+        table.clear()
+        for key, cells in getattr(self, "_rows", []):
+            if not needle or needle in " ".join(str(c) for c in cells).lower():
+                table.add_row(*cells, key=key)
+
+    def action_filter(self) -> None:
+        screen: Any = self
+        field = screen.query_one("#filter", Input)
+        field.add_class("visible")
+        field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.apply_filter()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        screen: Any = self
+        screen.query_one(f"#{self.filter_table}", DataTable).focus()
+
+
+class RunsScreen(FilteredTable, Screen[None]):
+    BINDINGS = [
+        Binding("i", "issues", "Issues"),
+        Binding("slash", "filter", "Filter"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+    filter_table = "runs"
 
     def __init__(self, store: RunStore) -> None:
         super().__init__()
@@ -83,23 +121,25 @@ class RunsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("replayqa · runs", id="title")
+        yield Input(placeholder="filter", id="filter")
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Static("enter: open a run", classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("when", "result", "paths", "issues", "run")
+        self.query_one(DataTable).add_columns("when", "result", "paths", "issues", "run")
+        rows = []
         for run in self.store.runs():
             result = Text("passed", "green") if run["passed"] else Text("failed", "red")
-            table.add_row(
+            cells = (
                 _when(run["started_at"]),
                 result,
                 f"{run['paths_passed']}/{run['paths']}",
                 str(run["issues"]),
                 run["run_id"],
-                key=run["run_id"],
             )
+            rows.append((run["run_id"], cells))
+        self.set_rows(rows)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.push_screen(RunScreen(self.store, str(event.row_key.value)))
@@ -156,6 +196,7 @@ class StepScreen(Screen[None]):
         Binding("c", "copy_curl", "Copy as curl"),
         Binding("x", "mark_noise", "Noise"),
         Binding("a", "accept", "Accept baseline"),
+        Binding("d", "diff", "Diff"),
     ]
 
     def __init__(self, store: RunStore, step: dict[str, Any], issue: dict[str, Any] | None) -> None:
@@ -185,6 +226,12 @@ class StepScreen(Screen[None]):
         with VerticalScroll(id="detail"):
             yield Static(Group(*parts))
         yield Footer()
+
+    def action_diff(self) -> None:
+        if self.issue and self.issue.get("expected"):
+            self.app.push_screen(DiffScreen(self.issue))
+        else:
+            self.notify("a diff needs a replay's recorded response", severity="warning")
 
     def _recording(self) -> Path | None:
         """The recording a replay issue came from, if it still exists."""
@@ -231,7 +278,52 @@ class StepScreen(Screen[None]):
             self.notify("request copied as curl")
 
 
-class IssuesScreen(Screen[None]):
+class DiffScreen(Screen[None]):
+    """Recorded and replayed side by side, the lines that changed highlighted; the database diff below."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, issue: dict[str, Any]) -> None:
+        super().__init__()
+        self.issue = issue
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"diff · {self.issue['journey']} › {self.issue['step']}", id="title")
+        changed = {_last_key(d["path"]) for d in self.issue.get("diff") or [] if d["where"] != "db"}
+        with Horizontal(id="sides"):
+            with VerticalScroll(classes="side"):
+                yield Static(_side("recorded", self.issue.get("expected"), changed, "red"))
+            with VerticalScroll(classes="side"):
+                yield Static(_side("replayed", self.issue.get("response"), changed, "green"))
+        database = [d for d in self.issue.get("diff") or [] if d["where"] == "db"]
+        if database:
+            lines = [
+                f"{d['path']}: {d['kind']} {json.dumps(d.get('old'))} → {json.dumps(d.get('new'))}"
+                for d in database
+            ]
+            yield Static(Text("database\n" + "\n".join(lines)), id="db-diff")
+        yield Footer()
+
+
+def _last_key(path: str) -> str:
+    return re.split(r"[.\[]", path.rstrip("]"))[-1]
+
+
+def _side(title: str, response: dict[str, Any] | None, changed: set[str], colour: str) -> Text:
+    text = Text(f"{title}: {response['status'] if response else '—'}\n", style="bold")
+    if not response:
+        return text
+    try:
+        lines = json.dumps(json.loads(response.get("body") or ""), indent=2, ensure_ascii=False).splitlines()
+    except ValueError:
+        lines = (response.get("body") or "").splitlines()
+    for line in lines:
+        key = line.strip().split(":", 1)[0].strip('"')
+        text.append(line + "\n", style=f"bold {colour}" if key in changed else "")
+    return text
+
+
+class IssuesScreen(FilteredTable, Screen[None]):
     """Issues grouped by fingerprint, with counts; mark known, flaky or new; export one as Markdown."""
 
     BINDINGS = [
@@ -240,7 +332,9 @@ class IssuesScreen(Screen[None]):
         Binding("f", "mark('flaky')", "Flaky"),
         Binding("n", "mark('new')", "New"),
         Binding("e", "export", "Export .md"),
+        Binding("slash", "filter", "Filter"),
     ]
+    filter_table = "issues"
 
     def __init__(self, store: RunStore) -> None:
         super().__init__()
@@ -248,6 +342,7 @@ class IssuesScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("issues by fingerprint", id="title")
+        yield Input(placeholder="filter", id="filter")
         yield DataTable(id="issues", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="detail"):
             yield Static(id="issue-detail")
@@ -258,19 +353,24 @@ class IssuesScreen(Screen[None]):
 
     def refresh_rows(self) -> None:
         table = self.query_one(DataTable)
-        table.clear(columns=True)
-        table.add_columns("status", "seen", "last", "fingerprint", "where")
+        cursor = table.cursor_row
+        if not table.columns:
+            table.add_columns("status", "seen", "last", "fingerprint", "where")
         known = {r.fingerprint: r.status for r in self.store.known_rules()}
+        rows = []
         for row in self.store.occurrences():
             status = known.get(row["fingerprint"], "new")
-            table.add_row(
+            cells = (
                 Text(status, "yellow" if status != "new" else "red"),
                 f"{row['occurrences']}×",
                 _when(row["last_seen"]),
                 row["fingerprint"],
                 row["latest_where"],
-                key=row["fingerprint"],
             )
+            rows.append((row["fingerprint"], cells))
+        self.set_rows(rows)
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
 
     def _selected(self) -> str | None:
         table = self.query_one(DataTable)
@@ -324,34 +424,54 @@ class IssuesScreen(Screen[None]):
         self.notify(f"written to {path}")
 
 
-class RecordingScreen(Screen[None]):
-    """A recording's sessions and, for the selected one, its exchanges."""
+class RecordingScreen(FilteredTable, Screen[None]):
+    """A recording's sessions and the selected one's exchanges; it follows a file still being written."""
 
-    BINDINGS = [Binding("q", "app.quit", "Quit"), Binding("r", "reload", "Reload")]
+    BINDINGS = [
+        Binding("q", "app.quit", "Quit"),
+        Binding("r", "reload", "Reload"),
+        Binding("slash", "filter", "Filter"),
+    ]
+    filter_table = "exchanges"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, follow_every: float = 1.0) -> None:
         super().__init__()
         self.path = path
+        self.follow_every = follow_every
+        self._seen: tuple[float, ...] = ()
+        self._session: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(f"recording {self.path.name}", id="title")
         yield DataTable(id="sessions", cursor_type="row")
+        yield Input(placeholder="filter exchanges", id="filter")
         yield DataTable(id="exchanges", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#sessions", DataTable).add_columns("session", "exchanges", "identity", "ended")
+        self.query_one("#exchanges", DataTable).add_columns("#", "method", "status", "path", "operation")
         self.action_reload()
+        self.set_interval(self.follow_every, self._follow)
+
+    def _stamp(self) -> tuple[float, ...]:
+        return tuple(p.stat().st_mtime for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+
+    def _follow(self) -> None:
+        """A recording that ``replayqa record`` is still writing grows: show what arrived."""
+        if self._stamp() != self._seen:
+            self.action_reload()
 
     def action_reload(self) -> None:
-        """Read the file again: a recording that is still being written grows."""
+        self._seen = self._stamp()
         recording = Recording.open(self.path)
         try:
             sessions = recording.sessions()
         finally:
             recording.close()
         table = self.query_one("#sessions", DataTable)
-        table.clear(columns=True)
-        table.add_columns("session", "exchanges", "identity", "ended")
+        cursor = table.cursor_row
+        table.clear()
         for session in sessions:
             table.add_row(
                 session["name"],
@@ -360,24 +480,28 @@ class RecordingScreen(Screen[None]):
                 session["end_reason"] or "open",
                 key=str(session["id"]),
             )
+        if table.row_count:
+            table.move_cursor(row=min(max(cursor, 0), table.row_count - 1))
+        if self._session is not None:
+            self._show_exchanges(self._session)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id != "sessions":
-            return
+        if event.data_table.id == "sessions":
+            self._show_exchanges(int(str(event.row_key.value)))
+
+    def _show_exchanges(self, session_id: int) -> None:
+        self._session = session_id
         recording = Recording.open(self.path)
         try:
-            rows = list(recording.exchanges(int(str(event.row_key.value))))
+            rows = list(recording.exchanges(session_id))
         finally:
             recording.close()
-        table = self.query_one("#exchanges", DataTable)
-        table.clear(columns=True)
-        table.add_columns("#", "method", "status", "path", "operation")
-        for row in rows:
-            table.add_row(
-                str(row["id"]),
-                row["method"],
-                str(row["status"] or "ERR"),
-                row["path"],
-                row["operation"] or "",
-                key=str(row["id"]),
-            )
+        self.set_rows(
+            [
+                (
+                    str(r["id"]),
+                    (str(r["id"]), r["method"], str(r["status"] or "ERR"), r["path"], r["operation"] or ""),
+                )
+                for r in rows
+            ]
+        )

@@ -160,3 +160,81 @@ def test_snapshot_issues_screen(store, snap_compare):
 
 def test_snapshot_run_tree(store, snap_compare):
     assert snap_compare(TriageApp(store), terminal_size=(80, 24), press=["enter"])
+
+
+async def test_filter_narrows_the_issues_as_you_type(store):
+    app = TriageApp(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("i")
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1
+        await pilot.press("slash", *"nothing like it")
+        assert table.row_count == 0
+        for _ in "nothing like it":
+            await pilot.press("backspace")
+        await pilot.press(*"cart_kept", "enter")
+        assert table.row_count == 1 and app.focused is table
+
+
+async def test_the_diff_screen_shows_recorded_and_replayed_side_by_side(store):
+    issue = store.issues(store.runs()[0]["run_id"])[0]
+    issue["expected"] = {"status": 200, "headers": {}, "body": '{"lines": [{"id": 1}], "total_cents": 2400}'}
+    issue["diff"] = [
+        {"where": "body", "path": "$.total_cents", "kind": "changed", "old": 2400, "new": 0},
+        {"where": "db", "path": "carts/1/total_cents", "kind": "changed", "old": 2400, "new": 0},
+    ]
+    step = store.steps(store.runs()[0]["run_id"])[1]
+    app = TriageApp(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(StepScreen(store, step, issue))
+        await pilot.press("d")
+        from replayqa.tui.screens import DiffScreen
+
+        assert isinstance(app.screen, DiffScreen)
+        recorded, replayed = (text_of(w) for w in app.screen.query(".side Static"))
+        assert '"total_cents": 2400' in recorded and '"total_cents": 0' in replayed
+        assert "carts/1/total_cents: changed 2400 → 0" in text_of(app.screen.query_one("#db-diff", Static))
+
+
+async def test_the_recording_browser_follows_a_recording_still_being_written(tmp_path):
+    from replayqa.record.recorder import Recorder, RecorderSettings
+    from replayqa.record.traffic import Body, RequestInfo, ResponseInfo
+
+    recorder = Recorder(RecorderSettings(out=tmp_path / "live.db"))
+
+    def exchange(n: int) -> None:
+        request = RequestInfo(
+            f"f{n}",
+            "10.0.0.1:1",
+            "GET",
+            "http",
+            "shop.test",
+            80,
+            f"/items/{n}",
+            "",
+            "HTTP/1.1",
+            [],
+            Body(),
+            float(n),
+        )
+        recorder.on_request(request)
+        recorder.on_response(
+            request.flow_id, ResponseInfo(200, "OK", [], Body(b"{}", "application/json"), float(n))
+        )
+
+    exchange(1)
+    recorder.tick()
+    try:
+        app = TriageApp(tmp_path / "live.db")
+        app.follow_every = 0.2
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.6)
+            exchanges = app.screen.query_one("#exchanges", DataTable)
+            assert exchanges.row_count == 1
+            exchange(2)
+            exchange(3)
+            recorder.tick()
+            await pilot.pause(1.2)  # the writer commits, the screen notices
+            assert exchanges.row_count == 3
+    finally:
+        recorder.close()
