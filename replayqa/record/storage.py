@@ -279,6 +279,16 @@ class Recording:
             row["response_headers"] = json.loads(row["response_headers"] or "[]")
             yield row
 
+    def exchange_page(self, session_id: int, offset: int, limit: int) -> list[dict[str, Any]]:
+        """A page of a session's exchanges, only the columns a list shows: for very large recordings."""
+        return list(
+            self.db.query(
+                "SELECT id, method, status, path, operation FROM exchanges WHERE session_id = ? "
+                "ORDER BY id LIMIT ? OFFSET ?",
+                [session_id, limit, offset],
+            )
+        )
+
     def checkpoints(self) -> list[dict[str, Any]]:
         columns = "id, group_id, kind, backend, taken_at, size, tables"
         return [

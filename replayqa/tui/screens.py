@@ -440,6 +440,7 @@ class RecordingScreen(FilteredTable, Screen[None]):
         self.follow_every = follow_every
         self._seen: tuple[float, ...] = ()
         self._session: int | None = None
+        self._exhausted = False
 
     def compose(self) -> ComposeResult:
         yield Static(f"recording {self.path.name}", id="title")
@@ -485,23 +486,42 @@ class RecordingScreen(FilteredTable, Screen[None]):
         if self._session is not None:
             self._show_exchanges(self._session)
 
+    PAGE = 500
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "sessions":
             self._show_exchanges(int(str(event.row_key.value)))
+        elif event.cursor_row >= event.data_table.row_count - 20 and self._session is not None:
+            self._load_page()  # near the end of what is loaded: load the next page
 
     def _show_exchanges(self, session_id: int) -> None:
         self._session = session_id
+        self._rows = []
+        self._exhausted = False
+        self._load_page()
+
+    def _load_page(self) -> None:
+        """Exchanges arrive a page at a time, so a session of 100k opens as fast as one of 100."""
+        if self._exhausted or self._session is None:
+            return
         recording = Recording.open(self.path)
         try:
-            rows = list(recording.exchanges(session_id))
+            page = recording.exchange_page(self._session, len(self._rows), self.PAGE)
         finally:
             recording.close()
-        self.set_rows(
-            [
-                (
-                    str(r["id"]),
-                    (str(r["id"]), r["method"], str(r["status"] or "ERR"), r["path"], r["operation"] or ""),
-                )
-                for r in rows
-            ]
-        )
+        self._exhausted = len(page) < self.PAGE
+        new = [
+            (
+                str(r["id"]),
+                (str(r["id"]), r["method"], str(r["status"] or "ERR"), r["path"], r["operation"] or ""),
+            )
+            for r in page
+        ]
+        first_page = not self._rows
+        self._rows.extend(new)
+        if first_page or self.query_one("#filter", Input).value:
+            self.apply_filter()
+        else:  # appending keeps the cursor where it is
+            table = self.query_one("#exchanges", DataTable)
+            for key, cells in new:
+                table.add_row(*cells, key=key)

@@ -238,3 +238,20 @@ async def test_the_recording_browser_follows_a_recording_still_being_written(tmp
             assert exchanges.row_count == 3
     finally:
         recorder.close()
+
+
+async def test_a_large_recording_loads_its_exchanges_a_page_at_a_time(tmp_path):
+    from tests.support.big_recording import big_recording
+
+    app = TriageApp(big_recording(tmp_path / "big.db", 1_200))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        exchanges = app.screen.query_one("#exchanges", DataTable)
+        assert exchanges.row_count == 500, "only the first page at first"
+        exchanges.focus()
+        exchanges.move_cursor(row=495)
+        await pilot.pause()
+        assert exchanges.row_count == 1_000 and exchanges.cursor_row == 495
+        exchanges.move_cursor(row=990)
+        await pilot.pause()
+        assert exchanges.row_count == 1_200
