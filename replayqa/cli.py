@@ -761,11 +761,9 @@ def issues_list(store: Path | None, as_json: bool) -> None:
     from replayqa.store import RunStore
 
     opened = RunStore(store or load_settings().store)
-    known = {rule.fingerprint: rule for rule in opened.known_rules()}
-    rows = [
-        {**row, "status": known[row["fingerprint"]].status if row["fingerprint"] in known else "new"}
-        for row in opened.occurrences()
-    ]
+    known: dict[str | None, str] = {rule.fingerprint: rule.status for rule in opened.known_rules()}
+    known |= {fingerprint: "fixed" for fingerprint in opened.resolutions()}
+    rows = [{**row, "status": known.get(row["fingerprint"], "new")} for row in opened.occurrences()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -790,7 +788,7 @@ def issues_list(store: Path | None, as_json: bool) -> None:
 
 @issues_group.command("mark")
 @click.argument("fingerprint")
-@click.argument("status", type=click.Choice(["known", "flaky", "new"]))
+@click.argument("status", type=click.Choice(["known", "flaky", "fixed", "new"]))
 @click.option("--reason", default="", help="Why: a ticket, a note for whoever sees it next.")
 @click.option(
     "--store",
@@ -799,7 +797,10 @@ def issues_list(store: Path | None, as_json: bool) -> None:
     help="The run store (default .replayqa/runs.db).",
 )
 def issues_mark(fingerprint: str, status: str, reason: str, store: Path | None) -> None:
-    """Mark a fingerprint known or flaky (or new again); --fail-on new then lets it pass.
+    """Mark a fingerprint known, flaky, fixed (with how), or new again.
+
+    --fail-on new lets known and flaky issues pass; a fixed one that comes
+    back is new, and its suggestion quotes the note.
 
     \b
     Example:

@@ -7,6 +7,7 @@ the journeys, and keeps the results: run store and reports.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,14 @@ def keep_results(result: RunResult, settings: Settings) -> None:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"known_issues in {settings.source}: {exc}") from None
     annotate(result, [*rules, *store.known_rules()])
+    resolutions = store.resolutions()
+    for issue in result.issues:
+        fixed = resolutions.get(issue.fingerprint)
+        if fixed and issue.status == "new":
+            when = time.strftime("%Y-%m-%d", time.localtime(fixed["marked_at"]))
+            issue.suggestion = (
+                f"Seen before and fixed on {when}: {fixed['reason'] or 'no note'}. {issue.suggestion}"
+            )
     for issue in result.issues:
         if issue.status == "new" and (issue.journey, issue.path, issue.step) in result.flaky:
             issue.status = "flaky"

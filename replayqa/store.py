@@ -94,7 +94,14 @@ class RunStore:
         return [
             KnownIssue(fingerprint=r["fingerprint"], status=r["status"], reason=r["reason"] or "")
             for r in self.db.table("known_issues").rows
+            if r["status"] != "fixed"  # a fixed issue that comes back is new again
         ]
+
+    def resolutions(self) -> dict[str, dict[str, Any]]:
+        """Fingerprints marked fixed, with the note and when: what to suggest if they come back."""
+        if "known_issues" not in self.db.table_names():
+            return {}
+        return {r["fingerprint"]: r for r in self.db.table("known_issues").rows_where("status = 'fixed'")}
 
     def mark(self, fingerprint: str, status: str, reason: str = "") -> None:
         """Remember a fingerprint as known or flaky (or forget it with status "new")."""

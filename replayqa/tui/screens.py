@@ -331,6 +331,7 @@ class IssuesScreen(FilteredTable, Screen[None]):
         Binding("k", "mark('known')", "Known"),
         Binding("f", "mark('flaky')", "Flaky"),
         Binding("n", "mark('new')", "New"),
+        Binding("r", "mark('fixed')", "Fixed"),
         Binding("e", "export", "Export .md"),
         Binding("slash", "filter", "Filter"),
     ]
@@ -357,6 +358,7 @@ class IssuesScreen(FilteredTable, Screen[None]):
         if not table.columns:
             table.add_columns("status", "seen", "last", "fingerprint", "where")
         known = {r.fingerprint: r.status for r in self.store.known_rules()}
+        known |= {fingerprint: "fixed" for fingerprint in self.store.resolutions()}
         rows = []
         for row in self.store.occurrences():
             status = known.get(row["fingerprint"], "new")

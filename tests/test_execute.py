@@ -1,0 +1,42 @@
+"""Keeping a run's results: fingerprints, known issues from config and store, resolutions, flaky steps."""
+
+from __future__ import annotations
+
+import pytest
+
+from replayqa.config import Settings
+from replayqa.errors import ConfigError
+from replayqa.execute import keep_results
+from replayqa.store import RunStore
+from tests.tui.test_app import fixed_run
+
+
+def settings(tmp_path, **values) -> Settings:
+    return Settings(store=str(tmp_path / "runs.db"), **values)
+
+
+def test_issues_get_fingerprints_and_known_issue_rules_from_config(tmp_path):
+    run = fixed_run()
+    keep_results(run, settings(tmp_path, known_issues=[{"contains": "expected 2400", "reason": "BUG-7"}]))
+    (issue,) = run.issues
+    assert issue.status == "known" and len(issue.fingerprint) == 12
+    assert issue.suggestion.startswith("Known issue: BUG-7.")
+    with pytest.raises(ConfigError, match="unknown field 'contain'"):
+        keep_results(fixed_run(), settings(tmp_path, known_issues=[{"contain": "x"}]))
+
+
+def test_a_fixed_issue_that_comes_back_is_new_and_quotes_how_it_was_fixed(tmp_path):
+    first = fixed_run()
+    keep_results(first, settings(tmp_path))
+    RunStore(tmp_path / "runs.db").mark(first.issues[0].fingerprint, "fixed", "cart kept on decline, PR 42")
+    again = fixed_run()
+    keep_results(again, settings(tmp_path))
+    assert again.issues[0].status == "new"
+    assert "fixed on" in again.issues[0].suggestion and "PR 42" in again.issues[0].suggestion
+
+
+def test_flaky_steps_are_marked(tmp_path):
+    run = fixed_run()
+    run.flaky = {("checkout", "declined", "cart_kept")}
+    keep_results(run, settings(tmp_path))
+    assert run.issues[0].status == "flaky" and run.issues[0].suggestion.startswith("Flaky:")
