@@ -544,7 +544,7 @@ def replay_command(
     settings = load_settings().override(**flags)
     if not settings.base_url:
         raise click.UsageError("give --base-url http://host:port (or base_url in replayqa.toml)")
-    pairs = dict(_pair(s) for s in secrets)
+    pairs = {**settings.secrets, **dict(_pair(s) for s in secrets)}
     shard_of = _shard(shard) if shard else (1, 1)
     if workers > 1:
         _replay_with_workers(

@@ -41,6 +41,8 @@ class Settings:
     fail_on: str = "any"
     #: Run the journeys this many times from the same state; steps that both pass and fail are flaky.
     repeat: int = 1
+    #: Values for redacted fields when replaying (like --secret NAME=VALUE); prefer --secret in CI.
+    secrets: dict[str, str] = field(default_factory=dict)
     #: Where the settings came from, for messages.
     source: str | None = None
 

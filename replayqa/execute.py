@@ -19,6 +19,7 @@ from replayqa.config import Settings
 from replayqa.errors import AppUnreachableError, ConfigError
 from replayqa.events import Listener
 from replayqa.knowledge import KnownIssue, annotate
+from replayqa.loader import JOURNEY_SUFFIXES, load_file
 from replayqa.logs import LogFile
 from replayqa.model import Branch, Invariant, Journey, Node, RunResult
 from replayqa.model import Path as JPath
@@ -164,3 +165,31 @@ def needs_restore(journeys: Sequence[Journey]) -> bool:
 
 def _has_branch(nodes: Sequence[Node]) -> bool:
     return any(isinstance(n, Branch) or (isinstance(n, JPath) and _has_branch(n.steps)) for n in nodes)
+
+
+def rerun(source: str, journey: str, settings: Settings) -> RunResult:
+    """Run one journey again against the configured app: from its journey file, or replay its recording.
+
+    A step's state comes from the steps before it, so the whole journey runs.
+    """
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(f"cannot re-run {journey!r}: {source} is gone")
+    if path.suffix in JOURNEY_SUFFIXES:
+        loaded = load_file(path)
+        chosen = [j for j in loaded.journeys if j.name == journey]
+        if not chosen:
+            raise ConfigError(f"{source} has no journey named {journey!r} any more")
+        return run_journeys(chosen, settings, loaded.invariants).result
+    from replayqa.replay import ReplaySettings, replay
+
+    if not settings.base_url:
+        raise ConfigError("no base URL: set base_url in replayqa.toml to re-run against the app")
+    state = open_state(settings.db, allow_restore=settings.allow_restore, lock_timeout=settings.lock_timeout)
+    result = replay(
+        [path], ReplaySettings(settings.base_url, tuple(journey.split("+")), dict(settings.secrets)), state
+    )
+    result.base_url = settings.base_url
+    keep_results(result, settings)
+    write_reports(result, Path(settings.report_dir) / result.run_id, None, settings.fail_on)
+    return result

@@ -68,7 +68,11 @@ class RunStore:
                 replace=True,
             )
             self.db.table("steps").insert_all(
-                ({"run_id": run.run_id, **_flat(step_dict(s))} for j in run.journeys for s in j.steps),
+                (
+                    {"run_id": run.run_id, "source": j.source, **_flat(step_dict(s))}
+                    for j in run.journeys
+                    for s in j.steps
+                ),
                 foreign_keys=[("run_id", "runs", "run_id")],
                 alter=True,
             )

@@ -18,7 +18,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, Tree
+from textual.worker import Worker, WorkerState
 
+from replayqa.config import load_settings
+from replayqa.execute import rerun
 from replayqa.record.storage import Recording, accept_baseline, add_noise_rules
 from replayqa.store import RunStore
 
@@ -151,7 +154,11 @@ class RunsScreen(FilteredTable, Screen[None]):
 class RunScreen(Screen[None]):
     """A run's tree: journey → path → steps, with pass/fail/known/flaky marks."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("i", "issues", "Issues")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("i", "issues", "Issues"),
+        Binding("e", "rerun", "Re-run journey"),
+    ]
 
     def __init__(self, store: RunStore, run_id: str) -> None:
         super().__init__()
@@ -183,6 +190,31 @@ class RunScreen(Screen[None]):
     def on_tree_node_selected(self, event: Tree.NodeSelected[dict[str, Any]]) -> None:
         if event.node.data:
             self.app.push_screen(StepScreen(self.store, event.node.data["step"], event.node.data["issue"]))
+
+    def action_rerun(self) -> None:
+        """Run the selected step's journey again against the configured app, in a worker thread."""
+        node = self.query_one(Tree).cursor_node
+        step = node.data["step"] if node is not None and node.data else None
+        if not step or not step.get("source"):
+            self.notify("select a step of the journey to re-run", severity="warning")
+            return
+        self.notify(f"re-running {step['journey']}…")
+        self.run_worker(
+            lambda: rerun(step["source"], step["journey"], load_settings()),
+            thread=True,
+            name="rerun",
+            exit_on_error=False,
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != "rerun":
+            return
+        if event.state == WorkerState.SUCCESS and event.worker.result is not None:
+            result = event.worker.result
+            verdict = "passed" if result.passed else f"{len(result.issues)} issues"
+            self.notify(f"re-run {result.run_id}: {verdict}")
+        elif event.state == WorkerState.ERROR:
+            self.notify(str(event.worker.error), severity="error")
 
     def action_issues(self) -> None:
         self.app.push_screen(IssuesScreen(self.store))

@@ -106,3 +106,34 @@ async def test_accepting_a_baseline_and_marking_noise_change_the_recording(tmp_p
     code, summary = replay(tmp_path, recording)
     steps_with_issues = {i["step"] for j in summary["journeys"] for i in j["issues"]}
     assert "#5 GET /cart" not in steps_with_issues, "the accepted baseline is what replays compare with now"
+
+
+async def test_rerunning_a_journey_from_the_tree_adds_a_run(tmp_path, monkeypatch, demo_shop):
+    from textual.widgets import Tree
+
+    from replayqa.config import load_settings
+    from replayqa.demo.run import journeys_dir
+    from replayqa.execute import run_journeys
+    from replayqa.loader import load_file
+    from replayqa.tui.screens import RunScreen
+
+    monkeypatch.chdir(tmp_path)
+    journey_file = tmp_path / "checkout.yaml"
+    shutil.copy(journeys_dir() / "checkout_payment.yaml", journey_file)
+    (tmp_path / "replayqa.toml").write_text(f'base_url = "{demo_shop.base_url}"\ndb = "{demo_shop.db_url}"\n')
+    run_journeys(load_file(journey_file).journeys, load_settings())
+    store = RunStore(tmp_path / ".replayqa" / "runs.db")
+    assert len(store.runs()) == 1
+
+    app = TriageApp(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        assert isinstance(app.screen, RunScreen)
+        tree = app.screen.query_one(Tree)
+        await pilot.press("down", "down", "down")  # journey, path, first step
+        assert tree.cursor_node is not None and tree.cursor_node.data is not None
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    runs = store.runs()
+    assert len(runs) == 2 and runs[0]["issues"] == 2  # the same two planted bugs, found again
