@@ -89,6 +89,11 @@ def _app_options(db_help: str, spec_help: str) -> Callable[[Callable[..., Any]],
         click.option("--junit", help="Also write JUnit XML here."),
         click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of progress."),
         click.option(
+            "--build",
+            help="A label for the build under test: a step that passed in another run of the same build "
+            "and fails now is flaky.",
+        ),
+        click.option(
             "--fail-on",
             type=click.Choice(["any", "new"]),
             default=None,

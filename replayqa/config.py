@@ -41,6 +41,9 @@ class Settings:
     fail_on: str = "any"
     #: Run the journeys this many times from the same state; steps that both pass and fail are flaky.
     repeat: int = 1
+    #: A label for the build under test (a commit, a version): a step that passed in another run of the
+    #: same build and fails now is flaky.
+    build: str | None = None
     #: Values for redacted fields when replaying (like --secret NAME=VALUE); prefer --secret in CI.
     secrets: dict[str, str] = field(default_factory=dict)
     #: Where the settings came from, for messages.

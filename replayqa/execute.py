@@ -126,6 +126,10 @@ def keep_results(result: RunResult, settings: Settings) -> None:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"known_issues in {settings.source}: {exc}") from None
     annotate(result, [*rules, *store.known_rules()])
+    result.build = settings.build
+    if settings.build:
+        failing = {(i.journey, i.path, i.step) for i in result.issues}
+        result.flaky |= store.passed_in_build(settings.build, failing)
     resolutions = store.resolutions()
     for issue in result.issues:
         fixed = resolutions.get(issue.fingerprint)

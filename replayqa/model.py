@@ -234,6 +234,7 @@ class RunResult:
     base_url: str = ""
     #: (journey, path, step) that both passed and failed across repetitions (``--repeat``).
     flaky: set[tuple[str, str, str]] = field(default_factory=set)
+    build: str | None = None
 
     @property
     def issues(self) -> list[Issue]:

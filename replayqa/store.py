@@ -59,6 +59,7 @@ class RunStore:
                 {
                     "run_id": run.run_id,
                     "base_url": run.base_url,
+                    "build": run.build,
                     "started_at": run.started_at,
                     "duration_ms": data["duration_ms"],
                     "passed": run.passed,
@@ -66,6 +67,7 @@ class RunStore:
                 },
                 pk="run_id",
                 replace=True,
+                alter=True,
             )
             self.db.table("steps").insert_all(
                 (
@@ -100,6 +102,21 @@ class RunStore:
             for r in self.db.table("known_issues").rows
             if r["status"] != "fixed"  # a fixed issue that comes back is new again
         ]
+
+    def passed_in_build(self, build: str, keys: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Which of these (journey, path, step) passed in an earlier run of the same build."""
+        if (
+            not keys
+            or "steps" not in self.db.table_names()
+            or "build" not in self.db.table("runs").columns_dict
+        ):
+            return set()
+        rows = self.db.query(
+            "SELECT DISTINCT s.journey, s.path, s.step FROM steps s JOIN runs r ON r.run_id = s.run_id "
+            "WHERE r.build = ? AND s.passed",
+            [build],
+        )
+        return {(r["journey"], r["path"], r["step"]) for r in rows} & keys
 
     def resolutions(self) -> dict[str, dict[str, Any]]:
         """Fingerprints marked fixed, with the note and when: what to suggest if they come back."""

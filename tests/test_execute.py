@@ -40,3 +40,23 @@ def test_flaky_steps_are_marked(tmp_path):
     run.flaky = {("checkout", "declined", "cart_kept")}
     keep_results(run, settings(tmp_path))
     assert run.issues[0].status == "flaky" and run.issues[0].suggestion.startswith("Flaky:")
+
+
+def test_a_step_that_passed_in_another_run_of_the_same_build_is_flaky(tmp_path):
+    good = fixed_run()
+    good.run_id = "good"
+    journey = good.journeys[0]
+    journey.steps[1].passed = True
+    journey.issues.clear()
+    journey.paths[1].issues.clear()
+    keep_results(good, settings(tmp_path, build="abc123"))
+
+    bad = fixed_run()
+    bad.run_id = "bad"
+    keep_results(bad, settings(tmp_path, build="abc123"))
+    assert bad.issues[0].status == "flaky"
+
+    other_build = fixed_run()
+    other_build.run_id = "other"
+    keep_results(other_build, settings(tmp_path, build="def456"))
+    assert other_build.issues[0].status == "new"
