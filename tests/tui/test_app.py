@@ -255,3 +255,18 @@ async def test_a_large_recording_loads_its_exchanges_a_page_at_a_time(tmp_path):
         exchanges.move_cursor(row=990)
         await pilot.pause()
         assert exchanges.row_count == 1_200
+
+
+async def test_flaky_fixed_and_new_marks_from_the_issues_screen(store):
+    fingerprint = store.occurrences()[0]["fingerprint"]
+    app = TriageApp(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("i", "f")
+        await pilot.pause()
+        assert [(r.fingerprint, r.status) for r in store.known_rules()] == [(fingerprint, "flaky")]
+        await pilot.press("r")
+        await pilot.pause()
+        assert store.known_rules() == [] and fingerprint in store.resolutions()
+        await pilot.press("n")
+        await pilot.pause()
+        assert store.known_rules() == [] and store.resolutions() == {}
