@@ -251,7 +251,14 @@ class StepScreen(Screen[None]):
                 )
             if self.issue.get("expected"):
                 parts.append(exchange_view(None, self.issue["expected"], "\nRecorded"))
-        parts.append(exchange_view(exchange.get("request"), exchange.get("response"), "\nSent and received"))
+        timing = f"{self.step.get('duration_ms') or 0:.0f} ms"
+        if (self.step.get("attempts") or 1) > 1:
+            timing += f", {self.step['attempts']} attempts"
+        parts.append(
+            exchange_view(
+                exchange.get("request"), exchange.get("response"), f"\nSent and received ({timing})"
+            )
+        )
         if self.issue and self.issue.get("logs"):
             parts.append(Text("\nApp log", style="bold"))
             parts += [Text(line, style="dim") for line in self.issue["logs"]]
@@ -418,7 +425,20 @@ class IssuesScreen(FilteredTable, Screen[None]):
         if issue is None:
             detail.update("")
             return
-        parts: list[Any] = [Text(issue["error"], style="bold"), Text(f"Suggestion: {issue['suggestion']}")]
+        seen = next(
+            (r for r in self.store.occurrences() if r["fingerprint"] == str(event.row_key.value)), None
+        )
+        history = (
+            f"seen {seen['occurrences']}× in {seen['runs']} runs, first {_when(seen['first_seen'])}, "
+            f"last {_when(seen['last_seen'])}"
+            if seen
+            else ""
+        )
+        parts: list[Any] = [
+            Text(issue["error"], style="bold"),
+            Text(history, style="dim"),
+            Text(f"Suggestion: {issue['suggestion']}"),
+        ]
         parts.append(exchange_view(issue.get("request"), issue.get("response")))
         parts += [Text(line, style="dim") for line in issue.get("logs") or []]
         detail.update(Group(*parts))

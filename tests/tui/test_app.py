@@ -93,6 +93,7 @@ async def test_runs_then_tree_then_step_then_copy_as_curl(store):
             await pilot.press("down")
         await pilot.press("enter")
         assert isinstance(app.screen, StepScreen)
+        assert "Sent and received (0 ms)" in text_of(app.screen.query_one("#detail Static", Static))
         await pilot.press("c")
         assert app.last_copied.startswith("curl -X GET http://shop.test/cart")
         assert "Bearer [redacted]" in app.last_copied
@@ -107,6 +108,7 @@ async def test_marking_an_issue_known_is_stored_and_honoured(store):
         assert isinstance(app.screen, IssuesScreen)
         detail = text_of(app.screen.query_one("#issue-detail", Static))
         assert "total_cents: expected 2400, got 0" in detail and "payment declined for order 1" in detail
+        assert "seen 1× in 1 runs, first 09-21" in detail
         await pilot.press("k")
         await pilot.pause()
     fingerprint = store.occurrences()[0]["fingerprint"]
