@@ -7,11 +7,10 @@ vs re-executing the trunk from scratch for every path. Steps executed and wall t
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from pathlib import Path
 
+from bench.common import emit, machine
 from replayqa import Branch, Checkpoint, Client, Journey, JourneyRunner, RequestAction, Step
 from replayqa import Path as JPath
 from replayqa.demo.app import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -89,16 +88,13 @@ def main() -> None:
     with_restores, rerun = measure(branching()), measure(from_scratch())
     report = {
         "benchmark": "branching",
-        "machine": f"{platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "with restores": with_restores,
         "re-executing every path": rerun,
         "steps saved": rerun["steps"] - with_restores["steps"],
         "time ratio (re-executing / restores)": round(rerun["seconds"] / with_restores["seconds"], 2),
     }
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.json)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,7 @@ replayqa record at >= 0.95x bare mitmdump.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -24,6 +22,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from bench.common import emit, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 UPSTREAM = ROOT / "tests" / "support" / "content_app.py"
@@ -170,8 +170,7 @@ def measure(clients: int, requests: int, rounds: int) -> dict[str, object]:
     per_round = [r / m for r, m in zip(results["replayqa record"], results["mitmdump"], strict=True)]
     return {
         "benchmark": "proxy",
-        "machine": f"{platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, {os.cpu_count()} cores (proxy pinned to {sorted(proxy_cpus)})",
+        "machine": machine(),
         "load": {"clients": clients, "requests_per_client": requests, "rounds": rounds},
         "requests_per_second": {k: round(v, 1) for k, v in median.items()},
         "ratios": {
@@ -193,9 +192,7 @@ def main() -> None:
     args = parser.parse_args()
     clients, requests, rounds = (2, 100, 1) if args.quick else (4, 1000, 5)
     result = measure(clients, requests, rounds)
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

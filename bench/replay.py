@@ -10,8 +10,6 @@ to the same app with httpx and checks nothing. Target: >= 0.8.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -21,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import emit, machine
 from replayqa.record.recorder import Recorder, RecorderSettings
 from replayqa.record.traffic import Body, RequestInfo, ResponseInfo
 from replayqa.replay import ReplaySettings, replay
@@ -109,8 +108,7 @@ def main() -> None:
     ratios = [r / w for r, w in zip(rep, raw, strict=True)]
     result = {
         "benchmark": "replay",
-        "machine": f"{platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "requests": count,
         "rounds": rounds,
         "requests_per_second": {
@@ -121,9 +119,7 @@ def main() -> None:
         "each round": [round(r, 3) for r in ratios],
         "target": "replay / raw >= 0.8 with diffing on",
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -12,21 +12,16 @@ where a technique cannot allow it (TEMPLATE needs the database idle).
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from replayqa.state import open_state  # noqa: E402
-from tests.support.postgres import PostgresServer, start_postgres  # noqa: E402
+from bench.common import emit, machine
+from replayqa.state import open_state
+from tests.support.postgres import PostgresServer, start_postgres
 
 SCHEMA = """
 CREATE TABLE items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL,
@@ -149,15 +144,12 @@ def main() -> None:
         server.stop()
     report = {
         "benchmark": "restore (PostgreSQL)",
-        "machine": f"{platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "results": results,
         "target": "undo log restore of a 1,000-row session in 1M rows: >= 25x faster than pg_restore, "
         "faster than a TEMPLATE clone",
     }
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.json)
 
 
 def _measure_size(server: PostgresServer, size: int, sessions: list[int]) -> list[dict[str, object]]:

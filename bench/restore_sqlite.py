@@ -10,19 +10,19 @@ only safe with the app stopped; it is the floor for "copy the whole file".
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import shutil
 import sqlite3
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
+from bench.common import emit, machine
 from replayqa.state import open_state
 
 
 def build(path: Path, rows: int) -> None:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(
             "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, price INT, meta TEXT)"
@@ -34,12 +34,12 @@ def build(path: Path, rows: int) -> None:
 
 
 def checksum(path: Path) -> tuple:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         return conn.execute("SELECT count(*), sum(price), max(id) FROM items").fetchone()
 
 
 def change(path: Path) -> None:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE items SET price = price + 1 WHERE id <= 1000")
 
 
@@ -77,12 +77,13 @@ def main() -> None:
         change(db)
         started = time.perf_counter()
         shutil.copyfile(copy, db)
+        for suffix in ("-wal", "-shm"):  # the session's writes may still sit in the WAL
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
         copy_restore = time.perf_counter() - started
         assert checksum(db) == before
     report = {
         "benchmark": "restore (SQLite)",
-        "machine": f"{platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "table_rows": rows,
         "file_mb": round(size_mb, 1),
         "session_rows": 1000,
@@ -95,9 +96,7 @@ def main() -> None:
         },
         "restore ratio (backup API / file copy)": round(restore / copy_restore, 2),
     }
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.json)
 
 
 if __name__ == "__main__":

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from bench.common import emit, machine
 from replayqa.tui import TriageApp
 from tests.support.big_recording import big_recording
 
@@ -49,15 +45,12 @@ def main() -> None:
     median = {k: statistics.median(v) for k, v in times.items()}
     report = {
         "benchmark": "TUI time to first screen",
-        "machine": f"{platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "seconds": {k: round(v, 3) for k, v in median.items()},
         "ratio (100k / 1k)": round(median["100k"] / median["1k"], 2),
         "target": "100k at most 2x the 1k time",
     }
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.json)
 
 
 if __name__ == "__main__":
