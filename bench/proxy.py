@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -108,6 +109,18 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+def through_proxy(
+    command: Callable[[int], list[str]], clients: int, requests: int, cpus: set[int], helper_cpus: set[int]
+) -> float:
+    """Start a proxy on a free port, measure requests per second through it, stop it."""
+    port = free_port()
+    proxy = start(command(port), port, cpus, helper_cpus)
+    try:
+        return load(f"http://127.0.0.1:{port}", clients, requests)
+    finally:
+        stop(proxy)
+
+
 def measure(clients: int, requests: int, rounds: int) -> dict[str, object]:
     proxy_cpus, other_cpus = cores()
     os.sched_setaffinity(0, other_cpus)
@@ -120,9 +133,9 @@ def measure(clients: int, requests: int, rounds: int) -> dict[str, object]:
         with tempfile.TemporaryDirectory() as folder:
             for round_number in range(rounds):
                 results["direct"].append(load(upstream_url, clients, requests))
-                port = free_port()
-                bare = start(
-                    [
+                out = Path(folder) / f"bench-{round_number}.db"
+                commands: dict[str, Callable[[int], list[str]]] = {
+                    "mitmdump": lambda port: [
                         "mitmdump",
                         "-q",
                         "--mode",
@@ -132,18 +145,7 @@ def measure(clients: int, requests: int, rounds: int) -> dict[str, object]:
                         "--listen-port",
                         str(port),
                     ],
-                    port,
-                    proxy_cpus,
-                    other_cpus,
-                )
-                try:
-                    results["mitmdump"].append(load(f"http://127.0.0.1:{port}", clients, requests))
-                finally:
-                    stop(bare)
-                port = free_port()
-                out = Path(folder) / f"bench-{round_number}.db"
-                recorder = start(
-                    [
+                    "replayqa record": lambda port, out=out: [
                         sys.executable,
                         "-m",
                         "replayqa",
@@ -155,14 +157,9 @@ def measure(clients: int, requests: int, rounds: int) -> dict[str, object]:
                         "--out",
                         str(out),
                     ],
-                    port,
-                    proxy_cpus,
-                    other_cpus,
-                )
-                try:
-                    results["replayqa record"].append(load(f"http://127.0.0.1:{port}", clients, requests))
-                finally:
-                    stop(recorder)
+                }
+                for name, command in commands.items():
+                    results[name].append(through_proxy(command, clients, requests, proxy_cpus, other_cpus))
     finally:
         upstream.terminate()
         upstream.wait()

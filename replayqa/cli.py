@@ -11,8 +11,9 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -28,6 +29,9 @@ from replayqa.lifecycle import AppProcess
 from replayqa.loader import load_files
 from replayqa.model import RunResult, count_paths, count_steps
 from replayqa.redact import redact_request, redact_response
+
+if TYPE_CHECKING:  # replay imports openapi-core; load it only when a replay runs
+    from replayqa.replay import ReplaySettings
 
 EXIT_OK, EXIT_ISSUES, EXIT_ERROR = 0, 1, 2
 
@@ -581,19 +585,12 @@ def _replay_with_workers(
     from urllib.parse import urlsplit
 
     from replayqa.lifecycle import WorkerApps
-    from replayqa.replay import ReplaySettings, replay_in_parallel
+    from replayqa.replay import replay_in_parallel
     from replayqa.state import NullBackend, open_state
     from replayqa.state.base import StateBackend
 
     assert settings.base_url is not None
-    replay_settings = ReplaySettings(
-        settings.base_url,
-        sessions,
-        pairs,
-        rules=_noise_rules(settings),
-        timeout=settings.timeout,
-        spec=settings.spec,
-    )
+    replay_settings = _replay_settings(settings, sessions, pairs)
     console = _console()
     listeners = [] if as_json else [ConsoleProgress(console)]
     if settings.db:
@@ -613,6 +610,8 @@ def _replay_with_workers(
     else:
         app = AppProcess(start, health or settings.base_url, health_timeout).start() if start else None
         try:
+            if app is not None:  # one app for every worker: its output is the log issues quote
+                replay_settings = replace(replay_settings, log_file=str(app.log_path))
             states = [(settings.base_url, NullBackend()) for _ in range(workers)]
             result = replay_in_parallel(recordings, replay_settings, states, listeners)
         finally:
@@ -631,7 +630,7 @@ def _replay(
     shard: tuple[int, int],
 ) -> None:
     from replayqa.execute import check_reachable
-    from replayqa.replay import ReplaySettings, replay
+    from replayqa.replay import replay
     from replayqa.state import open_state
 
     assert settings.base_url is not None
@@ -639,16 +638,7 @@ def _replay(
     state = open_state(settings.db, allow_restore=settings.allow_restore, lock_timeout=settings.lock_timeout)
     console = _console()
     listeners = [] if as_json else [ConsoleProgress(console)]
-    replay_settings = ReplaySettings(
-        settings.base_url,
-        sessions,
-        pairs,
-        rules=_noise_rules(settings),
-        timeout=settings.timeout,
-        spec=settings.spec,
-        log_file=settings.log_file,
-        shard=shard,
-    )
+    replay_settings = _replay_settings(settings, sessions, pairs, shard)
     if learn_noise:
         from replayqa.replay import learn_noise as learn
 
@@ -682,6 +672,25 @@ def _report_replay(result: RunResult, settings: Settings, as_json: bool, console
     else:
         _print_outcome(console, RunOutcome(result, reports), settings.fail_on)
     sys.exit(EXIT_ISSUES if failed(result, settings.fail_on) else EXIT_OK)
+
+
+def _replay_settings(
+    settings: Settings, sessions: tuple[str, ...], pairs: dict[str, str], shard: tuple[int, int] = (1, 1)
+) -> ReplaySettings:
+    """The replay's settings from the configuration and the flags, in one place for every replay path."""
+    from replayqa.replay import ReplaySettings
+
+    assert settings.base_url is not None
+    return ReplaySettings(
+        settings.base_url,
+        sessions,
+        pairs,
+        rules=_noise_rules(settings),
+        timeout=settings.timeout,
+        spec=settings.spec,
+        log_file=settings.log_file,
+        shard=shard,
+    )
 
 
 def _noise_rules(settings: Settings) -> list[Any]:
