@@ -9,7 +9,11 @@ from replayqa.model import Check, Exchange
 from replayqa.spec import SpecValidator
 from replayqa.templates import PathNotFound, resolve_path
 
-CHECK_KINDS = ("status", "equals", "exists", "matches", "schema")
+CHECK_KINDS = ("status", "equals", "exists", "matches", "length", "schema", "db")
+#: How a step may change the database: see db_effect().
+DB_MODES = ("unchanged", "kept", "idempotent", "kept-on-failure")
+#: A list this long is probably one page of a longer one: its length says nothing about counts.
+PAGE_SIZE_GUESS = 20
 
 
 def status_matches(status: int, expected: Any) -> bool:
@@ -40,6 +44,8 @@ def evaluate(check: Check, exchange: Exchange, spec: SpecValidator | None = None
             return None
         problems = spec.check_response(exchange)
         return "response does not match the OpenAPI spec: " + "; ".join(problems) if problems else None
+    if check.kind == "db":
+        return None  # judged by the runner, which sees the database before and after
     body = response.json_or_none()
     try:
         actual = resolve_path(body, check.path or "$")
@@ -51,11 +57,75 @@ def evaluate(check: Check, exchange: Exchange, spec: SpecValidator | None = None
         return None if check.value is not False else f"{check.path} should not exist, got {actual!r}"
     if check.kind == "equals":
         return None if actual == check.value else f"{check.path}: expected {check.value!r}, got {actual!r}"
+    if check.kind == "length":
+        return _length(check, actual)
     if check.kind == "matches":
         if re.search(str(check.value), _text(actual)):
             return None
         return f"{check.path}: {actual!r} does not match /{check.value}/"
     raise ValueError(f"unknown check kind {check.kind!r}")
+
+
+def _length(check: Check, actual: Any) -> str | None:
+    """``{like: <a list or a number>, plus: n}``: list counts that move with creates and deletes."""
+    spec = check.value if isinstance(check.value, dict) else {"like": check.value}
+    like = spec.get("like")
+    base = len(like) if isinstance(like, list) else like
+    if not isinstance(actual, list) or not isinstance(base, int):
+        return f"{check.path}: cannot compare lengths ({type(actual).__name__} against {base!r})"
+    if base >= PAGE_SIZE_GUESS or len(actual) >= PAGE_SIZE_GUESS:
+        return None  # a full page: creates and deletes need not show in it
+    expected = base + int(spec.get("plus") or 0)
+    if len(actual) == expected:
+        return None
+    return f"{check.path}: expected {expected} entries, got {len(actual)}"
+
+
+Rows = dict[str, dict[str, dict[str, Any]]]
+
+
+def db_effect(mode: str, status: int | None, before: Rows, after: Rows) -> str | None:
+    """Whether a step changed the database as ``mode`` allows.
+
+    unchanged: nothing added, changed or removed. kept: existing rows neither
+    changed nor removed (a refused payment may still log an attempt).
+    idempotent: a repeated request either succeeds without any change or is
+    refused keeping existing rows. kept-on-failure: a refused request keeps them.
+    """
+    failed = status is None or status >= 400
+    if mode == "kept-on-failure" and not failed:
+        return None
+    strict = mode == "unchanged" or (mode == "idempotent" and not failed)
+    added, changed, removed = table_changes(before, after)
+    problems = changed + removed + (added if strict else [])
+    if not problems:
+        return None
+    what = {
+        "unchanged": "the database changed",
+        "kept": "existing rows changed",
+        "idempotent": "the repeated request changed the database again"
+        if not failed
+        else "the refused repeat changed existing rows",
+        "kept-on-failure": f"the refused request (status {status}) changed existing rows",
+    }[mode]
+    shown = ", ".join(problems[:6]) + (f" and {len(problems) - 6} more" if len(problems) > 6 else "")
+    return f"{what}: {shown}"
+
+
+def table_changes(before: Rows, after: Rows) -> tuple[list[str], list[str], list[str]]:
+    """(added, changed, removed) rows as ``table/key`` (``table/key.column`` for changes)."""
+    added, changed, removed = [], [], []
+    for table in sorted(set(before) | set(after)):
+        old, new = before.get(table, {}), after.get(table, {})
+        for key, row in old.items():
+            if key not in new:
+                removed.append(f"{table}/{key} removed")
+                continue
+            columns = [c for c, v in row.items() if new[key].get(c) != v]
+            if columns:
+                changed.append(f"{table}/{key} {', '.join(columns)} changed")
+        added += [f"{table}/{key} added" for key in new if key not in old]
+    return added, changed, removed
 
 
 def _show(expected: Any) -> str:

@@ -120,7 +120,14 @@ def _app_options(db_help: str, spec_help: str) -> Callable[[Callable[..., Any]],
     "OpenAPI spec (file or URL) for `schema: true` checks.",
 )
 @click.option("--repeat", type=int, default=None, help="Run N times from the same state; mark flaky steps.")
-def run(journey_files: tuple[Path, ...], as_json: bool, **flags: Any) -> None:
+@click.option(
+    "--var",
+    "var_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A value for {{ NAME }} in the journeys, e.g. a password (repeatable).",
+)
+def run(journey_files: tuple[Path, ...], as_json: bool, var_pairs: tuple[str, ...], **flags: Any) -> None:
     """Run journey files (.yaml or .py) against a running app.
 
     With no files, runs the folders named by the `journeys` setting.
@@ -132,6 +139,7 @@ def run(journey_files: tuple[Path, ...], as_json: bool, **flags: Any) -> None:
           --db postgresql://qa@localhost/shop_test --junit junit.xml
     """
     settings = load_settings().override(**flags)
+    settings = replace(settings, vars={**settings.vars, **_vars(var_pairs)})
     files = load_files(journey_files or settings.journeys)
     journeys = [j for f in files for j in f.journeys]
     invariants = [i for f in files for i in f.invariants]
@@ -824,6 +832,102 @@ def issues_mark(fingerprint: str, status: str, reason: str, store: Path | None) 
 
     RunStore(store or load_settings().store).mark(fingerprint, status, reason)
     click.echo(f"{fingerprint} is now {status}")
+
+
+def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    values = {}
+    for text in pairs:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(
+                f"{text!r}: give NAME=VALUE, e.g. --var password=s3cret", param_hint="--var"
+            )
+        values[name.strip()] = value
+    return values
+
+
+@main.command()
+@click.option("--spec", required=True, help="OpenAPI 3.0/3.1 spec, a file or URL, JSON or YAML.")
+@click.argument("recordings", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("journeys"),
+    show_default=True,
+    help="Folder for the journey files (one YAML file per journey).",
+)
+@click.option(
+    "--var",
+    "var_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A run-time value journeys may use, e.g. the login's email and password (repeatable). "
+    "Only the name is written to the journeys.",
+)
+@click.option(
+    "--no-negative", is_flag=True, help="Leave out the generated branches (invalid body, auth, ...)."
+)
+@click.option("--base-url", help="Quality gate: keep a journey only if it passes 3 runs against this app.")
+@click.option("--db", help="With --base-url: the app's database, restored between runs and paths.")
+@click.option(
+    "--allow-restore", is_flag=True, default=None, help="Allow restores of a non-test-named database."
+)
+@click.option("--runs", type=int, default=3, show_default=True, help="With --base-url: consecutive runs.")
+def synth(
+    spec: str,
+    recordings: tuple[Path, ...],
+    out: Path,
+    var_pairs: tuple[str, ...],
+    no_negative: bool,
+    base_url: str | None,
+    db: str | None,
+    allow_restore: bool | None,
+    runs: int,
+) -> None:
+    """Turn an OpenAPI spec, and recordings, into branching journeys.
+
+    From recordings: sessions that start alike share a trunk and branch at a
+    checkpoint. From the spec alone: each resource's life, and the branches a
+    careful tester tries (invalid body, no auth, unknown id, twice, another
+    user). With --base-url, journeys are run 3 times: passing ones are kept,
+    failing ones are reported as found issues, flaky ones set aside.
+
+    \b
+    Examples:
+      replayqa synth --spec openapi.yaml recordings/shop.db --out journeys/
+      replayqa synth --spec http://127.0.0.1:8000/openapi.json --out journeys/ \\
+          --var email=admin@shop.test --var password=admin-pass \\
+          --base-url http://127.0.0.1:8000 --db sqlite:///shop-test.db
+    """
+    from replayqa.synth import synthesize, write_journeys
+
+    values = _vars(var_pairs)
+    console = _console()
+    started = time.time()
+    with console.status("Reading the spec and synthesizing journeys..."):
+        result = synthesize(spec, recordings, values, negative=not no_negative)
+    journeys = result.journeys
+    if base_url:
+        from replayqa.synth.gate import gate
+
+        settings = load_settings().override(base_url=base_url, db=db, allow_restore=allow_restore, spec=spec)
+        settings = replace(settings, vars={**settings.vars, **values})
+        verdict = gate(journeys, settings, runs, console)
+        journeys = verdict.kept
+        for line in verdict.lines():
+            console.print(line, highlight=False)
+    written, removed = write_journeys(journeys, out)
+    paths = sum(count_paths(j.steps) for j in journeys)
+    steps = sum(count_steps(j.steps) for j in journeys)
+    console.print(
+        f"Wrote {_count(len(written), 'journey')} ({_count(steps, 'step')}, {_count(paths, 'path')}) "
+        f"to {out}/ in {time.time() - started:.1f}s"
+        + (f"; removed {_count(len(removed), 'stale file')}" if removed else ""),
+        highlight=False,
+    )
+    if values:
+        names = " ".join(f"--var {n}=..." for n in sorted(values))
+        console.print(f"Run them with: replayqa run {out} --base-url URL {names}", highlight=False)
 
 
 @main.command()

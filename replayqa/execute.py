@@ -8,7 +8,8 @@ the journeys, and keeps the results: run store and reports.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,30 @@ def run_journeys(
         raise ConfigError("no base URL: pass --base-url http://host:port or set base_url in replayqa.toml")
     if settings.repeat < 1:
         raise ConfigError(f"--repeat {settings.repeat}: give a number of runs of at least 1")
+    with open_runner(settings, invariants, listeners) as (runner, state):
+        restores = not isinstance(state, NullBackend)
+        if restores and (needs_restore(journeys) or settings.repeat > 1):
+            state.check_restore_allowed()
+        result = (
+            _repeated(runner, state, journeys, settings.repeat)
+            if settings.repeat > 1
+            else runner.run(journeys)
+        )
+    keep_results(result, settings)
+    folder = Path(settings.report_dir) / result.run_id
+    reports = write_reports(
+        result, folder, Path(settings.junit) if settings.junit else None, settings.fail_on
+    )
+    return RunOutcome(result, reports)
+
+
+@contextmanager
+def open_runner(
+    settings: Settings, invariants: Iterable[Invariant] = (), listeners: Iterable[Listener] = ()
+) -> Iterator[tuple[JourneyRunner, StateBackend]]:
+    """A runner wired to the app, its database (connected) and its spec, checked reachable first."""
+    if not settings.base_url:
+        raise ConfigError("no base URL: pass --base-url http://host:port or set base_url in replayqa.toml")
     check_reachable(settings.base_url, settings.timeout)
     spec = SpecValidator.load(settings.spec) if settings.spec else None
     state = open_state(
@@ -71,22 +96,9 @@ def run_journeys(
         )
         state.connect()
         try:
-            restores = not isinstance(state, NullBackend)
-            if restores and (needs_restore(journeys) or settings.repeat > 1):
-                state.check_restore_allowed()
-            result = (
-                _repeated(runner, state, journeys, settings.repeat)
-                if settings.repeat > 1
-                else runner.run(journeys)
-            )
+            yield runner, state
         finally:
             state.disconnect()
-    keep_results(result, settings)
-    folder = Path(settings.report_dir) / result.run_id
-    reports = write_reports(
-        result, folder, Path(settings.junit) if settings.junit else None, settings.fail_on
-    )
-    return RunOutcome(result, reports)
 
 
 _REPEAT_START = "__replayqa_repeat_start__"

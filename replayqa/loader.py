@@ -34,15 +34,16 @@ from typing import Any
 import yaml
 
 from replayqa.actions import RequestAction
-from replayqa.checks import CHECK_KINDS
+from replayqa.checks import CHECK_KINDS, DB_MODES
 from replayqa.errors import ConfigError, JourneyError
+from replayqa.invariants import from_spec
 from replayqa.model import Branch, Check, Checkpoint, Invariant, Journey, Node, Step
 from replayqa.model import Path as JPath
 
 JOURNEY_SUFFIXES = (".yaml", ".yml", ".py")
 _STEP_KEYS = ("name", "description", "request", "expect", "save", "expect_failure", "timeout", "retries")
 _REQUEST_KEYS = ("method", "path", "headers", "query", "json", "form", "body")
-_EXPECT_KEYS = ("status", "body", "schema")
+_EXPECT_KEYS = ("status", "body", "schema", "db")
 
 
 # --- loading ------------------------------------------------------------------
@@ -102,7 +103,7 @@ def load_yaml(text: str, source: str = "<yaml>") -> Journey:
         raise JourneyError(f"{where}: malformed YAML: {problem}") from None
     if not isinstance(document, dict):
         raise JourneyError(f"{source}: a journey file is a mapping with 'name' and 'steps'")
-    _only(document, ("name", "description", "tags", "vars", "steps"), source)
+    _only(document, ("name", "description", "tags", "vars", "invariants", "steps"), source)
     if not document.get("name") or not isinstance(document.get("steps"), list):
         raise JourneyError(f"{source}: a journey needs 'name' and a list of 'steps'")
     return Journey(
@@ -112,6 +113,10 @@ def load_yaml(text: str, source: str = "<yaml>") -> Journey:
         tags=tuple(document.get("tags") or ()),
         variables=dict(document.get("vars") or {}),
         source=source,
+        invariants=[
+            from_spec(spec, f"{source}: invariant {index}")
+            for index, spec in enumerate(document.get("invariants") or [], 1)
+        ],
     )
 
 
@@ -188,14 +193,19 @@ def _checks(expect: dict[str, Any], where: str) -> tuple[Check, ...]:
     if "status" in expect:
         checks.append(Check("status", value=expect["status"]))
     for entry in expect.get("body") or []:
-        kinds = [k for k in ("equals", "exists", "matches") if k in entry] if isinstance(entry, dict) else []
+        body_kinds = ("equals", "exists", "matches", "length")
+        kinds = [k for k in body_kinds if k in entry] if isinstance(entry, dict) else []
         if "path" not in entry or len(kinds) != 1:
             raise JourneyError(
-                f"{where}: each expect.body entry is {{path: ..., equals|exists|matches: ...}}"
+                f"{where}: each expect.body entry is {{path: ..., equals|exists|matches|length: ...}}"
             )
         checks.append(Check(kinds[0], str(entry["path"]), entry[kinds[0]]))
     if expect.get("schema"):
         checks.append(Check("schema"))
+    if "db" in expect:
+        if expect["db"] not in DB_MODES:
+            raise JourneyError(f"{where}: expect.db is one of {', '.join(DB_MODES)}; got {expect['db']!r}")
+        checks.append(Check("db", value=expect["db"]))
     return tuple(checks)
 
 
@@ -236,6 +246,9 @@ def dump_journey(journey: Journey) -> str:
         document["tags"] = list(journey.tags)
     if journey.variables:
         document["vars"] = journey.variables
+    written = [i.spec for i in journey.invariants if i.spec is not None]
+    if written:
+        document["invariants"] = written
     document["steps"] = [_dump_node(n, journey.name) for n in journey.steps]
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
@@ -265,7 +278,7 @@ def _dump_node(node: Node, journey: str) -> dict[str, Any]:
     request = {"method": action.method, "path": action.path}
     for key in _REQUEST_KEYS[2:]:
         value = getattr(action, key)
-        if value not in (None, {}, ""):
+        if value is not None and (key == "json" or value not in ({}, "")):
             request[key] = value
     step: dict[str, Any] = {"name": node.name}
     if node.description:
@@ -293,6 +306,8 @@ def _dump_checks(checks: Iterable[Check]) -> dict[str, Any]:
             expect["status"] = check.value
         elif check.kind == "schema":
             expect["schema"] = True
+        elif check.kind == "db":
+            expect["db"] = check.value
         elif check.kind in CHECK_KINDS:
             body.append({"path": check.path, check.kind: check.value})
     if body:
@@ -301,7 +316,10 @@ def _dump_checks(checks: Iterable[Check]) -> dict[str, Any]:
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block style for structure, but short flat mappings and lists inline."""
+    """Block style for structure, but short flat mappings and lists inline; never anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
     def represent_mapping(self, tag: str, mapping: Any, flow_style: Any = None) -> yaml.MappingNode:
         node = super().represent_mapping(tag, mapping, flow_style)

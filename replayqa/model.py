@@ -79,6 +79,8 @@ class Journey:
     variables: dict[str, Any] = field(default_factory=dict)
     #: Where the journey was defined, for messages.
     source: str | None = None
+    #: Checked after every step of this journey, besides the run's own invariants.
+    invariants: list[Invariant] = field(default_factory=list)
 
 
 class Severity(StrEnum):
@@ -101,6 +103,8 @@ class Invariant:
     check: Callable[[Any, Any, Any], bool | str | None]
     severity: Severity = Severity.HIGH
     description: str = ""
+    #: The YAML form, for invariants written as data (replayqa.invariants), so they can be written back.
+    spec: dict[str, Any] | None = None
 
 
 # --- HTTP exchanges ---------------------------------------------------------

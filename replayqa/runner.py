@@ -21,7 +21,7 @@ import httpx
 
 from replayqa import events as ev
 from replayqa.actions import template_scope
-from replayqa.checks import default_passed, evaluate
+from replayqa.checks import db_effect, default_passed, evaluate
 from replayqa.context import ExecutionContext
 from replayqa.errors import JourneyError
 from replayqa.logs import LogFile
@@ -43,7 +43,7 @@ from replayqa.model import (
     path_label,
 )
 from replayqa.spec import SpecValidator
-from replayqa.state.base import NullBackend, StateBackend
+from replayqa.state.base import NullBackend, StateBackend, capture_rows
 from replayqa.suggest import Finding, suggest
 from replayqa.templates import PathNotFound, render, resolve_path
 from replayqa.validate import validate_journey
@@ -89,7 +89,7 @@ class JourneyRunner:
     def run(self, journeys: Sequence[Journey], run_id: str | None = None) -> RunResult:
         """Run journeys one after another, each from the same database state."""
         for journey in journeys:
-            validate_journey(journey)
+            validate_journey(journey, self.variables)
         result = RunResult(
             run_id or _new_run_id(),
             started_at=time.time(),
@@ -117,7 +117,8 @@ class JourneyRunner:
         return result
 
     def run_journey(self, journey: Journey, run_id: str = "") -> JourneyResult:
-        validate_journey(journey)
+        validate_journey(journey, self.variables)
+        self._invariants = [*self.invariants, *journey.invariants]
         started = time.time()
         self._journey = JourneyResult(journey.name, source=journey.source)
         self._route_steps: list[StepResult] = []
@@ -236,6 +237,8 @@ class JourneyRunner:
         history = getattr(self.client, "history", None)
         mark = len(history) if history is not None else 0
         timeout = getattr(self.client, "timeout", None)
+        db_modes = [str(c.value) for c in step.checks if c.kind == "db"]
+        before = self._rows() if db_modes else None
         try:
             if callable(timeout) and step.timeout is not None:
                 with timeout(step.timeout):
@@ -260,6 +263,10 @@ class JourneyRunner:
         if exchange is not None and exchange.response is not None:
             self.context.store_step_result(step.name, _step_result(exchange))
         failures = self._failures(step, exchange)
+        if before is not None and exchange is not None:
+            after = self._rows()
+            status = exchange.response.status if exchange.response else None
+            failures += [m for m in (db_effect(mode, status, before, after or {}) for mode in db_modes) if m]
         return self._verdict(step, not failures, "; ".join(failures) or None, exchange)
 
     def _failures(self, step: Step, exchange: Exchange | None) -> list[str]:
@@ -274,6 +281,12 @@ class JourneyRunner:
         scope = template_scope(self.context)
         checks = [replace(c, value=render(c.value, scope)) for c in step.checks]
         return [m for m in (evaluate(c, exchange, self.spec) for c in checks) if m]
+
+    def _rows(self) -> dict[str, dict[str, dict[str, Any]]] | None:
+        """The database as rows, for ``db:`` checks; None when the run has no database to look at."""
+        if isinstance(self.state, NullBackend):
+            return None
+        return capture_rows(self.state.capture())
 
     def _verdict(
         self, step: Step, ok: bool, error: str | None, exchange: Exchange | None
@@ -298,7 +311,7 @@ class JourneyRunner:
         return None
 
     def _check_invariants(self, step: Step, path: str, exchange: Exchange | None) -> None:
-        for invariant in self.invariants:
+        for invariant in self._invariants:
             try:
                 verdict = invariant.check(self.client, self.context, self.state)
             except Exception as exc:

@@ -354,7 +354,10 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
     @app.patch("/cart/items/<int:item_id>")
     @authenticated
     def update_quantity(item_id: int) -> Any:
-        count = quantity(body())
+        data = body()
+        if "quantity" not in data:
+            raise ApiError(422, "quantity is required")
+        count = quantity(data)
         cart = open_cart(g.user["id"])
         conn = db()
         line = conn.execute(

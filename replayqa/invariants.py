@@ -1,0 +1,192 @@
+"""Invariants written as data (YAML ``invariants:``), so synthesized journeys can carry them.
+
+Each kind is a small function over the last exchange (and the context, which
+checkpoints snapshot and restore, so what an invariant remembers follows the
+journey's branches). The spec dict is kept on the Invariant so it can be
+written back unchanged.
+
+Kinds:
+
+- ``no_server_errors``: no response is a 5xx.
+- ``relation``: ``{expression: "total_cents == sum(lines[*].line_total_cents)"}``
+  holds for every response body (or list element) that has the fields.
+- ``no_dangling_references``: ``{resources: {item: {delete: "/items/{item_id}",
+  fields: [item_id]}}}``: once an item is deleted, no response names its id.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from typing import Any
+
+from replayqa.errors import JourneyError
+from replayqa.model import Exchange, Invariant, Severity
+from replayqa.templates import PathNotFound, resolve_path
+
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+_RELATION = re.compile(r"^\s*(.+?)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
+_SUM = re.compile(r"^sum\((.+)\)$")
+_DELETED = "_replayqa_deleted"
+
+
+def from_spec(spec: dict[str, Any], where: str) -> Invariant:
+    """An Invariant from its YAML form; JourneyError names what is wrong."""
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise JourneyError(f"{where}: each invariant is a mapping with a 'kind'")
+    kind = spec["kind"]
+    severity = Severity(spec.get("severity", "high"))
+    name = str(spec.get("name") or kind)
+    description = str(spec.get("evidence") or spec.get("description") or "")
+    check: Callable[[Any, Any, Any], bool | str]
+    if kind == "no_server_errors":
+        check = _no_server_errors
+        severity = Severity(spec.get("severity", "critical"))
+    elif kind == "relation":
+        check = _relation(str(spec.get("expression", "")), where)
+    elif kind == "no_dangling_references":
+        check = _dangling(spec.get("resources") or {}, where)
+    else:
+        raise JourneyError(
+            f"{where}: unknown invariant kind {kind!r}; expected no_server_errors, relation "
+            "or no_dangling_references"
+        )
+    invariant = Invariant(name, check, severity, description)
+    invariant.spec = dict(spec)
+    return invariant
+
+
+def _last(client: Any) -> Exchange | None:
+    history = getattr(client, "history", None)
+    return history[-1] if history else None
+
+
+def _no_server_errors(client: Any, context: Any, db: Any) -> bool | str:
+    exchange = _last(client)
+    if exchange is None or exchange.response is None or exchange.response.status < 500:
+        return True
+    return f"{exchange.request.method} {exchange.request.url} answered {exchange.response.status}"
+
+
+# --- relations --------------------------------------------------------------------------------
+
+
+def _relation(expression: str, where: str) -> Callable[[Any, Any, Any], bool | str]:
+    match = _RELATION.match(expression)
+    if not match:
+        raise JourneyError(f"{where}: relation {expression!r} is not 'left OP right' (OP: ==, <=, ...)")
+    left, op, right = match.groups()
+    compare = _OPERATORS[op]
+
+    def check(client: Any, context: Any, db: Any) -> bool | str:
+        exchange = _last(client)
+        if exchange is None or exchange.response is None or exchange.response.status >= 300:
+            return True
+        body = exchange.response.json_or_none()
+        for subject in body if isinstance(body, list) else [body]:
+            values = _operand(subject, left), _operand(subject, right)
+            if None in values:
+                continue
+            if not compare(*values):
+                return f"{expression} does not hold: {left} = {values[0]}, {right} = {values[1]}"
+        return True
+
+    return check
+
+
+def relation_holds(expression: str, subject: Any) -> bool | None:
+    """True, False, or None when the subject lacks the fields: for mining relations from evidence."""
+    match = _RELATION.match(expression)
+    if not match:
+        return None
+    left, op, right = match.groups()
+    values = _operand(subject, left), _operand(subject, right)
+    if None in values:
+        return None
+    return _OPERATORS[op](*values)
+
+
+def _operand(subject: Any, text: str) -> float | None:
+    summed = _SUM.match(text)
+    try:
+        if summed:
+            head, _, tail = summed.group(1).partition("[*].")
+            items = resolve_path(subject, head)
+            if not isinstance(items, list):
+                return None
+            values = [resolve_path(item, tail) for item in items]
+            return sum(v for v in values if _numeric(v)) if all(_numeric(v) for v in values) else None
+        value = resolve_path(subject, text)
+    except (PathNotFound, Exception):
+        return None
+    return value if _numeric(value) else None
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# --- dangling references ----------------------------------------------------------------------
+
+
+def _dangling(resources: dict[str, Any], where: str) -> Callable[[Any, Any, Any], bool | str]:
+    patterns = []
+    for name, entry in resources.items():
+        if not isinstance(entry, dict) or "delete" not in entry:
+            raise JourneyError(f"{where}: resource {name!r} needs 'delete' (its path template)")
+        template = str(entry["delete"])
+        regex = re.compile("^" + re.sub(r"\\{[^/]+?\\}", "([^/]+)", re.escape(template)) + "/?$")
+        patterns.append((name, regex, set(entry.get("fields") or [f"{name}_id"])))
+
+    def check(client: Any, context: Any, db: Any) -> bool | str:
+        exchange = _last(client)
+        if exchange is None or exchange.response is None:
+            return True
+        deleted: dict[str, list[str]] = context.get(_DELETED) or {}
+        request = exchange.request
+        if request.method == "DELETE" and exchange.response.status < 300:
+            path = "/" + request.url.split("://", 1)[-1].split("/", 1)[-1].split("?")[0]
+            for name, regex, _ in patterns:
+                found = regex.match(path)
+                if found:
+                    deleted = {**deleted, name: [*deleted.get(name, []), found.groups()[-1]]}
+                    context[_DELETED] = deleted
+            return True
+        if not deleted:
+            return True
+        body = exchange.response.json_or_none()
+        for name, _, fields in patterns:
+            gone = set(deleted.get(name, []))
+            for key, value in _pairs(body):
+                if key in fields and str(value) in gone:
+                    return (
+                        f"{request.method} {request.url} still refers to deleted {name} {value} "
+                        f"(field {key!r})"
+                    )
+        return True
+
+    return check
+
+
+def _pairs(data: Any) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    stack = [data]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            for key, value in current.items():
+                if isinstance(value, dict | list):
+                    stack.append(value)
+                else:
+                    found.append((key, value))
+        elif isinstance(current, list):
+            stack.extend(current)
+    return found

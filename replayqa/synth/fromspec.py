@@ -1,0 +1,599 @@
+"""Journeys from a spec alone: each resource's life, the branches a careful tester tries, every operation.
+
+For each resource with a creator, one journey: log in, make what it needs,
+create it, read it back, list it, use it from other operations (as another
+user, when the API lets us make one), update it, delete it, and check it is
+gone everywhere. Before each state-changing step a Checkpoint is taken and a
+Branch tries what should be refused: an invalid body, no auth, an unknown
+id, the same request twice, another user's token, and the spec's other
+examples. A last journey calls every operation once, each from the same
+state, so one failure does not hide the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from replayqa.actions import RequestAction
+from replayqa.model import Branch, Check, Checkpoint, Journey, Node, Path, Step
+from replayqa.synth.openapi import Api, Operation
+from replayqa.synth.resources import Auth, Resource, ResourceMap
+from replayqa.synth.values import example_value, invalid_body
+
+PRIMARY, OTHER = "primary", "other"
+UNKNOWN_INT = 999999937
+_STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def ref(expression: str) -> str:
+    """A template reference, ``{{ expression }}``."""
+    return "{{ " + expression + " }}"
+
+
+def snake(text: str) -> str:
+    text = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", text)
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "step"
+
+
+def step_name(op: Operation) -> str:
+    if op.operation_id:
+        return snake(op.operation_id)
+    return snake(f"{op.method} {op.path.replace('{', 'by ').replace('}', '')}")
+
+
+@dataclass
+class SynthOptions:
+    #: Names of run-time values (``--var``) the journeys may use, e.g. email and password for login.
+    variables: tuple[str, ...] = ()
+    negative: bool = True
+    #: Operations that already got their generated branches (across journeys).
+    branched: set[str] = field(default_factory=set)
+
+
+class _Builder:
+    """One journey's nodes, and what its context will hold when each step runs."""
+
+    def __init__(self, synth: SpecSynth, name: str) -> None:
+        self.synth = synth
+        self.name = name
+        self.nodes: list[Node] = []
+        self.names: set[str] = set()
+        self.available: set[str] = set()  # context values saved so far
+        self.identities: set[str] = set()
+        self.covered: list[str] = []
+
+    def unique(self, base: str) -> str:
+        name, n = base, 2
+        while name in self.names:
+            name, n = f"{base}_{n}", n + 1
+        self.names.add(name)
+        return name
+
+    def add(self, step: Step, op: Operation | None = None) -> Step:
+        self.nodes.append(step)
+        self.available.update(step.save)
+        if op is not None:
+            self.covered.append(op.label)
+        return step
+
+
+class SpecSynth:
+    def __init__(self, api: Api, options: SynthOptions | None = None) -> None:
+        self.api = api
+        self.map = ResourceMap(api)
+        self.auth: Auth = self.map.auth
+        self.options = options or SynthOptions()
+
+    # -- public -------------------------------------------------------------------
+
+    def journeys(self) -> list[Journey]:
+        journeys = []
+        for resource in sorted(self.map.resources.values(), key=lambda r: r.name):
+            if resource.creators:
+                journeys.append(self.lifecycle(resource))
+        journeys.append(self.each_operation())
+        return journeys
+
+    # -- identities ---------------------------------------------------------------
+
+    def _identity(self, builder: _Builder, who: str) -> bool:
+        """Log ``who`` in (registering them first when needed); False when the API gives no way."""
+        if who in builder.identities or self.auth.kind == "none":
+            return True
+        auth = self.auth
+        if auth.kind != "bearer" or auth.login is None:
+            return who == PRIMARY  # an API key or basic credentials come from --var; one user only
+        login = auth.login
+        fields = [*auth.identity_fields, auth.password_field]
+        given = set(self.options.variables)
+        if who == PRIMARY and all(f in given for f in fields):
+            body = {f: ref(f) for f in fields}
+        elif auth.register is not None:
+            register = auth.register
+            body = self._body(register, builder, unique=who[0])
+            builder.add(
+                Step(
+                    builder.unique(f"register_{who}"),
+                    RequestAction("POST", register.path, json=body),
+                    description=f"Register a fresh {who} user for this run.",
+                    checks=(Check("status", value=_success(register)),),
+                ),
+                register,
+            )
+            body = {f: body.get(f) for f in fields if f in body}
+        else:
+            return False
+        builder.add(
+            Step(
+                builder.unique(f"log_in_{who}" if who != PRIMARY else "log_in"),
+                RequestAction("POST", login.path, json=body),
+                checks=(Check("status", value=_success(login)),),
+                save={self._token_var(who): auth.token_path},
+            ),
+            login,
+        )
+        builder.identities.add(who)
+        return True
+
+    @staticmethod
+    def _token_var(who: str) -> str:
+        return "token" if who == PRIMARY else f"{who}_token"
+
+    def _auth_headers(self, op: Operation, who: str | None) -> dict[str, str]:
+        if who is None or not self.api.security_of(op) or self.auth.kind == "none":
+            return {}
+        if self.auth.kind == "bearer":
+            return {"Authorization": "Bearer " + ref(self._token_var(who))}
+        if self.auth.kind == "apikey-header":
+            return {self.auth.header: "{{ api_key }}"}
+        if self.auth.kind == "basic":
+            return {"Authorization": "Basic {{ basic_auth }}"}
+        return {}
+
+    # -- requests -----------------------------------------------------------------
+
+    def _body(self, op: Operation, builder: _Builder, unique: str = "", example: Any = None) -> Any:
+        if op.body_schema is None and not op.body_examples:
+            return None
+        if example is None:
+            example = (
+                op.body_examples[0][1]
+                if op.body_examples
+                else example_value(op.body_schema, self.api.flatten, unique=unique or str(len(builder.names)))
+            )
+        if isinstance(example, dict):
+            example = dict(example)
+            for prop, resource in self.map.body_resources(op).items():
+                var = self.map.resources[resource].var
+                if var in builder.available:
+                    example[prop] = ref(var)
+        return example
+
+    def _path(self, op: Operation, builder: _Builder, overrides: dict[str, Any] | None = None) -> str:
+        path = op.path
+        for param in op.path_params:
+            value = (overrides or {}).get(param.name)
+            if value is None:
+                resource = self.map.param_resource(op, param.name)
+                var = self.map.resources[resource].var if resource in self.map.resources else None
+                if var and var in builder.available:
+                    value = ref(var)
+                else:
+                    value = (
+                        param.example
+                        if param.example is not None
+                        else example_value(param.schema, self.api.flatten, param.name)
+                    )
+            path = path.replace("{" + param.name + "}", str(value))
+        return path
+
+    def _query(self, op: Operation) -> dict[str, Any]:
+        return {
+            p.name: p.example if p.example is not None else example_value(p.schema, self.api.flatten, p.name)
+            for p in op.parameters
+            if p.location == "query" and p.required
+        }
+
+    def request(
+        self,
+        op: Operation,
+        builder: _Builder,
+        who: str | None = PRIMARY,
+        *,
+        body: Any = None,
+        path_overrides: dict[str, Any] | None = None,
+    ) -> RequestAction:
+        headers = self._auth_headers(op, who)
+        headers.update(
+            {
+                p.name: str(p.example if p.example is not None else example_value(p.schema, self.api.flatten))
+                for p in op.parameters
+                if p.location == "header" and p.required and p.name.lower() != "authorization"
+            }
+        )
+        content = body if body is not None else self._body(op, builder)
+        form = content if op.body_type and "json" not in op.body_type and isinstance(content, dict) else None
+        return RequestAction(
+            op.method,
+            self._path(op, builder, path_overrides),
+            headers=headers,
+            query=self._query(op),
+            json=content if form is None else None,
+            form=form,
+        )
+
+    def call(self, op: Operation, builder: _Builder, who: str = PRIMARY, name: str | None = None) -> Step:
+        """A step calling ``op`` with everything it needs made first."""
+        self.ensure_inputs(op, builder, who)
+        if self.api.security_of(op):
+            self._identity(builder, who)
+        save = {}
+        produced = self._produces(op)
+        if produced is not None and produced[2]:
+            resource, id_path, _ = produced
+            save[resource.var] = id_path
+        step = Step(
+            builder.unique(name or step_name(op) + ("" if who == PRIMARY else f"_as_{who}")),
+            self.request(op, builder, who),
+            description=op.summary,
+            checks=(Check("status", value=_success(op)), Check("schema")),
+            save=save,
+        )
+        return step
+
+    def _produces(self, op: Operation) -> tuple[Resource, str, bool] | None:
+        for resource in self.map.resources.values():
+            for producer in resource.producers:
+                if producer.operation is op:
+                    return resource, producer.id_path, producer.creates
+        return None
+
+    def ensure_inputs(self, op: Operation, builder: _Builder, who: str, depth: int = 0) -> None:
+        needed = [self.map.param_resource(op, p.name) for p in op.path_params]
+        needed += list(self.map.body_resources(op).values())
+        for name in needed:
+            if name in self.map.resources:
+                self.ensure(self.map.resources[name], builder, who, depth, exclude=op)
+
+    def ensure(
+        self,
+        resource: Resource,
+        builder: _Builder,
+        who: str,
+        depth: int = 0,
+        exclude: Operation | None = None,
+    ) -> None:
+        """Make (or find) one ``resource`` so its id is in the context."""
+        if resource.var in builder.available or depth > 4:
+            return
+        candidates = [p for p in resource.creators if p.operation is not exclude]
+        candidates += [p for p in resource.listers if p.operation is not exclude]
+        candidates += [
+            p
+            for p in resource.producers
+            if p.operation is not exclude and p.operation.method == "GET" and not p.operation.path_params
+        ]
+        if not candidates:
+            return
+        producer = candidates[0]
+        self.ensure_inputs(producer.operation, builder, who, depth + 1)
+        step = self.call(producer.operation, builder, who)
+        step.save = {**step.save, resource.var: producer.id_path}
+        builder.add(step, producer.operation)
+
+    # -- journeys -----------------------------------------------------------------
+
+    def lifecycle(self, resource: Resource) -> Journey:
+        builder = _Builder(self, f"{resource.name}_lifecycle")
+        creator = resource.creators[0].operation
+        self._identity(builder, PRIMARY)
+        list_before = None
+        lister = next((p for p in resource.listers if p.id_path.startswith("[0]")), None)
+        if lister is not None and not lister.operation.path_params:
+            list_before = builder.add(
+                Step(
+                    builder.unique(step_name(lister.operation) + "_before"),
+                    self.request(lister.operation, builder),
+                    checks=(Check("status", value=_success(lister.operation)),),
+                ),
+                lister.operation,
+            )
+        self.ensure_inputs(creator, builder, PRIMARY)
+        self._with_branches(creator, builder, PRIMARY, self.call(creator, builder))
+        for reader in resource.readers[:1]:
+            step = self.call(reader, builder, name=f"read_{resource.name}")
+            step.checks = (
+                *step.checks,
+                Check("equals", resource.creators[0].id_path, ref(resource.var)),
+            )
+            builder.add(step, reader)
+        if list_before is not None and lister is not None:
+            builder.add(self._count_step(lister.operation, builder, list_before, 1), lister.operation)
+        users = self._use_from_elsewhere(resource, builder)
+        for updater in resource.updaters:
+            self._with_branches(updater, builder, PRIMARY, self.call(updater, builder))
+        for deleter in resource.deleters[:1]:
+            self._delete(resource, deleter, builder, users, list_before, lister.operation if lister else None)
+        return self._journey(
+            builder,
+            f"Create, read, list, use, update and delete a {resource.name}, trying what should be "
+            "refused at each change.",
+        )
+
+    def _use_from_elsewhere(self, resource: Resource, builder: _Builder) -> list[tuple[Operation, str]]:
+        """Operations that take this resource's id, run as another user when there is one."""
+        # Another user's use only matters when the resource can be deleted under them.
+        cross = bool(resource.deleters) and self.auth.kind == "bearer"
+        who = OTHER if cross and self._identity(builder, OTHER) else PRIMARY
+        used: list[tuple[Operation, str]] = []
+        consumers = sorted(
+            resource.consumers,
+            key=lambda o: (
+                ("POST", "PUT", "PATCH", "GET").index(o.method)
+                if o.method in ("POST", "PUT", "PATCH", "GET")
+                else 9
+            ),
+        )
+        removers = [o for o in consumers if o.method == "DELETE"]
+        for op in [o for o in consumers if o.method != "DELETE"]:
+            actor = who if self.api.security_of(op) else PRIMARY
+            self._with_branches(op, builder, actor, self.call(op, builder, actor))
+            used.append((op, actor))
+        if removers:
+            mark = builder.unique(f"before_removing_from_{resource.name}")
+            builder.nodes.append(Checkpoint(mark))
+            paths = []
+            for op in removers:
+                sub = self._sub(builder)
+                actor = who if self.api.security_of(op) else PRIMARY
+                sub.add(self.call(op, sub, actor), op)
+                builder.covered += sub.covered
+                paths.append(Path(step_name(op), sub.nodes, f"{op.method} {op.path}"))
+            builder.nodes.append(Branch(mark, paths))
+        return used
+
+    def _delete(
+        self,
+        resource: Resource,
+        deleter: Operation,
+        builder: _Builder,
+        users: list[tuple[Operation, str]],
+        list_before: Step | None,
+        lister: Operation | None,
+    ) -> None:
+        self._with_branches(deleter, builder, PRIMARY, self.call(deleter, builder))
+        for reader in resource.readers[:1]:
+            step = self.call(reader, builder, name=f"read_deleted_{resource.name}")
+            step.checks = (Check("status", value=[404, 410]),)
+            step.description = f"A deleted {resource.name} cannot be read."
+            builder.add(step, reader)
+        if list_before is not None and lister is not None:
+            builder.add(self._count_step(lister, builder, list_before, 0), lister)
+        for op, who in users:
+            for view in self._views_of(op):
+                step = self.call(view, builder, who, name=f"{step_name(view)}_after_delete")
+                step.description = f"Whoever used the {resource.name} sees it gone."
+                builder.add(step, view)
+
+    def _views_of(self, op: Operation) -> list[Operation]:
+        """GET operations without parameters returning what ``op`` returns: where its effect shows."""
+        _, schema = op.success_schema()
+        name = self.api.ref_name(schema) if schema else None
+        if not name:
+            return []
+        return [
+            other
+            for other in self.api.operations
+            if other.method == "GET"
+            and not other.path_params
+            and self.api.ref_name(other.success_schema()[1]) == name
+        ][:1]
+
+    def _count_step(self, lister: Operation, builder: _Builder, before: Step, plus: int) -> Step:
+        return Step(
+            builder.unique(step_name(lister) + ("_after_create" if plus else "_after_delete")),
+            self.request(lister, builder),
+            description="List counts move by one on create and delete.",
+            checks=(
+                Check("status", value=_success(lister)),
+                Check("length", "$", {"like": ref(f"steps.{before.name}.body"), "plus": plus}),
+            ),
+        )
+
+    def each_operation(self) -> Journey:
+        builder = _Builder(self, "every_operation")
+        self._identity(builder, PRIMARY)
+        mark = "after_login"
+        builder.nodes.append(Checkpoint(mark))
+        paths = []
+        seen: set[str] = set()
+        for op in self.api.operations:
+            if op.deprecated or op is self.auth.login:
+                continue
+            sub = self._sub(builder)
+            step = self.call(op, sub)
+            # Coverage, not verdicts: our guessed data may rightly get a documented 4xx. A 5xx, an
+            # undocumented status or a response off the spec is still an issue.
+            documented: list[Any] = sorted(int(s) for s in op.responses if s.isdigit())
+            step.checks = (Check("status", value=documented or ["2xx", "4xx"]), Check("schema"))
+            sub.add(step, op)
+            name = step_name(op)
+            while name in seen:
+                name += "_"
+            seen.add(name)
+            paths.append(Path(name, sub.nodes, f"{op.method} {op.path}"))
+            builder.covered += sub.covered
+        builder.nodes.append(Branch(mark, paths))
+        return self._journey(builder, "Every operation once, each from the same state.")
+
+    def _sub(self, builder: _Builder) -> _Builder:
+        sub = _Builder(self, builder.name)
+        sub.names = set(builder.names)
+        sub.available = set(builder.available)
+        sub.identities = set(builder.identities)
+        return sub
+
+    # -- generated branches --------------------------------------------------------
+
+    def _with_branches(self, op: Operation, builder: _Builder, who: str, step: Step) -> None:
+        """The step, preceded by a checkpoint and a branch of what should be refused."""
+        if self.options.negative and op.method in _STATE_CHANGING and op.label not in self.options.branched:
+            paths = self._negative_paths(op, builder, who, step)
+            if paths:
+                self.options.branched.add(op.label)
+                mark = builder.unique(f"before_{step.name}")
+                builder.nodes += [Checkpoint(mark), Branch(mark, paths)]
+        builder.add(step, op)
+
+    def _negative_paths(self, op: Operation, builder: _Builder, who: str, step: Step) -> list[Path]:
+        action = step.action
+        assert isinstance(action, RequestAction)
+        paths: list[Path] = []
+
+        def variant(name: str, why: str, new_action: RequestAction, checks: tuple[Check, ...]) -> None:
+            paths.append(
+                Path(
+                    name,
+                    [Step(builder.unique(f"{step.name}_{name}"), new_action, checks=checks)],
+                    why,
+                )
+            )
+
+        refused = (Check("status", value="4xx"), Check("db", value="unchanged"))
+        if op.body_schema is not None and isinstance(action.json, dict):
+            broken = invalid_body(action.json, op.body_schema, self.api.flatten)
+            if broken is not None:
+                variant(
+                    "invalid_body",
+                    f"An invalid body ({broken[1]}) is refused with 4xx and changes nothing.",
+                    _copy(action, json=broken[0]),
+                    refused,
+                )
+        if self.api.security_of(op) and self.auth.kind != "none":
+            variant(
+                "no_auth",
+                "Without credentials the request is refused (401/403) and changes nothing.",
+                _copy(action, headers=self._auth_headers(op, None)),
+                (Check("status", value=[401, 403]), Check("db", value="unchanged")),
+            )
+        resource_params = [
+            p for p in op.path_params if self.map.param_resource(op, p.name) in self.map.resources
+        ]
+        if resource_params:
+            param = resource_params[-1]
+            variant(
+                "unknown_id",
+                f"An unknown {param.name} gives 404 and changes nothing.",
+                _copy(action, path=self._path(op, builder, {param.name: _unknown(param.schema, self.api)})),
+                (Check("status", value=[404, 410]), Check("db", value="unchanged")),
+            )
+        if _should_be_idempotent(op):
+            again = Step(
+                builder.unique(f"{step.name}_again"),
+                _copy(action),
+                "The same request again: refused, or accepted with no second effect.",
+                checks=(Check("status", value=["2xx", "4xx"]), Check("db", value="idempotent")),
+            )
+            first = Step(
+                builder.unique(f"{step.name}_first"), _copy(action), step.description, checks=step.checks
+            )
+            why = "The same request twice (a double click, a retry) has no double effect."
+            paths.append(Path("twice", [first, again], why))
+        if (
+            resource_params
+            and self.api.security_of(op)
+            and self.auth.kind == "bearer"
+            and OTHER in builder.identities
+            and who == PRIMARY
+        ):
+            variant(
+                "other_user",
+                "Another user cannot act on this user's resource (403/404) and changes nothing.",
+                _copy(action, headers=self._auth_headers(op, OTHER)),
+                (Check("status", value=[403, 404]), Check("db", value="unchanged")),
+            )
+        documented: list[Any] = sorted({int(s) for s in op.responses if s.isdigit()}) or ["2xx", "4xx"]
+        for name, example in op.body_examples[1:]:
+            variant(
+                f"example_{snake(name)}",
+                f"The spec's {name!r} example: a documented status, and a refusal keeps existing data.",
+                _copy(action, json=self._body(op, builder, example=example)),
+                (Check("status", value=documented), Check("db", value="kept-on-failure")),
+            )
+        return paths
+
+    def _journey(self, builder: _Builder, description: str) -> Journey:
+        journey = Journey(builder.name, builder.nodes, description)
+        journey.tags = ("synth", "spec")
+        journey.invariants = self.invariants()
+        return journey
+
+    def invariants(self) -> list[Any]:
+        from replayqa.invariants import from_spec
+
+        specs: list[dict[str, Any]] = [{"kind": "no_server_errors", "name": "no server errors"}]
+        dangling: dict[str, Any] = {}
+        for resource in sorted(self.map.resources.values(), key=lambda r: r.name):
+            if not resource.deleters:
+                continue
+            fields = {resource.var}
+            for op in resource.consumers:
+                fields |= {f for f, r in self.map.body_resources(op).items() if r == resource.name}
+                fields |= {
+                    p.name for p in op.path_params if self.map.param_resource(op, p.name) == resource.name
+                }
+            dangling[resource.name] = {"delete": resource.deleters[0].path, "fields": sorted(fields)}
+        if dangling:
+            specs.append(
+                {
+                    "kind": "no_dangling_references",
+                    "name": "deleted resources are gone",
+                    "resources": dangling,
+                }
+            )
+        return [from_spec(s, "synth") for s in specs]
+
+
+def _success(op: Operation) -> Any:
+    codes = sorted(int(s) for s in op.responses if s.isdigit() and s.startswith("2"))
+    if not codes:
+        return "2xx"
+    return codes[0] if len(codes) == 1 else codes
+
+
+def _should_be_idempotent(op: Operation) -> bool:
+    """PUT, PATCH and DELETE are by HTTP; so should a POST to an action (``/carts/{id}/checkout``)."""
+    if op.method in ("PUT", "PATCH", "DELETE"):
+        return True
+    segments = [s for s in op.path.split("/") if s]
+    return (
+        op.method == "POST"
+        and len(segments) >= 2
+        and segments[-2].startswith("{")
+        and not segments[-1].startswith("{")
+    )
+
+
+def _unknown(schema: Any, api: Api) -> Any:
+    flat = api.flatten(schema)
+    if flat.get("type") == "integer" or flat.get("type") == "number":
+        return UNKNOWN_INT
+    if flat.get("format") == "uuid":
+        return "00000000-0000-4000-8000-000000000000"
+    return "does-not-exist-0"
+
+
+def _copy(action: RequestAction, **changes: Any) -> RequestAction:
+    values = {
+        "method": action.method,
+        "path": action.path,
+        "headers": dict(action.headers),
+        "query": dict(action.query),
+        "json": action.json,
+        "form": action.form,
+        "body": action.body,
+    }
+    values.update(changes)
+    return RequestAction(**values)

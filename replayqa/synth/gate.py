@@ -1,0 +1,100 @@
+"""The quality gate: a synthesized journey earns its place by behaving the same 3 runs in a row.
+
+A journey that passes every run is kept. One that fails the same way every
+run is kept too: it found something, and its issues are reported (one per
+fingerprint, so a bug hit by ten requests is one finding). One whose verdict
+changes between runs is flaky and set aside, with the steps that wavered, so
+nobody learns to ignore a red build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from replayqa.config import Settings
+from replayqa.execute import keep_results, open_runner
+from replayqa.knowledge import fingerprint
+from replayqa.model import Issue, Journey, RunResult
+from replayqa.report import write_reports
+from replayqa.state import NullBackend
+
+_START = "__replayqa_gate_start__"
+
+
+@dataclass
+class GateVerdict:
+    runs: int
+    kept: list[Journey] = field(default_factory=list)
+    passing: list[str] = field(default_factory=list)
+    failing: dict[str, list[Issue]] = field(default_factory=dict)
+    flaky: dict[str, str] = field(default_factory=dict)
+    first: RunResult | None = None
+    reports: dict[str, Path] = field(default_factory=dict)
+
+    def findings(self) -> list[Issue]:
+        """Failing journeys' issues, one per fingerprint (the same bug from many requests is one finding)."""
+        seen: dict[str, Issue] = {}
+        for issues in self.failing.values():
+            for issue in issues:
+                seen.setdefault(issue.fingerprint or fingerprint(issue), issue)
+        return list(seen.values())
+
+    def lines(self) -> list[str]:
+        findings = self.findings()
+        out = [
+            f"Quality gate ({self.runs} runs): {len(self.passing)} passing, "
+            f"{len(self.failing)} exposing {len(findings)} distinct issue(s) (kept), "
+            f"{len(self.flaky)} flaky (set aside)"
+        ]
+        for issue in findings:
+            status = f" {issue.response.status}" if issue.response else ""
+            out.append(f"  found: {issue.journey} / {issue.path} / {issue.step}:{status} {issue.error[:160]}")
+        for name, reason in sorted(self.flaky.items()):
+            out.append(f"  set aside: {name}: {reason}")
+        return out
+
+
+def gate(journeys: Sequence[Journey], settings: Settings, runs: int = 3, console: Any = None) -> GateVerdict:
+    """Run the journeys ``runs`` times from the same database state and sort them."""
+    verdict = GateVerdict(runs)
+    outcomes: dict[str, list[frozenset[tuple[str, str, str]]]] = {j.name: [] for j in journeys}
+    with open_runner(settings) as (runner, state):
+        restores = not isinstance(state, NullBackend)
+        if restores:
+            state.check_restore_allowed()
+            state.checkpoint(_START)
+        try:
+            for attempt in range(runs):
+                if console is not None:
+                    console.print(f"Quality gate: run {attempt + 1} of {runs}...", highlight=False)
+                if restores and attempt:
+                    state.rollback(_START)
+                result = runner.run(journeys)
+                verdict.first = verdict.first or result
+                for ran in result.journeys:
+                    failures = frozenset((i.path, i.step, i.kind) for i in ran.issues)
+                    outcomes[ran.journey].append(failures)
+        finally:
+            if restores and state.is_connected():
+                state.release(_START)
+    assert verdict.first is not None
+    keep_results(verdict.first, settings)
+    verdict.reports = write_reports(verdict.first, Path(settings.report_dir) / verdict.first.run_id)
+    first = {j.journey: j for j in verdict.first.journeys}
+    for journey in journeys:
+        seen = outcomes[journey.name]
+        if len(set(seen)) > 1:
+            places = [{f"{p}/{s}" for p, s, _ in run} for run in seen]
+            always = places[0].intersection(*places[1:])
+            wavering = sorted(set().union(*places) - always)
+            verdict.flaky[journey.name] = "verdict changed between runs at " + ", ".join(wavering[:4])
+            continue
+        verdict.kept.append(journey)
+        if seen[0]:
+            verdict.failing[journey.name] = first[journey.name].issues
+        else:
+            verdict.passing.append(journey.name)
+    return verdict

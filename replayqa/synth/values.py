@@ -1,0 +1,232 @@
+"""Request values from schemas: valid ones to reach 2xx, and invalid ones the app must refuse.
+
+Deterministic on purpose: re-running synth must give the same files, so a
+git diff of the journeys shows what changed in the API, not new randomness.
+Values that must be unique per run (emails, user names) carry ``{{ run_id }}``
+so the same journey can run again against the same database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+Deref = Callable[[Any], dict[str, Any]]
+
+_UNIQUE_NAMES = re.compile(r"(^|_)(email|e_?mail|username|user_?name|login|handle|slug)$", re.I)
+_RUN = "{{ run_id }}"
+
+
+def example_value(
+    schema: Any, flatten: Deref, name: str = "", unique: str = "", depth: int = 0, full: bool = True
+) -> Any:
+    """A value that satisfies ``schema``; ``unique`` makes identity-like strings distinct per step."""
+    schema = flatten(schema)
+    if not isinstance(schema, dict):
+        return "example"
+    for key in ("example", "default", "const"):
+        if key in schema and schema[key] is not None:
+            return _uniquified(schema[key], name, unique)
+    examples = schema.get("examples")
+    if isinstance(examples, list) and examples:
+        return _uniquified(examples[0], name, unique)
+    if schema.get("enum"):
+        return next((v for v in schema["enum"] if v is not None), schema["enum"][0])
+    kind = _type(schema)
+    if kind == "object":
+        if depth > 4:
+            return {}
+        required = set(schema.get("required") or [])
+        result = {}
+        for prop, sub in (schema.get("properties") or {}).items():
+            sub_flat = flatten(sub)
+            if sub_flat.get("readOnly"):
+                continue
+            if prop in required or (full and depth == 0):
+                result[prop] = example_value(sub, flatten, prop, unique, depth + 1, full=False)
+        return result
+    if kind == "array":
+        if depth > 4:
+            return []
+        count = max(1, int(schema.get("minItems") or 0))
+        items = schema.get("items") or {}
+        return [example_value(items, flatten, name, f"{unique}{i}", depth + 1, full) for i in range(count)]
+    if kind == "integer":
+        return int(_number(schema, 1))
+    if kind == "number":
+        return _number(schema, 1.5)
+    if kind == "boolean":
+        return True
+    return _string(schema, name, unique)
+
+
+def _type(schema: dict[str, Any]) -> str:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind:
+        return str(kind)
+    if "properties" in schema:
+        return "object"
+    if "items" in schema:
+        return "array"
+    return "string"
+
+
+def _number(schema: dict[str, Any], preferred: float) -> float:
+    low = schema.get("minimum")
+    high = schema.get("maximum")
+    if isinstance(schema.get("exclusiveMinimum"), int | float):
+        low = schema["exclusiveMinimum"] + 1
+    elif schema.get("exclusiveMinimum") is True and low is not None:
+        low += 1
+    if isinstance(schema.get("exclusiveMaximum"), int | float):
+        high = schema["exclusiveMaximum"] - 1
+    elif schema.get("exclusiveMaximum") is True and high is not None:
+        high -= 1
+    value = preferred
+    if low is not None and value < low:
+        value = low
+    if high is not None and value > high:
+        value = high
+    step = schema.get("multipleOf")
+    if step:
+        value = (value // step + (1 if value % step else 0)) * step
+    return value
+
+
+_FORMATS = {
+    "date-time": "2024-01-15T10:30:00Z",
+    "date": "2024-01-15",
+    "time": "10:30:00",
+    "uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+    "uri": "https://example.test/resource",
+    "url": "https://example.test/resource",
+    "hostname": "example.test",
+    "ipv4": "192.0.2.10",
+    "ipv6": "2001:db8::10",
+    "byte": "ZXhhbXBsZQ==",
+    "binary": "example",
+    "password": "Secret-pass-123",
+}
+
+
+def _string(schema: dict[str, Any], name: str, unique: str) -> str:
+    fmt = str(schema.get("format") or "")
+    pattern = schema.get("pattern")
+    low = int(schema.get("minLength") or 0)
+    high = schema.get("maxLength")
+    if fmt == "email" or name.lower().endswith("email"):
+        value = f"qa-{_RUN}{unique}@example.test"
+    elif fmt in _FORMATS:
+        value = _FORMATS[fmt]
+    elif pattern:
+        value = from_pattern(str(pattern)) or "example"
+    elif _UNIQUE_NAMES.search(name):
+        value = f"qa{unique}-{_RUN}"
+    elif "password" in name.lower():
+        value = _FORMATS["password"]
+    else:
+        value = f"{name or 'example'}"
+    if "{{" in value and high is not None and len(value.replace(_RUN, "x" * 24)) > int(high):
+        value = value.replace(_RUN, "")[: int(high)] or "x"
+    if len(value) < low:
+        value = value + "x" * (low - len(value))
+    if high is not None and "{{" not in value and len(value) > int(high):
+        value = value[: int(high)]
+    return value
+
+
+def _uniquified(value: Any, name: str, unique: str) -> Any:
+    """Examples of identity fields (an email) would collide on the second run: make them per run."""
+    if isinstance(value, str) and _UNIQUE_NAMES.search(name):
+        if "@" in value:
+            local, _, domain = value.partition("@")
+            return f"{local}+{_RUN}{unique}@{domain}"
+        return f"{value}-{_RUN}{unique}"
+    return value
+
+
+# --- patterns -------------------------------------------------------------------------------
+
+_CLASS_SAMPLE = {"d": "1", "w": "a", "s": " ", "D": "a", "W": "-", "S": "a"}
+
+
+def from_pattern(pattern: str) -> str | None:
+    """A string matching a simple regex (classes, literals, groups, quantifiers), or None."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return None
+    text = pattern.removeprefix("^").removesuffix("$")
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        char = text[pos]
+        if char == "\\" and pos + 1 < len(text):
+            piece, pos = _CLASS_SAMPLE.get(text[pos + 1], text[pos + 1]), pos + 2
+        elif char == "[":
+            end = text.find("]", pos + 1)
+            if end < 0:
+                return None
+            piece, pos = _class_member(text[pos + 1 : end]), end + 1
+        elif char == "(":
+            end = text.find(")", pos)
+            if end < 0:
+                return None
+            inner = text[pos + 1 : end].removeprefix("?:").split("|")[0]
+            piece, pos = from_pattern(inner) or "", end + 1
+        elif char == ".":
+            piece, pos = "a", pos + 1
+        elif char in "^$":
+            piece, pos = "", pos + 1
+        else:
+            piece, pos = char, pos + 1
+        count, pos = _quantifier(text, pos)
+        out.append(piece * count)
+    value = "".join(out)
+    return value if compiled.search(value) else None
+
+
+def _class_member(body: str) -> str:
+    if body.startswith("^"):
+        return "a" if "a" not in body else "Z"
+    if body.startswith("\\"):
+        return _CLASS_SAMPLE.get(body[1:2], body[1:2])
+    return body[0]
+
+
+def _quantifier(text: str, pos: int) -> tuple[int, int]:
+    if pos >= len(text):
+        return 1, pos
+    char = text[pos]
+    if char in "+":
+        return 1, pos + 1
+    if char in "*?":
+        return 1, pos + 1
+    if char == "{":
+        end = text.find("}", pos)
+        if end > 0:
+            low = text[pos + 1 : end].split(",")[0]
+            return (int(low) if low.isdigit() else 1), end + 1
+    return 1, pos
+
+
+# --- invalid values -------------------------------------------------------------------------
+
+
+def invalid_body(body: Any, schema: Any, flatten: Deref) -> tuple[Any, str] | None:
+    """A body the schema forbids, and what is wrong with it: for the 'invalid body' branch."""
+    flat = flatten(schema)
+    if not isinstance(body, dict) or _type(flat) != "object":
+        return None
+    required = [r for r in flat.get("required") or [] if r in body]
+    if required:
+        broken = {k: v for k, v in body.items() if k != required[0]}
+        return broken, f"required field {required[0]!r} missing"
+    for prop, sub in (flat.get("properties") or {}).items():
+        kind = _type(flatten(sub))
+        if prop in body and kind in ("integer", "number", "boolean", "array", "object"):
+            return {**body, prop: "not-a-" + kind}, f"{prop!r} has the wrong type"
+    return None
