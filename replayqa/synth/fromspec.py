@@ -486,7 +486,10 @@ class SpecSynth:
             variant(
                 "unknown_id",
                 f"An unknown {param.name} gives 404 and changes nothing.",
-                _copy(action, path=self._path(op, builder, {param.name: _unknown(param.schema, self.api)})),
+                _copy(
+                    action,
+                    path=_replace_param(op.path, action.path, param.name, _unknown(param.schema, self.api)),
+                ),
                 (Check("status", value=[404, 410]), Check("db", value="unchanged")),
             )
         if _should_be_idempotent(op):
@@ -574,6 +577,17 @@ def _should_be_idempotent(op: Operation) -> bool:
         and segments[-2].startswith("{")
         and not segments[-1].startswith("{")
     )
+
+
+def _replace_param(template: str, path: str, name: str, value: Any) -> str:
+    """``path`` (made from ``template``, maybe under a base path) with parameter ``name`` set to ``value``."""
+    wanted = template.rstrip("/").split("/")
+    actual = path.rstrip("/").split("/")
+    offset = len(actual) - len(wanted)
+    for index, segment in enumerate(wanted):
+        if segment == "{" + name + "}" and 0 <= index + offset < len(actual):
+            actual[index + offset] = str(value)
+    return "/".join(actual)
 
 
 def _unknown(schema: Any, api: Api) -> Any:
