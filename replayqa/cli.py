@@ -486,18 +486,86 @@ def import_command(har: Path, out: Path, name: str, spec: str | None, idle_gap: 
 
 
 @main.command("export")
-@click.argument("recording", type=click.Path(path_type=Path))
-@click.option("--har", type=click.Path(path_type=Path), required=True, help="The HAR file to write.")
-def export_command(recording: Path, har: Path) -> None:
-    """Write a recording's exchanges as a HAR 1.2 file (redacted, as recorded).
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--har", type=click.Path(path_type=Path), help="The HAR file to write (from a recording).")
+@click.option(
+    "-o", "--out", "out_dir", type=click.Path(path_type=Path), help="With pytest: the folder to write."
+)
+def export_command(targets: tuple[str, ...], har: Path | None, out_dir: Path | None) -> None:
+    """Export a recording as HAR, or journeys as a pytest module.
 
     \b
-    Example:
+    Examples:
       replayqa export recordings/checkout.db --har checkout.har
+      replayqa export pytest journeys/ -o tests/journeys
     """
+    if targets[0] == "pytest":
+        if not out_dir or len(targets) < 2:
+            raise click.UsageError("write it as: replayqa export pytest JOURNEY... -o DIR")
+        from replayqa.synth.pytest_export import export_pytest
+
+        module = export_pytest([Path(t) for t in targets[1:]], out_dir)
+        click.echo(f"wrote {module}; run it with: REPLAYQA_BASE_URL=http://... pytest {out_dir}")
+        return
+    if len(targets) != 1 or har is None:
+        raise click.UsageError("write it as: replayqa export RECORDING --har FILE (or: export pytest ...)")
     from replayqa.record.har import export_har
 
-    click.echo(f"exported {_count(export_har(recording, har), 'exchange')} to {har}")
+    click.echo(f"exported {_count(export_har(Path(targets[0]), har), 'exchange')} to {har}")
+
+
+@main.command()
+@click.option("--spec", required=True, help="OpenAPI spec, a file or URL.")
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--missing", is_flag=True, help="List only operations and statuses never exercised.")
+def coverage(spec: str, sources: tuple[Path, ...], as_json: bool, missing: bool) -> None:
+    """API coverage: operations and documented status codes exercised by recordings or journeys.
+
+    \b
+    Examples:
+      replayqa coverage --spec openapi.yaml recordings/shop.db
+      replayqa coverage --spec openapi.yaml journeys/ --missing
+    """
+    from replayqa.loader import expand_paths
+    from replayqa.synth.coverage import Coverage
+    from replayqa.synth.openapi import Api
+
+    report = Coverage(Api.load(spec))
+    for source in sources:
+        if source.is_file() and source.suffix == ".db":
+            report.add_recording(source)
+        else:
+            for loaded in load_files(expand_paths([source])):
+                for journey in loaded.journeys:
+                    report.add_journey_nodes(journey.steps)
+    rows, total = report.rows(), report.summary()
+    if as_json:
+        click.echo(json.dumps({"summary": total, "operations": rows}, indent=2))
+        return
+    console = _console()
+    table = Table(box=None, pad_edge=False)
+    for column in ("operation", "seen", "never seen"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        if missing and row["exercised"] and not row["documented_missed"]:
+            continue
+        seen = ", ".join(row["statuses_seen"]) if row["exercised"] else "-"
+        name = row["operation"] if row["operation"] != f"{row['method']} {row['path']}" else row["path"]
+        table.add_row(f"{row['method']} {name}", seen, ", ".join(row["documented_missed"]) or "")
+    console.print(table)
+    operations, statuses = total["operations"], total["documented_statuses"]
+    console.print(
+        f"Operations exercised: {total['exercised']}/{operations} "
+        f"({_percent(total['exercised'], operations)}), with a 2xx: {total['reached_2xx']}/{operations}; "
+        f"documented statuses: {total['documented_statuses_hit']}/{statuses} "
+        f"({_percent(total['documented_statuses_hit'], statuses)})",
+        highlight=False,
+    )
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "n/a"
 
 
 @main.command("replay")

@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from replayqa.actions import RequestAction
 from replayqa.model import Branch, Check, Checkpoint, Journey, Node, Path, Step
 from replayqa.synth.openapi import Api, Operation
-from replayqa.synth.resources import Auth, Resource, ResourceMap
+from replayqa.synth.resources import Auth, Resource, ResourceMap, singular
 from replayqa.synth.values import example_value, invalid_body
 
 PRIMARY, OTHER = "primary", "other"
@@ -85,6 +86,9 @@ class SpecSynth:
         self.map = ResourceMap(api)
         self.auth: Auth = self.map.auth
         self.options = options or SynthOptions()
+        servers = api.document.get("servers") or [{}]
+        #: The first server's path (``/api/v2``): journeys call it on whatever host --base-url names.
+        self.base_path = urlsplit(str(servers[0].get("url") or "/")).path.rstrip("/")
 
     # -- public -------------------------------------------------------------------
 
@@ -168,7 +172,7 @@ class SpecSynth:
             for prop, resource in self.map.body_resources(op).items():
                 var = self.map.resources[resource].var
                 if var in builder.available:
-                    example[prop] = ref(var)
+                    example[prop] = [ref(var)] if isinstance(example.get(prop), list) else ref(var)
         return example
 
     def _path(self, op: Operation, builder: _Builder, overrides: dict[str, Any] | None = None) -> str:
@@ -217,7 +221,7 @@ class SpecSynth:
         form = content if op.body_type and "json" not in op.body_type and isinstance(content, dict) else None
         return RequestAction(
             op.method,
-            self._path(op, builder, path_overrides),
+            self.base_path + self._path(op, builder, path_overrides),
             headers=headers,
             query=self._query(op),
             json=content if form is None else None,
@@ -571,12 +575,11 @@ def _should_be_idempotent(op: Operation) -> bool:
     if op.method in ("PUT", "PATCH", "DELETE"):
         return True
     segments = [s for s in op.path.split("/") if s]
-    return (
-        op.method == "POST"
-        and len(segments) >= 2
-        and segments[-2].startswith("{")
-        and not segments[-1].startswith("{")
-    )
+    if op.method != "POST" or len(segments) < 2:
+        return False
+    last = segments[-1]
+    is_collection = singular(last) != last.lower()  # /books/{id}/reviews makes reviews, again and again
+    return segments[-2].startswith("{") and not last.startswith("{") and not is_collection
 
 
 def _replace_param(template: str, path: str, name: str, value: Any) -> str:

@@ -39,7 +39,7 @@ def normalise(name: str) -> str:
 
 def id_param_resource(name: str, path: str) -> str | None:
     """The resource a path parameter or body field refers to, by its name: ``cart_id`` → cart."""
-    match = re.fullmatch(r"(.+?)[_-]?(id|Id|ID|uuid|Uuid|key|Key)", name)
+    match = re.fullmatch(r"(.+?)[_-]?(id|Id|ID|uuid|Uuid|key|Key|ids|Ids|IDs)", name)
     if match:
         return normalise(match.group(1))
     if name.lower() in ("id", "uuid", "key"):
@@ -120,7 +120,11 @@ class ResourceMap:
             return
         name, id_path, is_list = found
         resource = self.resource(name)
-        producer = Producer(op, name, id_path, creates=op.method in ("POST", "PUT") and not is_list)
+        params = op.path_params
+        acts_on_itself = bool(params) and id_param_resource(params[-1].name, op.path) == name
+        # A POST makes a new one, unless it is an action on that same resource (/loans/{id}/return).
+        creates = op.method == "POST" and not is_list and not acts_on_itself
+        producer = Producer(op, name, id_path, creates=creates)
         if is_list and op.method == "GET":
             resource.listers.append(producer)
         resource.producers.append(producer)
