@@ -958,7 +958,8 @@ def synth(
     checkpoint. From the spec alone: each resource's life, and the branches a
     careful tester tries (invalid body, no auth, unknown id, twice, another
     user). With --base-url, journeys are run 3 times: passing ones are kept,
-    failing ones are reported as found issues, flaky ones set aside.
+    failing ones are kept and reported as found issues (exit 1), flaky ones
+    set aside.
 
     \b
     Examples:
@@ -975,6 +976,7 @@ def synth(
     with console.status("Reading the spec and synthesizing journeys..."):
         result = synthesize(spec, recordings, values, negative=not no_negative)
     journeys = result.journeys
+    found = False
     if base_url:
         from replayqa.synth.gate import gate
 
@@ -982,8 +984,11 @@ def synth(
         settings = replace(settings, vars={**settings.vars, **values})
         verdict = gate(journeys, settings, runs, console)
         journeys = verdict.kept
+        found = bool(verdict.failing)
         for line in verdict.lines():
             console.print(line, highlight=False)
+        if found and verdict.reports:
+            console.print(f"Triage them: replayqa tui (report: {next(iter(verdict.reports.values()))})")
     written, removed = write_journeys(journeys, out)
     paths = sum(count_paths(j.steps) for j in journeys)
     steps = sum(count_steps(j.steps) for j in journeys)
@@ -996,6 +1001,7 @@ def synth(
     if values:
         names = " ".join(f"--var {n}=..." for n in sorted(values))
         console.print(f"Run them with: replayqa run {out} --base-url URL {names}", highlight=False)
+    sys.exit(EXIT_ISSUES if found else EXIT_OK)
 
 
 @main.command()

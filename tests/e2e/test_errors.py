@@ -158,3 +158,40 @@ def test_tui_bad_targets(cli, tmp_path):
         conn.execute("CREATE TABLE meta (key TEXT, value TEXT)")
         conn.execute("INSERT INTO meta VALUES ('format', 'replayqa-runs/9')")
     assert_one_line_error(cli("tui", "runs.db"), "newer than this replayqa reads")
+
+
+BAD_SPECS = {
+    "invalid_ref": (
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      responses:\n"
+        "        '200':\n          description: ok\n          content:\n            application/json:\n"
+        "              schema: {$ref: '#/components/schemas/Missing'}\n",
+        "$ref '#/components/schemas/Missing' at /paths/~1a/get/responses/200",
+    ),
+    "missing_paths": ("openapi: 3.0.3\ninfo: {title: t, version: '1'}\n", "no 'paths' at /paths"),
+    "swagger_2": ("swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n", "Swagger 2.0"),
+    "not_a_spec": ("just: text\n", "not an OpenAPI 3 document"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SPECS))
+def test_bad_specs(cli, tmp_path, case):
+    text, expected = BAD_SPECS[case]
+    (tmp_path / "spec.yaml").write_text(text)
+    assert_one_line_error(cli("synth", "--spec", "spec.yaml", "--out", "journeys"), expected)
+    assert not (tmp_path / "journeys").exists()  # nothing half-written
+    assert_one_line_error(cli("coverage", "--spec", "spec.yaml"), expected)
+
+
+def test_spec_url_that_does_not_answer(cli):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = cli("synth", "--spec", f"http://127.0.0.1:{port}/openapi.json")
+    assert_one_line_error(done, f"cannot read OpenAPI spec http://127.0.0.1:{port}/openapi.json")
+
+
+@pytest.mark.parametrize("command", [["synth"], ["coverage"], ["export"]])
+def test_synth_commands_have_help_with_an_example(cli, command):
+    done = cli(*command, "--help")
+    assert done.returncode == 0
+    assert "Example" in done.stdout

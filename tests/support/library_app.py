@@ -64,9 +64,19 @@ def _schema_name(name: str) -> str:
 def library_spec() -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-        "Ebook": {"type": "object", "required": ["format"], "properties": {"format": {"enum": ["epub", "pdf"]}}},
-        "Paperback": {"type": "object", "required": ["weight_grams"], "properties": {"weight_grams": {"type": "integer"}}},
-        "Media": {"oneOf": [{"$ref": "#/components/schemas/Ebook"}, {"$ref": "#/components/schemas/Paperback"}]},
+        "Ebook": {
+            "type": "object",
+            "required": ["format"],
+            "properties": {"format": {"enum": ["epub", "pdf"]}},
+        },
+        "Paperback": {
+            "type": "object",
+            "required": ["weight_grams"],
+            "properties": {"weight_grams": {"type": "integer"}},
+        },
+        "Media": {
+            "oneOf": [{"$ref": "#/components/schemas/Ebook"}, {"$ref": "#/components/schemas/Paperback"}]
+        },
         "Review": {
             "type": "object",
             "required": ["id", "book_id", "rating"],
@@ -99,98 +109,248 @@ def library_spec() -> dict[str, Any]:
         schemas[schema] = {
             "allOf": [
                 {"$ref": f"#/components/schemas/{schema}Input"},
-                {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer", "readOnly": True}}},
+                {
+                    "type": "object",
+                    "required": ["id"],
+                    "properties": {"id": {"type": "integer", "readOnly": True}},
+                },
             ]
         }
         one = {"$ref": f"#/components/schemas/{schema}"}
-        body = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}Input"}}}}
-        patch = {"required": True, "content": {"application/json": {"schema": {"type": "object", "properties": {f: s for f, (s, _) in fields.items()}}}}}
+        body = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}Input"}}},
+        }
+        patch = {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "properties": {f: s for f, (s, _) in fields.items()}}
+                }
+            },
+        }
         ok = {"description": "OK", "content": {"application/json": {"schema": one}}}
         title = name.capitalize()
         created = {"description": "Created", "content": {"application/json": {"schema": one}}}
         if name == "author":
             created["links"] = {
-                "GetAuthorById": {"operationId": "getAuthor", "parameters": {"author_id": "$response.body#/id"}}
+                "GetAuthorById": {
+                    "operationId": "getAuthor",
+                    "parameters": {"author_id": "$response.body#/id"},
+                }
             }
         paths[f"/{plural}"] = {
             "get": {
                 "operationId": f"list{title}s",
-                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "array", "items": one}}}}},
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {"application/json": {"schema": {"type": "array", "items": one}}},
+                    }
+                },
             },
-            "post": {"operationId": f"create{title}", "requestBody": body, "responses": {"201": created, "422": ERROR}},
+            "post": {
+                "operationId": f"create{title}",
+                "requestBody": body,
+                "responses": {"201": created, "422": ERROR},
+            },
         }
         paths[f"/{plural}/{{{name}_id}}"] = {
-            "parameters": [{"name": f"{name}_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [
+                {"name": f"{name}_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
             "get": {"operationId": f"get{title}", "responses": {"200": ok, "404": ERROR}},
-            "put": {"operationId": f"replace{title}", "requestBody": body, "responses": {"200": ok, "404": ERROR, "422": ERROR}},
-            "patch": {"operationId": f"update{title}", "requestBody": patch, "responses": {"200": ok, "404": ERROR, "422": ERROR}},
-            "delete": {"operationId": f"delete{title}", "responses": {"204": {"description": "Deleted"}, "404": ERROR}},
+            "put": {
+                "operationId": f"replace{title}",
+                "requestBody": body,
+                "responses": {"200": ok, "404": ERROR, "422": ERROR},
+            },
+            "patch": {
+                "operationId": f"update{title}",
+                "requestBody": patch,
+                "responses": {"200": ok, "404": ERROR, "422": ERROR},
+            },
+            "delete": {
+                "operationId": f"delete{title}",
+                "responses": {"204": {"description": "Deleted"}, "404": ERROR},
+            },
         }
-    schemas["Author"]["allOf"][1]["properties"]["books"] = {"type": "array", "items": {"$ref": "#/components/schemas/Book"}}
+    schemas["Author"]["allOf"][1]["properties"]["books"] = {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Book"},
+    }
     schemas["Book"]["allOf"][1]["properties"]["author"] = {"$ref": "#/components/schemas/Author"}
-    array_of = lambda ref: {"description": "OK", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": ref}}}}}  # noqa: E731
-    one_of = lambda ref, text="OK": {"description": text, "content": {"application/json": {"schema": {"$ref": ref}}}}  # noqa: E731
+    array_of = lambda ref: {
+        "description": "OK",
+        "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": ref}}}},
+    }  # noqa: E731
+    one_of = lambda ref, text="OK": {
+        "description": text,
+        "content": {"application/json": {"schema": {"$ref": ref}}},
+    }  # noqa: E731
     book_param = {"name": "book_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-    review_body = {"required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["rating"], "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 5}, "text": {"type": "string"}}}}}}
+    review_body = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["rating"],
+                    "properties": {
+                        "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+                        "text": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
     review_patch = json.loads(json.dumps(review_body))
     del review_patch["content"]["application/json"]["schema"]["required"]
     paths["/authors/{author_id}/books"] = {
         "parameters": [{"name": "author_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-        "get": {"operationId": "listAuthorBooks", "responses": {"200": array_of("#/components/schemas/Book"), "404": ERROR}},
+        "get": {
+            "operationId": "listAuthorBooks",
+            "responses": {"200": array_of("#/components/schemas/Book"), "404": ERROR},
+        },
     }
     paths["/books/{book_id}/reviews"] = {
         "parameters": [book_param],
-        "get": {"operationId": "listReviews", "responses": {"200": array_of("#/components/schemas/Review"), "404": ERROR}},
-        "post": {"operationId": "createReview", "requestBody": review_body, "responses": {"201": one_of("#/components/schemas/Review"), "404": ERROR, "422": ERROR}},
+        "get": {
+            "operationId": "listReviews",
+            "responses": {"200": array_of("#/components/schemas/Review"), "404": ERROR},
+        },
+        "post": {
+            "operationId": "createReview",
+            "requestBody": review_body,
+            "responses": {"201": one_of("#/components/schemas/Review"), "404": ERROR, "422": ERROR},
+        },
     }
     paths["/books/{book_id}/reviews/{review_id}"] = {
-        "parameters": [book_param, {"name": "review_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-        "get": {"operationId": "getReview", "responses": {"200": one_of("#/components/schemas/Review"), "404": ERROR}},
-        "patch": {"operationId": "updateReview", "requestBody": review_patch, "responses": {"200": one_of("#/components/schemas/Review"), "404": ERROR, "422": ERROR}},
-        "delete": {"operationId": "deleteReview", "responses": {"204": {"description": "Deleted"}, "404": ERROR}},
+        "parameters": [
+            book_param,
+            {"name": "review_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+        ],
+        "get": {
+            "operationId": "getReview",
+            "responses": {"200": one_of("#/components/schemas/Review"), "404": ERROR},
+        },
+        "patch": {
+            "operationId": "updateReview",
+            "requestBody": review_patch,
+            "responses": {"200": one_of("#/components/schemas/Review"), "404": ERROR, "422": ERROR},
+        },
+        "delete": {
+            "operationId": "deleteReview",
+            "responses": {"204": {"description": "Deleted"}, "404": ERROR},
+        },
     }
     shelf_param = {"name": "shelf_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     paths["/shelves/{shelf_id}/books"] = {
         "parameters": [shelf_param],
-        "get": {"operationId": "listShelfBooks", "responses": {"200": array_of("#/components/schemas/Book"), "404": ERROR}},
+        "get": {
+            "operationId": "listShelfBooks",
+            "responses": {"200": array_of("#/components/schemas/Book"), "404": ERROR},
+        },
         "post": {
             "operationId": "addShelfBook",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["book_id"], "properties": {"book_id": {"type": "integer"}}}}}},
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["book_id"],
+                            "properties": {"book_id": {"type": "integer"}},
+                        }
+                    }
+                },
+            },
             "responses": {"201": array_of("#/components/schemas/Book"), "404": ERROR, "422": ERROR},
         },
     }
     paths["/shelves/{shelf_id}/books/{book_id}"] = {
         "parameters": [shelf_param, book_param],
-        "delete": {"operationId": "removeShelfBook", "responses": {"204": {"description": "Removed"}, "404": ERROR}},
+        "delete": {
+            "operationId": "removeShelfBook",
+            "responses": {"204": {"description": "Removed"}, "404": ERROR},
+        },
     }
-    loan_body = {"required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["member_id", "book_id"], "properties": {"member_id": {"type": "integer"}, "book_id": {"type": "integer"}}}}}}
+    loan_body = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["member_id", "book_id"],
+                    "properties": {"member_id": {"type": "integer"}, "book_id": {"type": "integer"}},
+                }
+            }
+        },
+    }
     paths["/loans"] = {
         "get": {"operationId": "listLoans", "responses": {"200": array_of("#/components/schemas/Loan")}},
-        "post": {"operationId": "createLoan", "requestBody": loan_body, "responses": {"201": one_of("#/components/schemas/Loan"), "404": ERROR, "422": ERROR}},
+        "post": {
+            "operationId": "createLoan",
+            "requestBody": loan_body,
+            "responses": {"201": one_of("#/components/schemas/Loan"), "404": ERROR, "422": ERROR},
+        },
     }
     loan_param = {"name": "loan_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-    paths["/loans/{loan_id}"] = {"parameters": [loan_param], "get": {"operationId": "getLoan", "responses": {"200": one_of("#/components/schemas/Loan"), "404": ERROR}}}
+    paths["/loans/{loan_id}"] = {
+        "parameters": [loan_param],
+        "get": {
+            "operationId": "getLoan",
+            "responses": {"200": one_of("#/components/schemas/Loan"), "404": ERROR},
+        },
+    }
     paths["/loans/{loan_id}/return"] = {
         "parameters": [loan_param],
-        "post": {"operationId": "returnLoan", "responses": {"200": one_of("#/components/schemas/Loan"), "404": ERROR, "409": ERROR}},
+        "post": {
+            "operationId": "returnLoan",
+            "responses": {"200": one_of("#/components/schemas/Loan"), "404": ERROR, "409": ERROR},
+        },
     }
     paths["/books/{book_id}/tags"] = {
         "parameters": [book_param],
         "put": {
             "operationId": "setBookTags",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["tag_ids"], "properties": {"tag_ids": {"type": "array", "items": {"type": "integer"}}}}}}},
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["tag_ids"],
+                            "properties": {"tag_ids": {"type": "array", "items": {"type": "integer"}}},
+                        }
+                    }
+                },
+            },
             "responses": {"200": one_of("#/components/schemas/Book"), "404": ERROR, "422": ERROR},
         },
     }
     paths["/search"] = {
         "get": {
             "operationId": "searchBooks",
-            "parameters": [{"name": "q", "in": "query", "required": True, "schema": {"type": "string", "minLength": 1}, "example": "dune"}],
+            "parameters": [
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                    "example": "dune",
+                }
+            ],
             "responses": {"200": array_of("#/components/schemas/Book"), "400": ERROR},
         }
     }
     stats = {"type": "object", "properties": {name + "s": {"type": "integer"} for name in RESOURCES}}
-    paths["/stats"] = {"get": {"operationId": "getStats", "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": stats}}}}}}
+    paths["/stats"] = {
+        "get": {
+            "operationId": "getStats",
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": stats}}}},
+        }
+    }
     paths["/health"] = {"get": {"operationId": "health", "responses": {"200": {"description": "OK"}}}}
     return {
         "openapi": "3.0.3",
@@ -199,7 +359,12 @@ def library_spec() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "responses": {"Error": {"description": "Failed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "responses": {
+                "Error": {
+                    "description": "Failed",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+            },
         },
     }
 
@@ -218,7 +383,9 @@ def create_app(db_path: str) -> Flask:
     kinds = [*RESOURCES, "review", "loan", "shelf_book"]
     with sqlite3.connect(db_path) as conn:
         for kind in kinds:
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {kind} (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL)")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {kind} (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL)"
+            )
 
     def db() -> sqlite3.Connection:
         if "db" not in g:
@@ -238,7 +405,9 @@ def create_app(db_path: str) -> Flask:
         return jsonify({"error": str(exc)}), exc.status
 
     def rows(kind: str) -> list[dict[str, Any]]:
-        return [{**json.loads(d), "id": i} for i, d in db().execute(f"SELECT id, data FROM {kind} ORDER BY id")]
+        return [
+            {**json.loads(d), "id": i} for i, d in db().execute(f"SELECT id, data FROM {kind} ORDER BY id")
+        ]
 
     def get(kind: str, ident: int) -> dict[str, Any]:
         row = db().execute(f"SELECT data FROM {kind} WHERE id = ?", (ident,)).fetchone()
@@ -285,7 +454,9 @@ def create_app(db_path: str) -> Flask:
                 raise Refused(422, f"{field} must be a string")
             if "enum" in schema and value not in schema["enum"]:
                 raise Refused(422, f"{field} must be one of {schema['enum']}")
-            if kind == "integer" and not schema.get("minimum", value) <= value <= schema.get("maximum", value):
+            if kind == "integer" and not schema.get("minimum", value) <= value <= schema.get(
+                "maximum", value
+            ):
                 raise Refused(422, f"{field} is out of range")
             if field in refs:
                 get(refs[field], value)
@@ -305,7 +476,10 @@ def create_app(db_path: str) -> Flask:
             one = f"/api/v2/{RESOURCES[name][0]}/<int:ident>"
             app.add_url_rule(one, f"get_{name}", lambda ident: get(name, ident))
             app.add_url_rule(
-                one, f"put_{name}", lambda ident: (get(name, ident), save(name, ident, validated(name, body(), False)))[1], methods=["PUT"]
+                one,
+                f"put_{name}",
+                lambda ident: (get(name, ident), save(name, ident, validated(name, body(), False)))[1],
+                methods=["PUT"],
             )
             app.add_url_rule(
                 one,
@@ -391,7 +565,9 @@ def create_app(db_path: str) -> Flask:
                 raise Refused(422, f"{field} must be an integer")
         get("member", data["member_id"])
         get("book", data["book_id"])
-        return insert("loan", {"member_id": data["member_id"], "book_id": data["book_id"], "status": "active"}), 201
+        return insert(
+            "loan", {"member_id": data["member_id"], "book_id": data["book_id"], "status": "active"}
+        ), 201
 
     @app.get("/api/v2/loans/<int:loan_id>")
     def loan(loan_id: int) -> Any:

@@ -1,0 +1,217 @@
+"""`replayqa synth` end to end: real apps, real databases, the real command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from replayqa.config import Settings
+from replayqa.demo.app import ADMIN_EMAIL, ADMIN_PASSWORD
+from replayqa.demo.run import spec_path
+from replayqa.demo.server import DemoServer
+from replayqa.execute import run_journeys
+from replayqa.synth import synthesize
+from replayqa.synth.coverage import Coverage
+from replayqa.synth.openapi import Api
+from tests.support.apps import ChildApp
+from tests.support.library_app import library_spec
+
+RECORDING = Path(__file__).parents[2] / "recordings" / "demo-shop.db"
+ADMIN = ("--var", f"email={ADMIN_EMAIL}", "--var", f"password={ADMIN_PASSWORD}")
+FIXED = {"REPLAYQA_DEMO_FIX_ALL": "1"}
+
+
+@pytest.fixture
+def shop(tmp_path):
+    with DemoServer(tmp_path / "shop") as server:
+        yield server
+
+
+@pytest.fixture
+def fixed_shop(tmp_path):
+    with DemoServer(tmp_path / "fixed", env=FIXED) as server:
+        yield server
+
+
+def issues_of(done) -> list[dict]:
+    return [i for j in json.loads(done.stdout)["journeys"] for i in j["issues"]]
+
+
+def test_synth_from_the_demo_spec_finds_every_planted_bug(cli, shop, tmp_path):
+    app = ("--base-url", shop.base_url, "--db", shop.db_url)
+    done = cli("synth", "--spec", str(spec_path()), "--out", "journeys", *ADMIN, *app)
+    assert done.returncode == 1, done.stdout + done.stderr  # it found issues, and kept those journeys
+    assert "Quality gate (3 runs)" in done.stdout and "found:" in done.stdout
+    ran = cli("run", "journeys", "--json", *ADMIN, *app)
+    assert ran.returncode == 1, ran.stderr
+    issues = issues_of(ran)
+    text = [f"{i['path']} {i['step']} {i['error']}" for i in issues]
+
+    def found(*needles: str) -> bool:
+        return any(all(n in t for n in needles) for t in text)
+
+    assert found("twice", "checkout_cart_again", "changed the database again: orders/")  # double charge
+    assert found("example_declined", "402", "cart_lines/")  # a declined payment emptied the cart
+    assert found("update_cart_quantity", "again", "carts/", "total_cents")  # total wrong after an update
+    assert found("deleted resources are gone", "still refers to deleted item")  # item left in carts
+    for issue in issues:  # every issue carries the evidence
+        assert issue["request"] and issue["response"] and issue["suggestion"]
+
+
+def test_synth_from_the_demo_spec_passes_on_the_fixed_shop_and_reaches_every_operation(fixed_shop, tmp_path):
+    result = synthesize(spec_path(), variables=["email", "password"])
+    settings = Settings(
+        base_url=fixed_shop.base_url,
+        db=fixed_shop.db_url,
+        vars={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+        report_dir=str(tmp_path / "reports"),
+        store=str(tmp_path / "runs.db"),
+    )
+    outcome = run_journeys(result.journeys, settings)
+    assert outcome.result.passed, [i.error for i in outcome.result.issues]
+    coverage = Coverage(Api.load(spec_path()))
+    coverage.add_run(outcome.result)
+    assert [r["operation"] for r in coverage.rows() if not r["reached_2xx"]] == []
+    names = {j.name for j in result.journeys}
+    assert {"item_lifecycle", "cart_lifecycle", "order_lifecycle", "every_operation"} <= names
+
+
+def top_level(journey_file: Path) -> dict:
+    return yaml.safe_load(journey_file.read_text())
+
+
+def test_synth_from_recordings_shares_a_trunk_and_passes_where_recorded(cli, fixed_shop, tmp_path):
+    app = ("--base-url", fixed_shop.base_url, "--db", fixed_shop.db_url)
+    done = cli(
+        "synth",
+        "--spec",
+        str(spec_path()),
+        str(RECORDING),
+        "--out",
+        "journeys",
+        "--var",
+        f"password={ADMIN_PASSWORD}",
+        *app,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 flaky" in done.stdout and "exposing 0" in done.stdout
+    files = sorted((tmp_path / "journeys").glob("*.yaml"))
+    merged = [top_level(f) for f in files if any("branch" in n for n in top_level(f)["steps"])]
+    trunk = merged[0]["steps"]
+    names = [n["name"] for n in trunk if "name" in n]
+    assert names[:2] == ["register_user", "login"]  # the shared start runs once
+    last = trunk[-1]["branch"]
+    assert trunk[-2] == {"checkpoint": last["checkpoint"]}
+    assert {p["name"] for p in last["paths"]} == {"declined_payment", "double_submit", "quantity_update"}
+    login = next(n for n in trunk if n.get("name") == "login")
+    assert login["request"]["json"]["email"] == "{{ steps.register_user.body.email }}"  # traced, not copied
+    assert "{{ password }}" in json.dumps(trunk)  # the redacted secret is a run-time value
+    relations = [i for i in merged[0]["invariants"] if i["kind"] == "relation"]
+    assert any(i["expression"] == "total_cents == sum(lines[*].line_total_cents)" for i in relations)
+
+    before = {f.name: f.read_text() for f in files}
+    again = cli("synth", "--spec", str(spec_path()), str(RECORDING), "--out", "journeys")
+    assert again.returncode == 0
+    assert {f.name: f.read_text() for f in sorted((tmp_path / "journeys").glob("*.yaml"))} == before
+
+
+def test_recorded_journeys_catch_the_bugs_the_recordings_walked_past(cli, shop, tmp_path):
+    made = cli("synth", "--spec", str(spec_path()), str(RECORDING), "--out", "journeys")
+    assert made.returncode == 0, made.stderr
+    ran = cli(
+        "run",
+        "journeys",
+        "--json",
+        "--base-url",
+        shop.base_url,
+        "--db",
+        shop.db_url,
+        "--var",
+        f"password={ADMIN_PASSWORD}",
+    )
+    text = [f"{i['path']} {i['step']} {i['error']}" for i in issues_of(ran)]
+    assert any("double_submit checkout_cart_2 expected status 409, got 201" in t for t in text)
+    assert any("total_cents == sum(lines[*].line_total_cents) does not hold" in t for t in text)
+
+
+def test_export_pytest_runs_the_journeys_under_pytest(cli, fixed_shop, tmp_path):
+    assert cli("synth", "--spec", str(spec_path()), "--out", "journeys", *ADMIN).returncode == 0
+    done = cli("export", "pytest", "journeys", "-o", "exported")
+    assert done.returncode == 0, done.stderr
+    env = {
+        **os.environ,
+        "REPLAYQA_BASE_URL": fixed_shop.base_url,
+        "REPLAYQA_DB": fixed_shop.db_url,
+        "REPLAYQA_VAR_EMAIL": ADMIN_EMAIL,
+        "REPLAYQA_VAR_PASSWORD": ADMIN_PASSWORD,
+    }
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "exported"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert tests.returncode == 0, tests.stdout[-3000:]
+    assert "4 passed" in tests.stdout or "5 passed" in tests.stdout
+
+
+def test_coverage_of_a_recording(cli):
+    done = cli("coverage", "--spec", str(spec_path()), str(RECORDING), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    rows = {r["operation"]: r for r in report["operations"]}
+    assert rows["checkoutCart"]["statuses_seen"] == ["201", "402", "409"]
+    assert "404" in rows["checkoutCart"]["documented_missed"]
+    assert not rows["listItems"]["exercised"]
+    assert report["summary"]["exercised"] == sum(r["exercised"] for r in rows.values())
+    table = cli("coverage", "--spec", str(spec_path()), str(RECORDING), "--missing")
+    assert "Operations exercised: 9/14" in table.stdout
+
+
+@pytest.fixture
+def library(tmp_path):
+    app = ChildApp("library_app.py", str(tmp_path / "library-test.db"))
+    yield app, tmp_path / "library-test.db"
+    app.stop()
+
+
+def test_synth_on_a_third_party_style_spec(cli, library, tmp_path):
+    app, db = library
+    spec = tmp_path / "library.json"
+    spec.write_text(json.dumps(library_spec()))
+    done = cli(
+        "synth",
+        "--spec",
+        str(spec),
+        "--out",
+        "journeys",
+        "--base-url",
+        app.base_url,
+        "--db",
+        f"sqlite:///{db}",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "exposing 0" in done.stdout and "0 flaky" in done.stdout
+    settings = Settings(
+        base_url=app.base_url,
+        db=f"sqlite:///{db}",
+        report_dir=str(tmp_path / "r"),
+        store=str(tmp_path / "s.db"),
+    )
+    outcome = run_journeys(synthesize(spec).journeys, settings)
+    coverage = Coverage(Api.load(spec))
+    coverage.add_run(outcome.result)
+    assert coverage.summary()["operations"] == 53
+    assert [r["operation"] for r in coverage.rows() if not r["reached_2xx"]] == []
+    # the link from createAuthor was followed: getAuthor reads the author just made
+    lifecycle = yaml.safe_load((tmp_path / "journeys" / "author_lifecycle.yaml").read_text())
+    read = next(s for s in lifecycle["steps"] if s.get("name") == "read_author")
+    assert read["request"]["path"] == "/api/v2/authors/{{ author_id }}"

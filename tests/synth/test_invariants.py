@@ -1,0 +1,142 @@
+"""Invariants and database checks written as data: mined from evidence, checked, written back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from replayqa.checks import db_effect
+from replayqa.errors import JourneyError
+from replayqa.invariants import from_spec
+from replayqa.loader import dump_journey, load_yaml
+from replayqa.model import Exchange, HttpRequest, HttpResponse
+from replayqa.synth.fromrecordings import mine_relations
+
+
+def row(body, status=200):
+    return {"status": status, "response_body": json.dumps(body)}
+
+
+def cart(total, *lines):
+    return {"id": 7, "total_cents": total, "lines": [{"item_id": i, "line_total_cents": t} for i, t in lines]}
+
+
+def test_relations_come_from_every_recorded_response():
+    rows = [
+        row(cart(300, (1, 100), (2, 200))),
+        row(cart(1200, (3, 1200))),
+        row(cart(500, (1, 500))),
+        row({"amount": 10, "refunded": 0}),
+        row({"amount": 20, "refunded": 20}),
+        row({"amount": 30, "refunded": 5}),
+        row({"error": "x"}, 500),
+    ]
+    found = dict(mine_relations(rows))
+    assert "total_cents == sum(lines[*].line_total_cents)" in found
+    assert "refunded <= amount" in found
+    assert "held in all 3 recorded responses" in found["refunded <= amount"]
+    # one counter-example and it is gone; ids never make relations
+    rows.append(row(cart(999, (1, 100))))
+    assert "total_cents == sum(lines[*].line_total_cents)" not in dict(mine_relations(rows))
+    assert not any("id" in expression.split() for expression in dict(mine_relations(rows)))
+
+
+class FakeClient:
+    def __init__(self, *exchanges):
+        self.history = list(exchanges)
+
+
+def exchange(method, url, status, body=None):
+    return Exchange(
+        HttpRequest(method, url), HttpResponse(status, {}, json.dumps(body) if body is not None else "")
+    )
+
+
+def test_relation_invariant_checks_responses_that_have_the_fields():
+    invariant = from_spec(
+        {"kind": "relation", "expression": "total_cents == sum(lines[*].line_total_cents)"}, "t"
+    )
+    ok = FakeClient(exchange("GET", "http://x/cart", 200, cart(300, (1, 100), (2, 200))))
+    assert invariant.check(ok, {}, None) is True
+    bad = FakeClient(exchange("PATCH", "http://x/cart/items/1", 200, cart(900, (1, 300))))
+    assert "does not hold: total_cents = 900" in invariant.check(bad, {}, None)
+    unrelated = FakeClient(exchange("GET", "http://x/health", 200, {"status": "ok"}))
+    assert invariant.check(unrelated, {}, None) is True
+
+
+def test_dangling_references_follow_deletes():
+    invariant = from_spec(
+        {
+            "kind": "no_dangling_references",
+            "resources": {"item": {"delete": "/items/{item_id}", "fields": ["item_id"]}},
+        },
+        "t",
+    )
+    context: dict = {}
+    assert invariant.check(FakeClient(exchange("DELETE", "http://x/items/4", 204)), context, None) is True
+    still = FakeClient(exchange("GET", "http://x/cart", 200, cart(100, (4, 100))))
+    assert "still refers to deleted item 4" in invariant.check(still, context, None)
+    gone = FakeClient(exchange("GET", "http://x/cart", 200, cart(100, (5, 100))))
+    assert invariant.check(gone, context, None) is True
+
+
+def test_unknown_invariant_kind_is_a_clear_error():
+    with pytest.raises(JourneyError, match="unknown invariant kind 'sometimes'"):
+        from_spec({"kind": "sometimes"}, "j.yaml")
+
+
+ROWS = {"orders": {"1": {"id": 1, "status": "paid"}}, "carts": {"1": {"id": 1, "total": 5}}}
+
+
+def changed(**tables):
+    return {**json.loads(json.dumps(ROWS)), **tables}
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "after", "problem"),
+    [
+        ("unchanged", 422, ROWS, None),
+        ("unchanged", 422, changed(orders={**ROWS["orders"], "2": {"id": 2}}), "orders/2 added"),
+        ("kept", 402, changed(orders={**ROWS["orders"], "2": {"id": 2}}), None),
+        ("kept", 402, changed(carts={"1": {"id": 1, "total": 0}}), "carts/1 total changed"),
+        ("kept-on-failure", 201, changed(carts={}), None),
+        ("kept-on-failure", 402, changed(carts={}), "carts/1 removed"),
+        ("idempotent", 409, changed(orders={**ROWS["orders"], "2": {"id": 2}}), None),
+        ("idempotent", 201, changed(orders={**ROWS["orders"], "2": {"id": 2}}), "changed the database again"),
+        ("idempotent", 200, ROWS, None),
+    ],
+)
+def test_db_effect_modes(mode, status, after, problem):
+    verdict = db_effect(mode, status, ROWS, after)
+    assert (verdict is None) if problem is None else (problem in verdict)
+
+
+def test_invariants_db_and_length_checks_round_trip_through_yaml():
+    text = """
+name: j
+invariants:
+  - {kind: no_server_errors, name: no server errors}
+  - {kind: relation, name: likely, expression: "a <= b", evidence: held in all 4 recorded responses}
+steps:
+  - name: list_before
+    request: {method: GET, path: /items}
+  - name: create
+    request: {method: POST, path: /items, json: {}}
+    expect:
+      status: 4xx
+      db: unchanged
+  - name: list_after
+    request: {method: GET, path: /items}
+    expect:
+      body:
+        - {path: $, length: {like: "{{ steps.list_before.body }}", plus: 0}}
+"""
+    journey = load_yaml(text)
+    assert [i.name for i in journey.invariants] == ["no server errors", "likely"]
+    assert journey.invariants[1].description == "held in all 4 recorded responses"
+    again = load_yaml(dump_journey(journey))
+    assert dump_journey(again) == dump_journey(journey)
+    assert "db: unchanged" in dump_journey(journey)
+    with pytest.raises(JourneyError, match="expect.db is one of"):
+        load_yaml(text.replace("db: unchanged", "db: maybe"))
