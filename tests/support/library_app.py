@@ -180,14 +180,16 @@ def library_spec() -> dict[str, Any]:
         "items": {"$ref": "#/components/schemas/Book"},
     }
     schemas["Book"]["allOf"][1]["properties"]["author"] = {"$ref": "#/components/schemas/Author"}
-    array_of = lambda ref: {
-        "description": "OK",
-        "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": ref}}}},
-    }  # noqa: E731
-    one_of = lambda ref, text="OK": {
-        "description": text,
-        "content": {"application/json": {"schema": {"$ref": ref}}},
-    }  # noqa: E731
+
+    def array_of(ref: str) -> dict[str, Any]:
+        return {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": ref}}}},
+        }
+
+    def one_of(ref: str) -> dict[str, Any]:
+        return {"description": "OK", "content": {"application/json": {"schema": {"$ref": ref}}}}
+
     book_param = {"name": "book_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     review_body = {
         "required": True,
@@ -384,7 +386,8 @@ def create_app(db_path: str) -> Flask:
     with sqlite3.connect(db_path) as conn:
         for kind in kinds:
             conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {kind} (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL)"
+                f"CREATE TABLE IF NOT EXISTS {kind} "
+                "(id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL)"
             )
 
     def db() -> sqlite3.Connection:

@@ -138,5 +138,5 @@ steps:
     again = load_yaml(dump_journey(journey))
     assert dump_journey(again) == dump_journey(journey)
     assert "db: unchanged" in dump_journey(journey)
-    with pytest.raises(JourneyError, match="expect.db is one of"):
+    with pytest.raises(JourneyError, match=r"expect\.db is one of"):
         load_yaml(text.replace("db: unchanged", "db: maybe"))

@@ -54,7 +54,7 @@ def test_missing_paths(tmp_path):
 
 def test_swagger_2_is_refused_with_how_to_convert(tmp_path):
     path = write(tmp_path, {"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": {}})
-    with pytest.raises(ConfigError, match="Swagger 2.0.*swagger2openapi"):
+    with pytest.raises(ConfigError, match=r"Swagger 2\.0.*swagger2openapi"):
         load_document(path)
 
 
@@ -65,7 +65,7 @@ def test_schema_errors_point_at_the_location(tmp_path):
 
 
 def test_url_that_does_not_answer():
-    with pytest.raises(ConfigError, match="cannot read OpenAPI spec http://127.0.0.1"):
+    with pytest.raises(ConfigError, match=r"cannot read OpenAPI spec http://127\.0\.0\.1"):
         load_document(f"http://127.0.0.1:{free_port()}/openapi.json")
 
 
