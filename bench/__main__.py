@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("proxy", "replay", "restore", "restore_sqlite", "branching", "tui")
+BENCHMARKS = ("proxy", "replay", "restore", "restore_sqlite", "branching", "tui", "synth")
 QUICK = {"proxy", "replay", "restore", "restore_sqlite"}  # those with a --quick mode
 
 
