@@ -40,6 +40,7 @@ def load_document(source: str | Path) -> dict[str, Any]:
                 f"{text} is Swagger 2.0, which synth does not read: " + _SWAGGER_HINT.format(src=text)
             ) from None
         raise
+    document = _string_keys(document)
     version = str(document.get("openapi"))
     if not version.startswith(("3.0", "3.1")):
         raise ConfigError(f"{text}: OpenAPI {version} is not supported; synth reads OpenAPI 3.0 and 3.1")
@@ -48,6 +49,15 @@ def load_document(source: str | Path) -> dict[str, Any]:
     check_refs(document, text)
     _validate(document, text, version)
     return document
+
+
+def _string_keys(node: Any) -> Any:
+    """YAML reads ``200:`` as an int; OpenAPI's keys are strings (and its validator insists)."""
+    if isinstance(node, dict):
+        return {str(k): _string_keys(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_string_keys(v) for v in node]
+    return node
 
 
 def _is_swagger(source: str | Path) -> bool:

@@ -83,3 +83,12 @@ def test_third_party_style_spec_is_walkable(tmp_path):
     # oneOf reduces to its first choice
     assert api.flatten(api.document["components"]["schemas"]["Media"])["required"] == ["format"]
     assert "GetAuthorById" in labels["createAuthor"].links["201"]
+
+
+def test_unquoted_status_codes_in_yaml_are_fine(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /pets:\n    get:\n"
+        "      responses:\n        200:\n          description: ok\n"
+    )
+    assert Api.load(path).operations[0].documented_statuses() == ["200"]
