@@ -43,6 +43,11 @@ def normalise(message: str) -> str:
 
 def fingerprint_fields(issue: Issue) -> dict[str, str]:
     operation = route_template(issue.request.method, issue.request.url) if issue.request else issue.step
+    if issue.response is not None and issue.response.status >= 500 and not issue.diff:
+        # One server error is one finding, whichever check saw it (a status check, an invariant)
+        # and however many requests hit it: what tells two apart is what the server said.
+        body = normalise(issue.response.body[:200])
+        return {"operation": operation, "kind": "server-error", "detail": f"{issue.response.status} {body}"}
     if issue.diff:
         detail = ", ".join(
             sorted({f"{d['where']} {_ANY_INDEX.sub('[*]', str(d['path']))}" for d in issue.diff})

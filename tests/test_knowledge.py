@@ -71,3 +71,29 @@ def test_a_rule_without_conditions_matches_nothing_and_unknown_fields_are_refuse
     assert not KnownIssue(reason="empty").matches(issue())
     with pytest.raises(ValueError, match="unknown field 'opration'"):
         KnownIssue.from_config({"opration": "GET /x"})
+
+
+def test_a_server_error_is_one_finding_whoever_saw_it():
+    from replayqa.knowledge import fingerprint
+    from replayqa.model import HttpRequest, HttpResponse, Issue
+
+    def seen(journey, url, error, kind, body='{"error": "db locked"}'):
+        return Issue(
+            journey,
+            "main",
+            "s",
+            error,
+            kind=kind,
+            request=HttpRequest("POST", url),
+            response=HttpResponse(500, {}, body),
+        )
+
+    by_step = seen("a", "http://h:1/carts/3/checkout", "expected status 201, got 500", "step")
+    by_invariant = seen(
+        "b", "http://h:1/carts/9/checkout", "invariant 'no server errors': answered 500", "invariant"
+    )
+    other = seen(
+        "a", "http://h:1/carts/3/checkout", "expected status 201, got 500", "step", '{"error": "KeyError"}'
+    )
+    assert fingerprint(by_step) == fingerprint(by_invariant)
+    assert fingerprint(by_step) != fingerprint(other)

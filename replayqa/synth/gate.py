@@ -33,13 +33,17 @@ class GateVerdict:
     flaky: dict[str, str] = field(default_factory=dict)
     first: RunResult | None = None
     reports: dict[str, Path] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
 
     def findings(self) -> list[Issue]:
         """Failing journeys' issues, one per fingerprint (the same bug from many requests is one finding)."""
         seen: dict[str, Issue] = {}
+        self.hits = {}
         for issues in self.failing.values():
             for issue in issues:
-                seen.setdefault(issue.fingerprint or fingerprint(issue), issue)
+                key = issue.fingerprint or fingerprint(issue)
+                seen.setdefault(key, issue)
+                self.hits[key] = self.hits.get(key, 0) + 1
         return list(seen.values())
 
     def lines(self) -> list[str]:
@@ -51,7 +55,11 @@ class GateVerdict:
         ]
         for issue in findings:
             status = f" {issue.response.status}" if issue.response else ""
-            out.append(f"  found: {issue.journey} / {issue.path} / {issue.step}:{status} {issue.error[:160]}")
+            hits = self.hits.get(issue.fingerprint or fingerprint(issue), 1)
+            seen = f" (seen {hits} times)" if hits > 1 else ""
+            out.append(
+                f"  found: {issue.journey} / {issue.path} / {issue.step}:{status} {issue.error[:160]}{seen}"
+            )
         for name, reason in sorted(self.flaky.items()):
             out.append(f"  set aside: {name}: {reason}")
         return out

@@ -215,3 +215,28 @@ def test_synth_on_a_third_party_style_spec(cli, library, tmp_path):
     lifecycle = yaml.safe_load((tmp_path / "journeys" / "author_lifecycle.yaml").read_text())
     read = next(s for s in lifecycle["steps"] if s.get("name") == "read_author")
     assert read["request"]["path"] == "/api/v2/authors/{{ author_id }}"
+
+
+def test_server_errors_are_found_once_each(cli, tmp_path):
+    app = ChildApp("library_app.py", str(tmp_path / "library-test.db"), "--server-errors")
+    try:
+        spec = tmp_path / "library.json"
+        spec.write_text(json.dumps(library_spec()))
+        done = cli(
+            "synth",
+            "--spec",
+            str(spec),
+            "--out",
+            "journeys",
+            "--base-url",
+            app.base_url,
+            "--db",
+            f"sqlite:///{tmp_path / 'library-test.db'}",
+        )
+    finally:
+        app.stop()
+    assert done.returncode == 1, done.stdout + done.stderr
+    found = [line for line in done.stdout.replace("\n  ", "\n\t").split("\n\t") if line.startswith("found:")]
+    server_errors = [f for f in found if ": 500 " in f]
+    assert len(server_errors) == 2, done.stdout  # search, and a book's pages: not one per request
+    assert any("seen" in f and "times" in f for f in server_errors)

@@ -380,7 +380,8 @@ class Refused(Exception):
         self.status = status
 
 
-def create_app(db_path: str) -> Flask:
+def create_app(db_path: str, server_errors: bool = False) -> Flask:
+    """``server_errors`` plants two distinct 500s: in search, and in updating a book's pages."""
     app = Flask("library")
     kinds = [*RESOURCES, "review", "loan", "shelf_book"]
     with sqlite3.connect(db_path) as conn:
@@ -484,12 +485,14 @@ def create_app(db_path: str) -> Flask:
                 lambda ident: (get(name, ident), save(name, ident, validated(name, body(), False)))[1],
                 methods=["PUT"],
             )
-            app.add_url_rule(
-                one,
-                f"patch_{name}",
-                lambda ident: save(name, ident, {**get(name, ident), **validated(name, body(), True)}),
-                methods=["PATCH"],
-            )
+
+            def patch(ident: int) -> Any:
+                changes = validated(name, body(), True)
+                if server_errors and "pages" in changes:
+                    changes["pages"] = changes["pages"] / 0  # the planted bug: a ZeroDivisionError
+                return save(name, ident, {**get(name, ident), **changes})
+
+            app.add_url_rule(one, f"patch_{name}", patch, methods=["PATCH"])
 
             def delete(ident: int) -> Any:
                 get(name, ident)
@@ -596,6 +599,8 @@ def create_app(db_path: str) -> Flask:
     @app.get("/api/v2/search")
     def search() -> Any:
         q = request.args.get("q", "")
+        if server_errors:
+            raise RuntimeError("search index unavailable")
         if not q:
             raise Refused(400, "q is required")
         return jsonify([b for b in rows("book") if q.lower() in b["title"].lower()])
@@ -618,6 +623,7 @@ def create_app(db_path: str) -> Flask:
 if __name__ == "__main__":
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, create_app(sys.argv[1]), threaded=True)
+    planted = "--server-errors" in sys.argv[2:]
+    server = make_server("127.0.0.1", 0, create_app(sys.argv[1], planted), threaded=True)
     print(f"listening on http://127.0.0.1:{server.server_port}", flush=True)
     server.serve_forever()
