@@ -80,7 +80,7 @@ def produced_values(
                 for segment in urlsplit(value).path.split("/"):
                     if traceable(segment):
                         yield "header:location", segment
-    parsed = _json(body)
+    parsed = parse_json(body)
     if parsed is not None:
         for path, value in _leaves(parsed):
             if traceable(value):
@@ -108,7 +108,7 @@ def sent_values(
         elif lower in ("authorization", "if-match", "if-none-match") or lower.startswith("x-"):
             for token in _tokens(value):
                 yield f"header:{lower}", token
-    parsed = _json(body)
+    parsed = parse_json(body)
     if parsed is not None:
         for path, value in _leaves(parsed):
             if isinstance(value, str):
@@ -165,7 +165,8 @@ def _tokens(value: str) -> Iterator[str]:
                 yield piece
 
 
-def _json(body: str | None) -> Any:
+def parse_json(body: str | None) -> Any:
+    """The parsed body, or None when there is none or it is not JSON."""
     if not body:
         return None
     try:

@@ -32,7 +32,7 @@ from replayqa.diff import noise_format
 from replayqa.errors import TemplateError
 from replayqa.model import Branch, Check, Checkpoint, Invariant, Journey, Node, Step
 from replayqa.model import Path as JPath
-from replayqa.provenance import Binding, trace
+from replayqa.provenance import Binding, parse_json, trace
 from replayqa.record.storage import Recording
 from replayqa.spec import SpecIndex
 from replayqa.synth.fromspec import SpecSynth, SynthOptions, _Builder, ref, snake
@@ -161,7 +161,7 @@ class RecordingSynth:
             param = part.strip("{}")
             resource = self.spec_synth.map.param_resource(op, param)
             for row in reversed(earlier):
-                body = _json(row.get("response_body"))
+                body = parse_json(row.get("response_body"))
                 row_op = self.by_label.get(row.get("_label") or "")
                 row_resource = self.spec_synth._produces(row_op) if row_op else None
                 keys = [param]
@@ -217,7 +217,7 @@ class RecordingSynth:
         content_type = next((v for n, v in row["request_headers"] if n.lower() == "content-type"), "")
         json_body = form = raw = None
         if body_text:
-            parsed = _json(body_text)
+            parsed = parse_json(body_text)
             if parsed is not None:
                 json_body = self._value(parsed, replacements, "")
             elif "x-www-form-urlencoded" in content_type:
@@ -311,7 +311,7 @@ class RecordingSynth:
         seen: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             label = row.get("operation") or self.index.match(row["method"], urlsplit(row["url"]).path)
-            body = _json(row.get("response_body"))
+            body = parse_json(row.get("response_body"))
             if label and isinstance(body, dict) and 200 <= row["status"] < 300:
                 seen[label].append(body)
         stable: dict[str, dict[str, Any]] = {}
@@ -384,15 +384,6 @@ def _key(name: str, action: RequestAction) -> str:
     return name + " " + json.dumps(request, sort_keys=True, default=str)
 
 
-def _json(text: str | None) -> Any:
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
 # --- likely invariants --------------------------------------------------------------------------
 
 
@@ -400,7 +391,7 @@ def _subjects(rows: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
     for row in rows:
         if not 200 <= (row.get("status") or 0) < 300:
             continue
-        body = _json(row.get("response_body"))
+        body = parse_json(row.get("response_body"))
         for subject in body if isinstance(body, list) else [body]:
             if isinstance(subject, dict):
                 yield subject

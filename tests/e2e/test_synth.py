@@ -183,21 +183,17 @@ def library(tmp_path):
     app.stop()
 
 
+def synth_library(cli, folder: Path, base_url: str, db: Path):
+    spec = folder / "library.json"
+    spec.write_text(json.dumps(library_spec()))
+    return spec, cli(
+        "synth", "--spec", str(spec), "--out", "journeys", "--base-url", base_url, "--db", f"sqlite:///{db}"
+    )
+
+
 def test_synth_on_a_third_party_style_spec(cli, library, tmp_path):
     app, db = library
-    spec = tmp_path / "library.json"
-    spec.write_text(json.dumps(library_spec()))
-    done = cli(
-        "synth",
-        "--spec",
-        str(spec),
-        "--out",
-        "journeys",
-        "--base-url",
-        app.base_url,
-        "--db",
-        f"sqlite:///{db}",
-    )
+    spec, done = synth_library(cli, tmp_path, app.base_url, db)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "exposing 0" in done.stdout and "0 flaky" in done.stdout
     settings = Settings(
@@ -220,19 +216,7 @@ def test_synth_on_a_third_party_style_spec(cli, library, tmp_path):
 def test_server_errors_are_found_once_each(cli, tmp_path):
     app = ChildApp("library_app.py", str(tmp_path / "library-test.db"), "--server-errors")
     try:
-        spec = tmp_path / "library.json"
-        spec.write_text(json.dumps(library_spec()))
-        done = cli(
-            "synth",
-            "--spec",
-            str(spec),
-            "--out",
-            "journeys",
-            "--base-url",
-            app.base_url,
-            "--db",
-            f"sqlite:///{tmp_path / 'library-test.db'}",
-        )
+        _, done = synth_library(cli, tmp_path, app.base_url, tmp_path / "library-test.db")
     finally:
         app.stop()
     assert done.returncode == 1, done.stdout + done.stderr
