@@ -64,6 +64,8 @@ class _Builder:
         self.available: set[str] = set()  # context values saved so far
         self.identities: set[str] = set()
         self.covered: list[str] = []
+        #: (path template, parameter) -> context value found for it in a listing (``/countries/{code}``)
+        self.lookups: dict[tuple[str, str], str] = {}
 
     def unique(self, base: str) -> str:
         name, n = base, 2
@@ -182,8 +184,11 @@ class SpecSynth:
             if value is None:
                 resource = self.map.param_resource(op, param.name)
                 var = self.map.resources[resource].var if resource in self.map.resources else None
+                looked_up = builder.lookups.get((op.path, param.name))
                 if var and var in builder.available:
                     value = ref(var)
+                elif looked_up:
+                    value = ref(looked_up)
                 else:
                     value = (
                         param.example
@@ -260,6 +265,56 @@ class SpecSynth:
         for name in needed:
             if name in self.map.resources:
                 self.ensure(self.map.resources[name], builder, who, depth, exclude=op)
+        for param in op.path_params:
+            resource = self.map.param_resource(op, param.name)
+            if resource in self.map.resources and self.map.resources[resource].var in builder.available:
+                continue
+            if param.example is None and depth < 4:
+                self._look_up(op, param.name, builder, who, depth)
+
+    def _look_up(self, op: Operation, param: str, builder: _Builder, who: str, depth: int) -> None:
+        """A path parameter no resource names (``/countries/{code}``): the first listed entry's field."""
+        if (op.path, param) in builder.lookups:
+            return
+        prefix = op.path.split("{" + param + "}")[0].rstrip("/")
+        lister = next(
+            (
+                o
+                for o in self.api.operations
+                if o.method == "GET" and o.path.rstrip("/") == prefix and o is not op
+            ),
+            None,
+        )
+        if lister is None:
+            return
+        where = self._field_in_listing(lister.success_schema()[1], param)
+        if where is None:
+            return
+        var = snake(f"{prefix.rsplit('/', 1)[-1]}_{param}")
+        if var not in builder.available:
+            self.ensure_inputs(lister, builder, who, depth + 1)
+            step = self.call(lister, builder, who, name=f"{step_name(lister)}_for_{snake(param)}")
+            step.save = {**step.save, var: where}
+            builder.add(step, lister)
+        builder.lookups[(op.path, param)] = var
+
+    def _field_in_listing(self, schema: Any, param: str) -> str | None:
+        """Where a listing's first entry holds ``param`` (or its id): ``[0].code``, ``data[0].id``."""
+        if schema is None:
+            return None
+        flat = self.api.flatten(schema)
+        candidates: list[tuple[str, Any]] = [("", flat)]
+        for key, sub in (flat.get("properties") or {}).items():
+            candidates.append((key, self.api.flatten(sub)))
+        for prefix, listing in candidates:
+            if listing.get("type") != "array" and "items" not in listing:
+                continue
+            fields = self.api.properties(listing.get("items") or {})
+            wanted = {f.lower(): f for f in fields}
+            name = wanted.get(param.lower()) or (wanted.get("id") if re.search(r"id$", param, re.I) else None)
+            if name:
+                return f"{prefix}[0].{name}"
+        return None
 
     def ensure(
         self,
@@ -409,7 +464,7 @@ class SpecSynth:
     def each_operation(self) -> Journey:
         builder = _Builder(self, "every_operation")
         self._identity(builder, PRIMARY)
-        mark = "after_login"
+        mark = "after_login" if builder.identities and self.auth.kind != "none" else "start"
         builder.nodes.append(Checkpoint(mark))
         paths = []
         seen: set[str] = set()
@@ -437,6 +492,7 @@ class SpecSynth:
         sub.names = set(builder.names)
         sub.available = set(builder.available)
         sub.identities = set(builder.identities)
+        sub.lookups = dict(builder.lookups)
         return sub
 
     # -- generated branches --------------------------------------------------------
@@ -512,8 +568,8 @@ class SpecSynth:
             resource_params
             and self.api.security_of(op)
             and self.auth.kind == "bearer"
-            and OTHER in builder.identities
             and who == PRIMARY
+            and self._identity(builder, OTHER)  # registered here, on the main line, when first needed
         ):
             variant(
                 "other_user",

@@ -1,0 +1,126 @@
+"""Journeys from a spec alone: what they call, in what order, and which branches they try."""
+
+from __future__ import annotations
+
+from replayqa.actions import RequestAction
+from replayqa.demo.run import spec_path
+from replayqa.loader import dump_journey, load_yaml
+from replayqa.model import Branch, Checkpoint, Step
+from replayqa.synth.fromspec import SpecSynth, SynthOptions, _should_be_idempotent
+from replayqa.synth.openapi import Api
+from tests.support.library_app import library_spec
+
+
+def walk(nodes):
+    for node in nodes:
+        yield node
+        if isinstance(node, Branch):
+            for path in node.paths:
+                yield path
+                yield from walk(path.steps)
+
+
+def by_name(journeys):
+    return {j.name: j for j in journeys}
+
+
+def test_every_operation_is_called_and_files_are_stable():
+    api = Api(library_spec())
+    journeys = SpecSynth(api).journeys()
+    every = by_name(journeys)["every_operation"]
+    called = {
+        (n.action.method, n.action.path.split("?")[0])
+        for n in walk(every.steps)
+        if isinstance(n, Step) and isinstance(n.action, RequestAction)
+    }
+    assert len({p.name for p in walk(every.steps) if hasattr(p, "steps")}) == len(api.operations)
+    assert ("POST", "/api/v2/loans/{{ loan_id }}/return") in called
+    again = SpecSynth(Api(library_spec())).journeys()
+    assert [dump_journey(j) for j in journeys] == [dump_journey(j) for j in again]
+    for journey in journeys:  # what synth writes, the loader reads back the same
+        assert dump_journey(load_yaml(dump_journey(journey))) == dump_journey(journey)
+
+
+def test_branches_before_state_changing_steps():
+    journeys = by_name(
+        SpecSynth(Api.load(spec_path()), SynthOptions(variables=("email", "password"))).journeys()
+    )
+    cart = journeys["cart_lifecycle"]
+    branches = {
+        n.checkpoint_name: [p.name for p in n.paths] for n in walk(cart.steps) if isinstance(n, Branch)
+    }
+    assert branches["before_checkout_cart"] == [
+        "invalid_body",
+        "no_auth",
+        "unknown_id",
+        "twice",
+        "other_user",
+        "example_declined",
+    ]
+    checkpoints = [n.name for n in cart.steps if isinstance(n, Checkpoint)]
+    assert "before_checkout_cart" in checkpoints
+    login = next(n for n in cart.steps if isinstance(n, Step))
+    assert login.action.json == {"email": "{{ email }}", "password": "{{ password }}"}
+    item = journeys["item_lifecycle"]
+    names = [n.name for n in walk(item.steps) if isinstance(n, Step)]
+    # another user puts the item in their cart; after the delete, that user's cart is read again
+    assert (
+        names.index("add_to_cart_as_other")
+        < names.index("delete_item")
+        < names.index("get_cart_after_delete")
+    )
+    assert "read_deleted_item" in names
+
+
+def test_which_requests_should_be_idempotent():
+    ops = Api.load(spec_path()).by_label()
+    library = Api(library_spec()).by_label()
+    assert _should_be_idempotent(ops["checkoutCart"])  # an action on one cart
+    assert _should_be_idempotent(library["returnLoan"])
+    assert _should_be_idempotent(ops["updateCartQuantity"])
+    assert not _should_be_idempotent(library["createReview"])  # a sub-collection makes new ones
+    assert not _should_be_idempotent(ops["addToCart"])
+
+
+def test_parameters_no_resource_names_are_looked_up_in_listings():
+    document = {
+        "openapi": "3.0.3",
+        "info": {"title": "geo", "version": "1"},
+        "paths": {
+            "/countries": {
+                "get": {
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "results": {
+                                                "type": "array",
+                                                "items": {"properties": {"code": {"type": "string"}}},
+                                            }
+                                        },
+                                    }
+                                }
+                            },
+                        }
+                    }
+                }
+            },
+            "/countries/{code}": {
+                "get": {
+                    "parameters": [
+                        {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            },
+        },
+    }
+    every = SpecSynth(Api(document)).journeys()[-1]
+    steps = [n for n in walk(every.steps) if isinstance(n, Step)]
+    lookup = next(s for s in steps if s.save)
+    assert lookup.save == {"countries_code": "results[0].code"}
+    assert any(s.action.path == "/countries/{{ countries_code }}" for s in steps)
