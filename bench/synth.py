@@ -1,8 +1,9 @@
 """Synth: how its time grows with recorded exchanges, and how much of an API it reaches.
 
 1. Synth from recordings of 1k, 2k, 5k and 10k exchanges (shop sessions with
-   ids and tokens flowing between steps). Reported as seconds and as growth
-   against the 1k run taken in the same process: linear growth is 10x at 10k.
+   ids and tokens flowing between steps; as many short sessions, and as one
+   long one). Reported as seconds and as growth against the 1k run taken in
+   the same process: linear growth is 10x at 10k.
 2. Synth from the spec alone plus ``replayqa run`` on the largest app this
    machine runs (the 53-operation library app in tests/support) and on the
    demo shop: operations reaching a 2xx, wall time, and distinct server errors.
@@ -122,36 +123,36 @@ def _session(number: int, first_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def shop_recording(path: Path, exchanges: int) -> Path:
+def shop_recording(path: Path, exchanges: int, one_session: bool = False) -> Path:
+    """Shop sessions of 5 exchanges each, or all of them in one long session (one tester, all day)."""
     create_recording(path, {"name": path.stem})
     sessions = exchanges // 5
     with sqlite3.connect(path) as conn:
-        for number in range(1, sessions + 1):
-            session = {
-                "id": number,
-                "name": f"shopper-{number}",
-                "started_at": float(number),
-                "exchange_count": 5,
-            }
+        for number in range(1, (1 if one_session else sessions) + 1):
+            session = {"id": number, "name": f"shopper-{number}", "started_at": float(number)}
             conn.execute(_INSERT_SQL["sessions"], [session.get(c) for c in SCHEMA["sessions"]])
+        for number in range(1, sessions + 1):
             rows = _session(number, (number - 1) * 5 + 1)
+            for row in rows:
+                row["session_id"] = 1 if one_session else number
             conn.executemany(
                 _INSERT_SQL["exchanges"], ([row.get(c) for c in SCHEMA["exchanges"]] for row in rows)
             )
     return path
 
 
-def growth(folder: Path) -> dict[str, Any]:
-    synthesize(spec_path(), [shop_recording(folder / "warm-up.db", 100)])  # imports and caches, not timed
+def growth(folder: Path, one_session: bool) -> dict[str, Any]:
+    shape = "one session" if one_session else "sessions of 5"
+    warm_up = shop_recording(folder / f"warm-up-{one_session}.db", 100, one_session)
+    synthesize(spec_path(), [warm_up])  # imports and caches, not timed
     timings = {}
     for size in SIZES:
-        recording = shop_recording(folder / f"shop-{size}.db", size)
+        recording = shop_recording(folder / f"shop-{size}-{one_session}.db", size, one_session)
         started = time.perf_counter()
         result = synthesize(spec_path(), [recording])
         timings[size] = time.perf_counter() - started
         print(
-            f"synth from {size} exchanges: {timings[size]:.2f}s, {len(result.journeys)} journey(s)",
-            flush=True,
+            f"synth from {size} exchanges ({shape}): {timings[size]:.2f}s, {len(result.journeys)} journey(s)"
         )
     base = timings[SIZES[0]]
     return {
@@ -205,7 +206,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="replayqa-bench-synth-") as tmp:
         folder = Path(tmp)
-        report: dict[str, Any] = {"machine": machine(), "growth": growth(folder)}
+        report: dict[str, Any] = {
+            "machine": machine(),
+            "growth": growth(folder, one_session=False),
+            "growth_one_long_session": growth(folder, one_session=True),
+        }
         spec = folder / "library.json"
         spec.write_text(json.dumps(library_spec()))
         app = ChildApp("library_app.py", str(folder / "library-test.db"))

@@ -998,9 +998,8 @@ def synth(
         + (f"; removed {_count(len(removed), 'stale file')}" if removed else ""),
         highlight=False,
     )
-    if values:
-        names = " ".join(f"--var {n}=..." for n in sorted(values))
-        console.print(f"Run them with: replayqa run {out} --base-url URL {names}", highlight=False)
+    names = "".join(f" --var {n}=..." for n in sorted(values))
+    console.print(f"Run them with: replayqa run {out} --base-url URL --spec {spec}{names}", highlight=False)
     sys.exit(EXIT_ISSUES if found else EXIT_OK)
 
 

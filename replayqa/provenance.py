@@ -128,6 +128,8 @@ def trace(exchanges: list[dict[str, Any]]) -> list[Binding]:
         for row in exchanges
     ]
     wanted = {value for values in sent for _, value in values}
+    words = {v for v in wanted if not _WORD_BREAK.search(v)}
+    phrases = wanted - words
     producers: dict[str, Source] = {}
     bindings: list[Binding] = []
     for index, row in enumerate(exchanges):
@@ -135,7 +137,7 @@ def trace(exchanges: list[dict[str, Any]]) -> list[Binding]:
             source = producers.get(value)
             if source is not None:
                 bindings.append(Binding(index, location, value, source))
-        if row.get("status") is None or not _may_produce(row, wanted):
+        if row.get("status") is None or not _may_produce(row, words, phrases):
             continue
         for location, value in produced_values(row["status"], row["response_headers"], row["response_body"]):
             if value in wanted:
@@ -143,12 +145,22 @@ def trace(exchanges: list[dict[str, Any]]) -> list[Binding]:
     return bindings
 
 
-def _may_produce(row: dict[str, Any], wanted: set[str]) -> bool:
-    """Only responses that mention a value some request sends are worth walking."""
-    if not wanted:
+_WORD_BREAK = re.compile(r"[/?&=;,:\s\"'{}\[\]]")
+
+
+def _may_produce(row: dict[str, Any], words: set[str], phrases: set[str]) -> bool:
+    """Only responses that mention a value some request sends are worth walking.
+
+    Linear in the response, whatever the number of values: single words are
+    looked up in the response's words; only the few values holding a break
+    (a placeholder, a timestamp) are searched for as text.
+    """
+    if not words and not phrases:
         return False
-    text = (row.get("response_body") or "") + " ".join(v for _, v in row["response_headers"])
-    return any(value in text for value in wanted)
+    text = (row.get("response_body") or "") + " " + " ".join(v for _, v in row["response_headers"])
+    if words and not words.isdisjoint(_WORD_BREAK.split(text)):
+        return True
+    return any(value in text for value in phrases)
 
 
 def _tokens(value: str) -> Iterator[str]:
