@@ -349,7 +349,7 @@ class SpecSynth:
         creator = resource.creators[0].operation
         self._identity(builder, PRIMARY)
         list_before = None
-        lister = next((p for p in resource.listers if p.id_path.startswith("[0]")), None)
+        lister = next((p for p in resource.listers if "[0]" in p.id_path), None)
         if lister is not None and not lister.operation.path_params:
             list_before = builder.add(
                 Step(
@@ -451,13 +451,17 @@ class SpecSynth:
         ][:1]
 
     def _count_step(self, lister: Operation, builder: _Builder, before: Step, plus: int) -> Step:
+        """The list again: one entry more after a create, as many as before after a delete."""
+        produced = self._produces(lister)
+        where = produced[1].split("[0]")[0].rstrip(".") if produced else ""  # "" or "data" for {data: [...]}
+        body = f"steps.{before.name}.body" + (f".{where}" if where else "")
         return Step(
             builder.unique(step_name(lister) + ("_after_create" if plus else "_after_delete")),
             self.request(lister, builder),
             description="List counts move by one on create and delete.",
             checks=(
                 Check("status", value=_success(lister)),
-                Check("length", "$", {"like": ref(f"steps.{before.name}.body"), "plus": plus}),
+                Check("length", where or "$", {"like": ref(body), "plus": plus}),
             ),
         )
 

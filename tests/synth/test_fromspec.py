@@ -124,3 +124,55 @@ def test_parameters_no_resource_names_are_looked_up_in_listings():
     lookup = next(s for s in steps if s.save)
     assert lookup.save == {"countries_code": "results[0].code"}
     assert any(s.action.path == "/countries/{{ countries_code }}" for s in steps)
+
+
+def test_list_counts_look_inside_wrapped_lists():
+    note = {"$ref": "#/components/schemas/Note"}
+    one = {"description": "ok", "content": {"application/json": {"schema": note}}}
+    wrapped = {"type": "object", "properties": {"data": {"type": "array", "items": note}}}
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "notes", "version": "1"},
+        "paths": {
+            "/notes": {
+                "get": {
+                    "operationId": "listNotes",
+                    "responses": {
+                        "200": {"description": "ok", "content": {"application/json": {"schema": wrapped}}}
+                    },
+                },
+                "post": {
+                    "operationId": "createNote",
+                    "requestBody": {"content": {"application/json": {"schema": note}}},
+                    "responses": {"201": one},
+                },
+            },
+            "/notes/{note_id}": {
+                "parameters": [
+                    {"name": "note_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "get": {"operationId": "getNote", "responses": {"200": one}},
+                "delete": {"operationId": "deleteNote", "responses": {"204": {"description": "gone"}}},
+            },
+        },
+        "components": {
+            "schemas": {
+                "Note": {
+                    "type": "object",
+                    "properties": {"id": {"type": "integer"}, "text": {"type": "string"}},
+                }
+            }
+        },
+    }
+    lifecycle = by_name(SpecSynth(Api(document)).journeys())["note_lifecycle"]
+    counts = {
+        n.name: c.value
+        for n in walk(lifecycle.steps)
+        if isinstance(n, Step)
+        for c in n.checks
+        if c.kind == "length"
+    }
+    assert counts == {
+        "list_notes_after_create": {"like": "{{ steps.list_notes_before.body.data }}", "plus": 1},
+        "list_notes_after_delete": {"like": "{{ steps.list_notes_before.body.data }}", "plus": 0},
+    }
