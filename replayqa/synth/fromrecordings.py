@@ -35,9 +35,9 @@ from replayqa.model import Path as JPath
 from replayqa.provenance import Binding, parse_json, trace
 from replayqa.record.storage import Recording
 from replayqa.spec import SpecIndex
-from replayqa.synth.fromspec import SpecSynth, SynthOptions, _Builder, ref, snake
+from replayqa.synth.fromspec import Builder, SpecSynth, SynthOptions, ref, snake
 from replayqa.synth.openapi import Api, Operation
-from replayqa.synth.values import _UNIQUE_NAMES
+from replayqa.synth.values import IDENTITY_FIELDS
 from replayqa.templates import PathNotFound, resolve_path
 
 _PLACEHOLDER = re.compile(r"\[redacted:[0-9a-f]+\]")
@@ -96,7 +96,7 @@ class RecordingSynth:
             while name in used:
                 name += "_"
             used.add(name)
-            builder = _Builder(self.spec_synth, name)
+            builder = Builder(self.spec_synth, name)
             nodes = self._merge(group, builder)
             journey = Journey(
                 name,
@@ -163,7 +163,7 @@ class RecordingSynth:
             for row in reversed(earlier):
                 body = parse_json(row.get("response_body"))
                 row_op = self.by_label.get(row.get("_label") or "")
-                row_resource = self.spec_synth._produces(row_op) if row_op else None
+                row_resource = self.spec_synth.produces(row_op) if row_op else None
                 keys = [param]
                 if row_resource is not None and row_resource[0].name == resource:
                     keys.append(row_resource[1])
@@ -189,7 +189,7 @@ class RecordingSynth:
         earlier: list[dict[str, Any]] | None = None,
     ) -> RequestAction:
         earlier = earlier or []
-        produced = self.spec_synth._produces(op) if op is not None else None
+        produced = self.spec_synth.produces(op) if op is not None else None
         # Identity values (an email) are made unique per run only where they are created.
         self._creating = bool(produced and produced[2])
 
@@ -253,14 +253,14 @@ class RecordingSynth:
             secret = snake(name) or "secret"
             self.secrets.add(secret)
             value = _PLACEHOLDER.sub(lambda _: ref(secret), value)
-        if self._creating and "{{" not in value and _UNIQUE_NAMES.search(name) and value:
+        if self._creating and "{{" not in value and IDENTITY_FIELDS.search(name) and value:
             local, at, domain = value.partition("@")
             value = f"{local}+{ref('run_id')}@{domain}" if at else f"{value}-{ref('run_id')}"
         return value
 
     # -- merging ---------------------------------------------------------------------
 
-    def _merge(self, sessions: Sequence[tuple[str, list[RecordedStep]]], builder: _Builder) -> list[Node]:
+    def _merge(self, sessions: Sequence[tuple[str, list[RecordedStep]]], builder: Builder) -> list[Node]:
         first = sessions[0][1]
         shared = 0
         while all(len(s) > shared and s[shared].key == first[shared].key for _, s in sessions):
@@ -287,18 +287,18 @@ class RecordingSynth:
             while name in taken:
                 name += "_"
             taken.add(name)
-            sub = _Builder(self.spec_synth, builder.name)
+            sub = Builder(self.spec_synth, builder.name)
             sub.available = set(builder.available)
             paths.append(JPath(name, self._merge(group, sub), ", ".join(n for n, _ in group)))
         nodes.append(Branch(mark, paths))
         return nodes
 
-    def _add(self, recorded: RecordedStep, builder: _Builder, nodes: list[Node]) -> None:
+    def _add(self, recorded: RecordedStep, builder: Builder, nodes: list[Node]) -> None:
         """The step, with the spec's generated branches before it when it changes state."""
         op = recorded.operation
         if op is not None and recorded.row["status"] < 400:
             start = len(builder.nodes)
-            self.spec_synth._with_branches(op, builder, "recorded", recorded.step)
+            self.spec_synth.with_branches(op, builder, "recorded", recorded.step)
             nodes += builder.nodes[start:]
         else:
             builder.add(recorded.step, op)
@@ -368,7 +368,7 @@ def _key(name: str, action: RequestAction) -> str:
             return {k: masked(v, k) for k, v in sorted(value.items())}
         if isinstance(value, list):
             return [masked(v, key) for v in value]
-        if isinstance(value, str) and _UNIQUE_NAMES.search(key) and "run_id" in value:
+        if isinstance(value, str) and IDENTITY_FIELDS.search(key) and "run_id" in value:
             return "<identity>"
         return value
 

@@ -53,7 +53,7 @@ class SynthOptions:
     branched: set[str] = field(default_factory=set)
 
 
-class _Builder:
+class Builder:
     """One journey's nodes, and what its context will hold when each step runs."""
 
     def __init__(self, synth: SpecSynth, name: str) -> None:
@@ -104,7 +104,7 @@ class SpecSynth:
 
     # -- identities ---------------------------------------------------------------
 
-    def _identity(self, builder: _Builder, who: str) -> bool:
+    def _identity(self, builder: Builder, who: str) -> bool:
         """Log ``who`` in (registering them first when needed); False when the API gives no way."""
         if who in builder.identities or self.auth.kind == "none":
             return True
@@ -160,7 +160,7 @@ class SpecSynth:
 
     # -- requests -----------------------------------------------------------------
 
-    def _body(self, op: Operation, builder: _Builder, unique: str = "", example: Any = None) -> Any:
+    def _body(self, op: Operation, builder: Builder, unique: str = "", example: Any = None) -> Any:
         if op.body_schema is None and not op.body_examples:
             return None
         if example is None:
@@ -177,7 +177,7 @@ class SpecSynth:
                     example[prop] = [ref(var)] if isinstance(example.get(prop), list) else ref(var)
         return example
 
-    def _path(self, op: Operation, builder: _Builder, overrides: dict[str, Any] | None = None) -> str:
+    def _path(self, op: Operation, builder: Builder, overrides: dict[str, Any] | None = None) -> str:
         path = op.path
         for param in op.path_params:
             value = (overrides or {}).get(param.name)
@@ -208,7 +208,7 @@ class SpecSynth:
     def request(
         self,
         op: Operation,
-        builder: _Builder,
+        builder: Builder,
         who: str | None = PRIMARY,
         *,
         body: Any = None,
@@ -233,13 +233,13 @@ class SpecSynth:
             form=form,
         )
 
-    def call(self, op: Operation, builder: _Builder, who: str = PRIMARY, name: str | None = None) -> Step:
+    def call(self, op: Operation, builder: Builder, who: str = PRIMARY, name: str | None = None) -> Step:
         """A step calling ``op`` with everything it needs made first."""
         self.ensure_inputs(op, builder, who)
         if self.api.security_of(op):
             self._identity(builder, who)
         save = {}
-        produced = self._produces(op)
+        produced = self.produces(op)
         if produced is not None and produced[2]:
             resource, id_path, _ = produced
             save[resource.var] = id_path
@@ -252,14 +252,14 @@ class SpecSynth:
         )
         return step
 
-    def _produces(self, op: Operation) -> tuple[Resource, str, bool] | None:
+    def produces(self, op: Operation) -> tuple[Resource, str, bool] | None:
         for resource in self.map.resources.values():
             for producer in resource.producers:
                 if producer.operation is op:
                     return resource, producer.id_path, producer.creates
         return None
 
-    def ensure_inputs(self, op: Operation, builder: _Builder, who: str, depth: int = 0) -> None:
+    def ensure_inputs(self, op: Operation, builder: Builder, who: str, depth: int = 0) -> None:
         needed = [self.map.param_resource(op, p.name) for p in op.path_params]
         needed += list(self.map.body_resources(op).values())
         for name in needed:
@@ -272,7 +272,7 @@ class SpecSynth:
             if param.example is None and depth < 4:
                 self._look_up(op, param.name, builder, who, depth)
 
-    def _look_up(self, op: Operation, param: str, builder: _Builder, who: str, depth: int) -> None:
+    def _look_up(self, op: Operation, param: str, builder: Builder, who: str, depth: int) -> None:
         """A path parameter no resource names (``/countries/{code}``): the first listed entry's field."""
         if (op.path, param) in builder.lookups:
             return
@@ -319,7 +319,7 @@ class SpecSynth:
     def ensure(
         self,
         resource: Resource,
-        builder: _Builder,
+        builder: Builder,
         who: str,
         depth: int = 0,
         exclude: Operation | None = None,
@@ -345,7 +345,7 @@ class SpecSynth:
     # -- journeys -----------------------------------------------------------------
 
     def lifecycle(self, resource: Resource) -> Journey:
-        builder = _Builder(self, f"{resource.name}_lifecycle")
+        builder = Builder(self, f"{resource.name}_lifecycle")
         creator = resource.creators[0].operation
         self._identity(builder, PRIMARY)
         list_before = None
@@ -360,7 +360,7 @@ class SpecSynth:
                 lister.operation,
             )
         self.ensure_inputs(creator, builder, PRIMARY)
-        self._with_branches(creator, builder, PRIMARY, self.call(creator, builder))
+        self.with_branches(creator, builder, PRIMARY, self.call(creator, builder))
         for reader in resource.readers[:1]:
             step = self.call(reader, builder, name=f"read_{resource.name}")
             step.checks = (
@@ -372,7 +372,7 @@ class SpecSynth:
             builder.add(self._count_step(lister.operation, builder, list_before, 1), lister.operation)
         users = self._use_from_elsewhere(resource, builder)
         for updater in resource.updaters:
-            self._with_branches(updater, builder, PRIMARY, self.call(updater, builder))
+            self.with_branches(updater, builder, PRIMARY, self.call(updater, builder))
         for deleter in resource.deleters[:1]:
             self._delete(resource, deleter, builder, users, list_before, lister.operation if lister else None)
         return self._journey(
@@ -381,7 +381,7 @@ class SpecSynth:
             "refused at each change.",
         )
 
-    def _use_from_elsewhere(self, resource: Resource, builder: _Builder) -> list[tuple[Operation, str]]:
+    def _use_from_elsewhere(self, resource: Resource, builder: Builder) -> list[tuple[Operation, str]]:
         """Operations that take this resource's id, run as another user when there is one."""
         # Another user's use only matters when the resource can be deleted under them.
         cross = bool(resource.deleters) and self.auth.kind == "bearer"
@@ -398,7 +398,7 @@ class SpecSynth:
         removers = [o for o in consumers if o.method == "DELETE"]
         for op in [o for o in consumers if o.method != "DELETE"]:
             actor = who if self.api.security_of(op) else PRIMARY
-            self._with_branches(op, builder, actor, self.call(op, builder, actor))
+            self.with_branches(op, builder, actor, self.call(op, builder, actor))
             used.append((op, actor))
         if removers:
             mark = builder.unique(f"before_removing_from_{resource.name}")
@@ -417,12 +417,12 @@ class SpecSynth:
         self,
         resource: Resource,
         deleter: Operation,
-        builder: _Builder,
+        builder: Builder,
         users: list[tuple[Operation, str]],
         list_before: Step | None,
         lister: Operation | None,
     ) -> None:
-        self._with_branches(deleter, builder, PRIMARY, self.call(deleter, builder))
+        self.with_branches(deleter, builder, PRIMARY, self.call(deleter, builder))
         for reader in resource.readers[:1]:
             step = self.call(reader, builder, name=f"read_deleted_{resource.name}")
             step.checks = (Check("status", value=[404, 410]),)
@@ -450,9 +450,9 @@ class SpecSynth:
             and self.api.ref_name(other.success_schema()[1]) == name
         ][:1]
 
-    def _count_step(self, lister: Operation, builder: _Builder, before: Step, plus: int) -> Step:
+    def _count_step(self, lister: Operation, builder: Builder, before: Step, plus: int) -> Step:
         """The list again: one entry more after a create, as many as before after a delete."""
-        produced = self._produces(lister)
+        produced = self.produces(lister)
         where = produced[1].split("[0]")[0].rstrip(".") if produced else ""  # "" or "data" for {data: [...]}
         body = f"steps.{before.name}.body" + (f".{where}" if where else "")
         return Step(
@@ -466,7 +466,7 @@ class SpecSynth:
         )
 
     def each_operation(self) -> Journey:
-        builder = _Builder(self, "every_operation")
+        builder = Builder(self, "every_operation")
         self._identity(builder, PRIMARY)
         mark = "after_login" if builder.identities and self.auth.kind != "none" else "start"
         builder.nodes.append(Checkpoint(mark))
@@ -491,8 +491,8 @@ class SpecSynth:
         builder.nodes.append(Branch(mark, paths))
         return self._journey(builder, "Every operation once, each from the same state.")
 
-    def _sub(self, builder: _Builder) -> _Builder:
-        sub = _Builder(self, builder.name)
+    def _sub(self, builder: Builder) -> Builder:
+        sub = Builder(self, builder.name)
         sub.names = set(builder.names)
         sub.available = set(builder.available)
         sub.identities = set(builder.identities)
@@ -501,7 +501,7 @@ class SpecSynth:
 
     # -- generated branches --------------------------------------------------------
 
-    def _with_branches(self, op: Operation, builder: _Builder, who: str, step: Step) -> None:
+    def with_branches(self, op: Operation, builder: Builder, who: str, step: Step) -> None:
         """The step, preceded by a checkpoint and a branch of what should be refused."""
         if self.options.negative and op.method in _STATE_CHANGING and op.label not in self.options.branched:
             paths = self._negative_paths(op, builder, who, step)
@@ -511,7 +511,7 @@ class SpecSynth:
                 builder.nodes += [Checkpoint(mark), Branch(mark, paths)]
         builder.add(step, op)
 
-    def _negative_paths(self, op: Operation, builder: _Builder, who: str, step: Step) -> list[Path]:
+    def _negative_paths(self, op: Operation, builder: Builder, who: str, step: Step) -> list[Path]:
         action = step.action
         assert isinstance(action, RequestAction)
         paths: list[Path] = []
@@ -591,7 +591,7 @@ class SpecSynth:
             )
         return paths
 
-    def _journey(self, builder: _Builder, description: str) -> Journey:
+    def _journey(self, builder: Builder, description: str) -> Journey:
         journey = Journey(builder.name, builder.nodes, description)
         journey.tags = ("synth", "spec")
         journey.invariants = self.invariants()

@@ -14,7 +14,7 @@ from typing import Any
 
 Deref = Callable[[Any], dict[str, Any]]
 
-_UNIQUE_NAMES = re.compile(r"(^|_)(email|e_?mail|username|user_?name|login|handle|slug)$", re.I)
+IDENTITY_FIELDS = re.compile(r"(^|_)(email|e_?mail|username|user_?name|login|handle|slug)$", re.I)
 _RUN = "{{ run_id }}"
 
 
@@ -123,7 +123,7 @@ def _string(schema: dict[str, Any], name: str, unique: str) -> str:
         value = _FORMATS[fmt]
     elif pattern:
         value = from_pattern(str(pattern)) or "example"
-    elif _UNIQUE_NAMES.search(name):
+    elif IDENTITY_FIELDS.search(name):
         value = f"qa{unique}-{_RUN}"
     elif "password" in name.lower():
         value = _FORMATS["password"]
@@ -140,7 +140,7 @@ def _string(schema: dict[str, Any], name: str, unique: str) -> str:
 
 def _uniquified(value: Any, name: str, unique: str) -> Any:
     """Examples of identity fields (an email) would collide on the second run: make them per run."""
-    if isinstance(value, str) and _UNIQUE_NAMES.search(name):
+    if isinstance(value, str) and IDENTITY_FIELDS.search(name):
         if "@" in value:
             local, _, domain = value.partition("@")
             return f"{local}+{_RUN}{unique}@{domain}"
