@@ -36,6 +36,25 @@ class ConsoleProgress:
             self._status = None
 
 
+class StepSpinner:
+    """Only a spinner naming the step that runs: for runs whose paths are not news (the quality gate)."""
+
+    def __init__(self, console: Console, label: str = "") -> None:
+        self.console = console
+        self.label = label
+        self._status: Status | None = None
+
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.RunStarted):
+            self._status = self.console.status(self.label, spinner="dots")
+            self._status.start()
+        elif isinstance(event, ev.StepStarted) and self._status is not None:
+            self._status.update(f"{self.label}{event.journey} › {event.path} › {event.step}")
+        elif isinstance(event, ev.RunFinished) and self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
 def path_line(result: PathResult) -> Text:
     line = Text("  ")
     if result.passed:

@@ -69,7 +69,13 @@ def gate(journeys: Sequence[Journey], settings: Settings, runs: int = 3, console
     """Run the journeys ``runs`` times from the same database state and sort them."""
     verdict = GateVerdict(runs)
     outcomes: dict[str, list[frozenset[tuple[str, str, str]]]] = {j.name: [] for j in journeys}
-    with open_runner(settings) as (runner, state):
+    listeners = []
+    if console is not None:
+        from replayqa.console import StepSpinner
+
+        spinner = StepSpinner(console)
+        listeners.append(spinner)
+    with open_runner(settings, listeners=listeners) as (runner, state):
         restores = not isinstance(state, NullBackend)
         if restores:
             state.check_restore_allowed()
@@ -78,6 +84,7 @@ def gate(journeys: Sequence[Journey], settings: Settings, runs: int = 3, console
             for attempt in range(runs):
                 if console is not None:
                     console.print(f"Quality gate: run {attempt + 1} of {runs}...", highlight=False)
+                    spinner.label = f"run {attempt + 1}/{runs}: "
                 if restores and attempt:
                     state.rollback(_START)
                 result = runner.run(journeys)

@@ -44,6 +44,8 @@ def test_a_browser_session_is_recorded_through_the_forward_proxy(cli, demo_shop,
         page.click("#pay")
         page.wait_for_function("document.getElementById('status').textContent.startsWith('Order')")
         assert page.text_content("#status") == "Order 1 paid: 25.00"
+        # the cart is read again after paying: wait for its answer before closing the browser
+        page.wait_for_function("document.getElementById('total').textContent === '0.00'")
     finally:
         chromium.close()
     code, _, err = proxy.stop()
