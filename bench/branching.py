@@ -6,11 +6,9 @@ vs re-executing the trunk from scratch for every path. Steps executed and wall t
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
-from bench.common import emit, machine
+from bench.common import arguments, emit, machine
 from replayqa import Branch, Checkpoint, Client, Journey, JourneyRunner, RequestAction, Step
 from replayqa import Path as JPath
 from replayqa.demo.app import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -80,11 +78,7 @@ def measure(journeys: list[Journey]) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = arguments(__doc__, quick=False)
     with_restores, rerun = measure(branching()), measure(from_scratch())
     report = {
         "benchmark": "branching",

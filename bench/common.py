@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -22,3 +23,12 @@ def emit(report: dict[str, Any], path: Path | None) -> None:
     print(text)
     if path:
         path.write_text(text + "\n")
+
+
+def arguments(doc: str, quick: bool = False) -> argparse.Namespace:
+    """Every benchmark's command line: ``--json FILE``, and ``--quick`` for those with a smoke run."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if quick:
+        parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    return parser.parse_args()

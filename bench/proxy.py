@@ -10,7 +10,6 @@ replayqa record at >= 0.95x bare mitmdump.
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import statistics
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import emit, machine
+from bench.common import arguments, emit, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 UPSTREAM = ROOT / "tests" / "support" / "content_app.py"
@@ -181,12 +180,7 @@ def measure(clients: int, requests: int, rounds: int) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args()
+    args = arguments(__doc__, quick=True)
     clients, requests, rounds = (2, 100, 1) if args.quick else (4, 1000, 5)
     result = measure(clients, requests, rounds)
     emit(result, args.json)

@@ -9,7 +9,6 @@ to the same app with httpx and checks nothing. Target: >= 0.8.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import emit, machine
+from bench.common import arguments, emit, machine
 from replayqa.record.recorder import Recorder, RecorderSettings
 from replayqa.record.traffic import Body, RequestInfo, ResponseInfo
 from replayqa.replay import ReplaySettings, replay
@@ -84,12 +83,7 @@ def replayed(base_url: str, recording: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = arguments(__doc__, quick=True)
     count, rounds = (100, 1) if args.quick else (400, 5)
     upstream = subprocess.Popen([sys.executable, str(UPSTREAM)], stdout=subprocess.PIPE, text=True)
     assert upstream.stdout is not None

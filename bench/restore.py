@@ -11,7 +11,6 @@ where a technique cannot allow it (TEMPLATE needs the database idle).
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import emit, machine
+from bench.common import arguments, emit, machine
 from replayqa.state import open_state
 from tests.support.postgres import PostgresServer, start_postgres
 
@@ -126,12 +125,7 @@ TECHNIQUES = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = arguments(__doc__, quick=True)
     sizes, sessions = (
         ([100_000], [1_000]) if args.quick else ([1_000, 100_000, 1_000_000], [10, 1_000, 100_000])
     )

@@ -9,7 +9,6 @@ only safe with the app stopped; it is the floor for "copy the whole file".
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sqlite3
 import tempfile
@@ -17,7 +16,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from bench.common import emit, machine
+from bench.common import arguments, emit, machine
 from replayqa.state import open_state
 
 
@@ -44,12 +43,7 @@ def change(path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = arguments(__doc__, quick=True)
     rows = 100_000 if args.quick else 1_000_000
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench_test.db"

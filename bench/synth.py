@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sqlite3
 import tempfile
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import emit, machine
+from bench.common import arguments, emit, machine
 from replayqa.config import Settings
 from replayqa.demo.app import ADMIN_EMAIL, ADMIN_PASSWORD
 from replayqa.demo.run import spec_path
@@ -43,6 +42,14 @@ def _session(number: int, first_id: int) -> list[dict[str, Any]]:
     cart, order, item = 1000 + number, 5000 + number, 1 + number % 3
     auth = [["Authorization", f"Bearer {token}"], ["Content-Type", "application/json"]]
     plain = [["Content-Type", "application/json"]]
+    paid = {
+        "id": order,
+        "cart_id": cart,
+        "status": "paid",
+        "total_cents": 1200,
+        "charged_cents": 1200,
+        "created_at": "2026-01-01T00:00:00Z",
+    }
     calls = [
         (
             "POST",
@@ -79,14 +86,7 @@ def _session(number: int, first_id: int) -> list[dict[str, Any]]:
             auth,
             {"card_number": "4242424242424242"},
             201,
-            {
-                "id": order,
-                "cart_id": cart,
-                "status": "paid",
-                "total_cents": 1200,
-                "charged_cents": 1200,
-                "created_at": "2026-01-01T00:00:00Z",
-            },
+            paid,
         ),
         (
             "GET",
@@ -94,14 +94,7 @@ def _session(number: int, first_id: int) -> list[dict[str, Any]]:
             auth,
             None,
             200,
-            {
-                "id": order,
-                "cart_id": cart,
-                "status": "paid",
-                "total_cents": 1200,
-                "charged_cents": 1200,
-                "created_at": "2026-01-01T00:00:00Z",
-            },
+            paid,
         ),
     ]
     return [
@@ -201,9 +194,7 @@ def reach(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, help="also write the report here")
-    args = parser.parse_args()
+    args = arguments(__doc__, quick=False)
     with tempfile.TemporaryDirectory(prefix="replayqa-bench-synth-") as tmp:
         folder = Path(tmp)
         report: dict[str, Any] = {

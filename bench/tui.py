@@ -8,14 +8,13 @@ Time from starting the app to its first screen showing exchanges (headless,
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import emit, machine
+from bench.common import arguments, emit, machine
 from replayqa.tui import TriageApp
 from tests.support.big_recording import big_recording
 
@@ -30,11 +29,7 @@ async def first_screen(path: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = arguments(__doc__, quick=False)
     with tempfile.TemporaryDirectory() as folder:
         small = big_recording(Path(folder) / "small.db", 1_000)
         large = big_recording(Path(folder) / "large.db", 100_000)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from replayqa.model import HttpResponse
+from replayqa.provenance import parse_json
 
 NOISE_FORMATS: dict[str, re.Pattern[str]] = {
     "redacted": re.compile(r"^\[redacted(:[0-9a-f]+)?\]$"),
@@ -233,12 +234,7 @@ _NOT_JSON = object()
 
 
 def _json(text: str | None) -> Any:
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return _NOT_JSON
+    return parse_json(text, _NOT_JSON)
 
 
 def _identity_key(old: list[Any], new: list[Any]) -> str | None:

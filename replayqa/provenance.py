@@ -177,14 +177,14 @@ def _tokens(value: str) -> Iterator[str]:
                 yield piece
 
 
-def parse_json(body: str | None) -> Any:
-    """The parsed body, or None when there is none or it is not JSON."""
+def parse_json(body: str | None, not_json: Any = None) -> Any:
+    """The parsed body; None when there is none, ``not_json`` when it is not JSON."""
     if not body:
         return None
     try:
         return json.loads(body)
     except ValueError:
-        return None
+        return not_json
 
 
 def _text(value: Any) -> str:

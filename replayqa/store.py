@@ -69,24 +69,16 @@ class RunStore:
                 replace=True,
                 alter=True,
             )
-            self.db.table("steps").insert_all(
-                (
-                    {"run_id": run.run_id, "source": j.source, **_flat(step_dict(s))}
-                    for j in run.journeys
-                    for s in j.steps
-                ),
-                foreign_keys=[("run_id", "runs", "run_id")],
-                alter=True,
-            )
-            self.db.table("issues").insert_all(
-                (
-                    {"run_id": run.run_id, "source": j.source, **_flat(issue_dict(i))}
-                    for j in run.journeys
-                    for i in j.issues
-                ),
-                foreign_keys=[("run_id", "runs", "run_id")],
-                alter=True,
-            )
+            rows = {
+                "steps": ((j.source, step_dict(s)) for j in run.journeys for s in j.steps),
+                "issues": ((j.source, issue_dict(i)) for j in run.journeys for i in j.issues),
+            }
+            for table, records in rows.items():
+                self.db.table(table).insert_all(
+                    ({"run_id": run.run_id, "source": source, **_flat(record)} for source, record in records),
+                    foreign_keys=[("run_id", "runs", "run_id")],
+                    alter=True,
+                )
 
     def runs(self) -> list[dict[str, Any]]:
         if "runs" not in self.db.table_names():

@@ -3,6 +3,7 @@ import pytest
 from replayqa.checks import evaluate, status_matches
 from replayqa.model import Check, Exchange, HttpRequest, HttpResponse
 from replayqa.spec import SpecValidator
+from tests.support.specs import document, json_response, path_param
 
 
 def exchange(status=200, body='{"id": 5, "name": "Mug", "tags": []}'):
@@ -36,32 +37,15 @@ def test_no_response_fails_every_check():
     assert "ConnectError" in evaluate(Check("status", value=200), ex)
 
 
-SPEC = {
-    "openapi": "3.1.0",
-    "info": {"title": "t", "version": "1"},
-    "servers": [{"url": "https://api.example.com/"}],
-    "paths": {
-        "/items/{id}": {
-            "get": {
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {
-                    "200": {
-                        "description": "ok",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["id", "name"],
-                                    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
-                                }
-                            }
-                        },
-                    }
-                },
-            }
-        }
-    },
+ITEM = {
+    "type": "object",
+    "required": ["id", "name"],
+    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
 }
+SPEC = document(
+    {"/items/{id}": {"get": {"parameters": [path_param("id")], "responses": {"200": json_response(ITEM)}}}},
+    servers=[{"url": "https://api.example.com/"}],
+)
 
 
 def test_schema_check_validates_against_the_spec_on_any_host():

@@ -16,6 +16,17 @@ RECORDING = Path(__file__).resolve().parents[2] / "recordings" / "demo-shop.db"
 SECRET = ["--secret", "password=admin-pass"]
 
 
+def record_gets(recording_proxy, app, out: str, *paths: str) -> None:
+    """Record GETs of ``paths`` through a reverse proxy in front of ``app`` into ``out``."""
+    import httpx
+
+    proxy = recording_proxy("--upstream", app.base_url, "--out", out)
+    with httpx.Client(base_url=proxy.url) as client:
+        for path in paths:
+            client.get(path)
+    assert proxy.stop()[0] == 0
+
+
 def replay_against(cli, tmp_path, env: dict[str, str], *extra: str):
     with DemoServer(tmp_path / f"shop-{len(list(tmp_path.iterdir()))}", env=env) as shop:
         done = cli(
@@ -112,13 +123,7 @@ def test_a_spec_that_does_not_parse(cli, tmp_path, demo_shop):
 def test_learned_noise_silences_what_differs_between_identical_replays(
     cli, content_app, recording_proxy, tmp_path
 ):
-    import httpx
-
-    proxy = recording_proxy("--upstream", content_app.base_url, "--out", "lucky.db")
-    with httpx.Client(base_url=proxy.url) as client:
-        client.get("/lucky")
-        client.get("/gzip")
-    assert proxy.stop()[0] == 0
+    record_gets(recording_proxy, content_app, "lucky.db", "/lucky", "/gzip")
 
     before = cli("replay", "lucky.db", "--base-url", content_app.base_url, "--json")
     assert before.returncode == 1, "an unrecognisable random value is a difference until learned"
@@ -285,13 +290,7 @@ def test_postgres_workers_each_get_a_template_copy(cli, notes_app, recording_pro
 def test_binary_bodies_are_compared_by_hash_and_config_noise_rules_apply(
     cli, content_app, recording_proxy, tmp_path
 ):
-    import httpx
-
-    proxy = recording_proxy("--upstream", content_app.base_url, "--out", "mixed.db")
-    with httpx.Client(base_url=proxy.url) as client:
-        client.get("/binary")
-        client.get("/lucky")
-    assert proxy.stop()[0] == 0
+    record_gets(recording_proxy, content_app, "mixed.db", "/binary", "/lucky")
     (tmp_path / "replayqa.toml").write_text(
         '[[noise_rules]]\npath = "$.number"\nreason = "a lucky number is random by design"\n'
     )

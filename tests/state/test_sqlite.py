@@ -21,6 +21,15 @@ INSERT INTO schema_migrations VALUES ('001');
 """
 
 
+def connected(tmp_path, name: str):
+    """A fresh WAL database file and a backend connected to it."""
+    path = tmp_path / name
+    make_db(path, "wal")
+    backend = open_state(f"sqlite:///{path}")
+    backend.connect()
+    return path, backend
+
+
 def make_db(path, journal_mode: str) -> None:
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA journal_mode = {journal_mode}")
@@ -83,10 +92,7 @@ def test_nested_checkpoints(tmp_path, app_connections):
 
 
 def test_reset_keeps_migration_tables(tmp_path):
-    path = tmp_path / "app_test.db"
-    make_db(path, "wal")
-    backend = open_state(f"sqlite:///{path}")
-    backend.connect()
+    path, backend = connected(tmp_path, "app_test.db")
     backend.reset()
     data = contents(path)
     assert data["users"] == [] and data["notes"] == [] and data["sqlite_sequence"] == []
@@ -112,10 +118,7 @@ def test_a_write_transaction_left_open_blocks_the_restore_with_a_clear_message(t
 
 
 def test_refuses_to_restore_a_database_not_named_as_a_test_one(tmp_path):
-    path = tmp_path / "production.db"
-    make_db(path, "wal")
-    backend = open_state(f"sqlite:///{path}")
-    backend.connect()
+    _, backend = connected(tmp_path, "production.db")
     backend.checkpoint("start")
     with pytest.raises(UnsafeDatabaseError, match=r"production\.db"):
         backend.rollback("start")
@@ -161,10 +164,7 @@ def test_a_postgres_capture_cannot_go_into_sqlite(tmp_path):
     from replayqa.errors import StateError
     from replayqa.model import DatabaseCapture
 
-    path = tmp_path / "x_test.db"
-    make_db(path, "wal")
-    backend = open_state(f"sqlite:///{path}")
-    backend.connect()
+    _, backend = connected(tmp_path, "x_test.db")
     with pytest.raises(StateError, match="capture is of a postgresql database"):
         backend.restore_capture(DatabaseCapture("postgresql", b""))
     backend.disconnect()

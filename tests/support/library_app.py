@@ -57,6 +57,10 @@ NESTED = {"review": ("book", "reviews"), "loan": (None, "loans")}
 ERROR = {"$ref": "#/components/responses/Error"}
 
 
+def id_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
 def _schema_name(name: str) -> str:
     return name.capitalize()
 
@@ -156,9 +160,7 @@ def library_spec() -> dict[str, Any]:
             },
         }
         paths[f"/{plural}/{{{name}_id}}"] = {
-            "parameters": [
-                {"name": f"{name}_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-            ],
+            "parameters": [id_param(f"{name}_id")],
             "get": {"operationId": f"get{title}", "responses": {"200": ok, "404": ERROR}},
             "put": {
                 "operationId": f"replace{title}",
@@ -190,7 +192,7 @@ def library_spec() -> dict[str, Any]:
     def one_of(ref: str) -> dict[str, Any]:
         return {"description": "OK", "content": {"application/json": {"schema": {"$ref": ref}}}}
 
-    book_param = {"name": "book_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    book_param = id_param("book_id")
     review_body = {
         "required": True,
         "content": {
@@ -209,7 +211,7 @@ def library_spec() -> dict[str, Any]:
     review_patch = json.loads(json.dumps(review_body))
     del review_patch["content"]["application/json"]["schema"]["required"]
     paths["/authors/{author_id}/books"] = {
-        "parameters": [{"name": "author_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "parameters": [id_param("author_id")],
         "get": {
             "operationId": "listAuthorBooks",
             "responses": {"200": array_of("#/components/schemas/Book"), "404": ERROR},
@@ -230,7 +232,7 @@ def library_spec() -> dict[str, Any]:
     paths["/books/{book_id}/reviews/{review_id}"] = {
         "parameters": [
             book_param,
-            {"name": "review_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            id_param("review_id"),
         ],
         "get": {
             "operationId": "getReview",
@@ -246,7 +248,7 @@ def library_spec() -> dict[str, Any]:
             "responses": {"204": {"description": "Deleted"}, "404": ERROR},
         },
     }
-    shelf_param = {"name": "shelf_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    shelf_param = id_param("shelf_id")
     paths["/shelves/{shelf_id}/books"] = {
         "parameters": [shelf_param],
         "get": {
@@ -297,7 +299,7 @@ def library_spec() -> dict[str, Any]:
             "responses": {"201": one_of("#/components/schemas/Loan"), "404": ERROR, "422": ERROR},
         },
     }
-    loan_param = {"name": "loan_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    loan_param = id_param("loan_id")
     paths["/loans/{loan_id}"] = {
         "parameters": [loan_param],
         "get": {

@@ -9,6 +9,7 @@ from replayqa.model import Branch, Checkpoint, Step
 from replayqa.synth.fromspec import SpecSynth, SynthOptions, _should_be_idempotent
 from replayqa.synth.openapi import Api
 from tests.support.library_app import library_spec
+from tests.support.specs import document, json_response, path_param
 
 
 def walk(nodes):
@@ -83,43 +84,19 @@ def test_which_requests_should_be_idempotent():
 
 
 def test_parameters_no_resource_names_are_looked_up_in_listings():
-    document = {
-        "openapi": "3.0.3",
-        "info": {"title": "geo", "version": "1"},
-        "paths": {
-            "/countries": {
-                "get": {
-                    "responses": {
-                        "200": {
-                            "description": "ok",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "results": {
-                                                "type": "array",
-                                                "items": {"properties": {"code": {"type": "string"}}},
-                                            }
-                                        },
-                                    }
-                                }
-                            },
-                        }
-                    }
-                }
-            },
-            "/countries/{code}": {
-                "get": {
-                    "parameters": [
-                        {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
-                    ],
-                    "responses": {"200": {"description": "ok"}},
-                }
-            },
-        },
+    countries = {
+        "type": "object",
+        "properties": {"results": {"type": "array", "items": {"properties": {"code": {"type": "string"}}}}},
     }
-    every = SpecSynth(Api(document)).journeys()[-1]
+    spec = document(
+        {
+            "/countries": {"get": {"responses": {"200": json_response(countries)}}},
+            "/countries/{code}": {
+                "get": {"parameters": [path_param("code", "string")], "responses": {"200": json_response()}}
+            },
+        }
+    )
+    every = SpecSynth(Api(spec)).journeys()[-1]
     steps = [n for n in walk(every.steps) if isinstance(n, Step)]
     lookup = next(s for s in steps if s.save)
     assert lookup.save == {"countries_code": "results[0].code"}
@@ -128,34 +105,24 @@ def test_parameters_no_resource_names_are_looked_up_in_listings():
 
 def test_list_counts_look_inside_wrapped_lists():
     note = {"$ref": "#/components/schemas/Note"}
-    one = {"description": "ok", "content": {"application/json": {"schema": note}}}
     wrapped = {"type": "object", "properties": {"data": {"type": "array", "items": note}}}
-    document = {
-        "openapi": "3.1.0",
-        "info": {"title": "notes", "version": "1"},
-        "paths": {
+    spec = document(
+        {
             "/notes": {
-                "get": {
-                    "operationId": "listNotes",
-                    "responses": {
-                        "200": {"description": "ok", "content": {"application/json": {"schema": wrapped}}}
-                    },
-                },
+                "get": {"operationId": "listNotes", "responses": {"200": json_response(wrapped)}},
                 "post": {
                     "operationId": "createNote",
                     "requestBody": {"content": {"application/json": {"schema": note}}},
-                    "responses": {"201": one},
+                    "responses": {"201": json_response(note)},
                 },
             },
             "/notes/{note_id}": {
-                "parameters": [
-                    {"name": "note_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-                ],
-                "get": {"operationId": "getNote", "responses": {"200": one}},
-                "delete": {"operationId": "deleteNote", "responses": {"204": {"description": "gone"}}},
+                "parameters": [path_param("note_id")],
+                "get": {"operationId": "getNote", "responses": {"200": json_response(note)}},
+                "delete": {"operationId": "deleteNote", "responses": {"204": json_response()}},
             },
         },
-        "components": {
+        components={
             "schemas": {
                 "Note": {
                     "type": "object",
@@ -163,8 +130,8 @@ def test_list_counts_look_inside_wrapped_lists():
                 }
             }
         },
-    }
-    lifecycle = by_name(SpecSynth(Api(document)).journeys())["note_lifecycle"]
+    )
+    lifecycle = by_name(SpecSynth(Api(spec)).journeys())["note_lifecycle"]
     counts = {
         n.name: c.value
         for n in walk(lifecycle.steps)
