@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,10 @@ from typing import Any
 from mitmproxy import ctx, exceptions, http
 
 from replayqa.errors import ReplayqaError
-from replayqa.record.flows import request_info, response_info
+from replayqa.record.flows import content_headers, request_info, response_info
 from replayqa.record.recorder import Recorder, RecorderSettings
 
-_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "multipart/x-mixed-replace")
+_STREAM_TYPES = re.compile("text/event-stream|application/x-ndjson|multipart/x-mixed-replace")
 
 
 class RecorderAddon:
@@ -103,10 +104,9 @@ class RecorderAddon:
         response = flow.response
         if self.recorder is None or response is None or flow.metadata.get("replayqa_skip"):
             return
-        content_type = (response.headers.get(b"content-type") or "").lower()
-        length = response.headers.get(b"content-length") or ""
+        content_type, length = content_headers(response.headers)
         large = length.isdigit() and int(length) > 4 * self.body_cap
-        if large or any(t in content_type for t in _STREAM_TYPES):
+        if large or _STREAM_TYPES.search(content_type):
             tap = _StreamTap(self.body_cap)
             flow.metadata["replayqa_stream"] = tap
             response.stream = tap

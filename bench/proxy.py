@@ -88,7 +88,8 @@ def start(command: list[str], port: int, cpus: set[int], helper_cpus: set[int]) 
     os.sched_setaffinity(process.pid, cpus)
     wait_listening(port, process)
     for child in children(process.pid):
-        os.sched_setaffinity(child, helper_cpus)
+        for thread in threads_of(child):  # every thread: the writer's own threads exist by now
+            os.sched_setaffinity(thread, helper_cpus)
     return process
 
 
@@ -98,6 +99,10 @@ def children(pid: int) -> list[int]:
         text = (task / "children").read_text().split()
         found.extend(int(p) for p in text)
     return found
+
+
+def threads_of(pid: int) -> list[int]:
+    return [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

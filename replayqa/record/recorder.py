@@ -156,7 +156,7 @@ class Recorder:
         pending = self._pending.pop(flow_id, None)
         if pending is None:
             return
-        if not self.filter.wants_response(response.header("content-type")):
+        if not self.filter.wants_response(response.body.content_type):
             self.dropped += 1
             return
         self.tracker.learn(

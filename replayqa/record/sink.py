@@ -18,6 +18,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from replayqa.errors import StateError
 from replayqa.record.rows import RowBuilder
 from replayqa.record.storage import RecordingWriter
 from replayqa.redact import RedactionRules, Redactor, stable_placeholders
@@ -49,11 +50,16 @@ class ProcessSink:
     def __init__(self, path: Path, key: bytes, rules: RedactionRules, body_cap: int) -> None:
         context = multiprocessing.get_context("spawn")  # no fork: the proxy runs threads
         receive, self._send = context.Pipe(duplex=False)
+        ready_receive, ready_send = context.Pipe(duplex=False)
         self.process = context.Process(
-            target=_serve, args=(receive, str(path), key, rules, body_cap), name="replayqa-writer"
+            target=_serve,
+            args=(receive, ready_send, str(path), key, rules, body_cap),
+            name="replayqa-writer",
         )
         self.process.start()
         receive.close()  # only the child reads; when this process dies, the child sees the end
+        ready_send.close()
+        self._await_ready(ready_receive, path)
         self._outbox: deque[tuple[str, tuple[Any, ...]]] = deque()
         self._stop = threading.Event()
         self._feeder = threading.Thread(target=self._feed, name="replayqa-writer-feed", daemon=True)
@@ -72,6 +78,24 @@ class ProcessSink:
         self._stop.set()
         self._feeder.join()
         self.process.join(timeout=120)
+
+    def _await_ready(self, ready: Connection, path: Path, timeout: float = 60) -> None:
+        """Wait until the writer has started and opened the file.
+
+        Traffic accepted before then would compete with the writer's start-up
+        for CPU, and an exchange could not yet be kept if the proxy were killed.
+        """
+        try:
+            problem = ready.recv() if ready.poll(timeout) else "it did not start within a minute"
+        except EOFError:
+            self.process.join(5)
+            problem = f"it exited with code {self.process.exitcode}"
+        finally:
+            ready.close()
+        if problem is not None:
+            self._send.close()
+            self.process.join(5)
+            raise StateError(f"the recording writer could not start on {path}: {problem}")
 
     @property
     def failure(self) -> str | None:
@@ -96,10 +120,18 @@ class ProcessSink:
             self._send.close()
 
 
-def _serve(receive: Connection, path: str, key: bytes, rules: RedactionRules, body_cap: int) -> None:
+def _serve(
+    receive: Connection, ready: Connection, path: str, key: bytes, rules: RedactionRules, body_cap: int
+) -> None:
     """The writer process: read until the recorder closes (or dies), then fold the file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group; the proxy decides
-    sink = ThreadSink(Path(path), key, rules, body_cap)
+    try:
+        sink = ThreadSink(Path(path), key, rules, body_cap)
+    except Exception as exc:  # the recorder reports it as it starts
+        ready.send(f"{type(exc).__name__}: {exc}")
+        raise SystemExit(1) from None
+    ready.send(None)
+    ready.close()
     try:
         while True:
             try:

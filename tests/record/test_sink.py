@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from replayqa.errors import StateError
 from replayqa.record.sink import ProcessSink, ThreadSink
 from replayqa.record.storage import Recording, create_recording
 from replayqa.record.traffic import Body, RequestInfo, ResponseInfo
@@ -67,3 +69,23 @@ def test_the_writer_process_commits_what_arrived_when_its_proxy_vanishes(tmp_pat
     sink.process.join(timeout=30)
     assert sink.process.exitcode == 0
     assert [r["id"] for r in Recording.open(path).exchanges()] == [1, 2, 3, 4, 5]
+
+
+def test_a_writer_process_that_cannot_open_the_file_stops_the_recorder_at_start(tmp_path):
+    folder = tmp_path / "not-a-file.db"
+    folder.mkdir()
+    expected = r"recording writer could not start on .*not-a-file\.db: .*unable to open"
+    with pytest.raises(StateError, match=expected):
+        ProcessSink(folder, KEY, RedactionRules(), 1000)
+
+
+def test_the_writer_process_is_ready_before_the_recorder_takes_traffic(tmp_path):
+    """Its start-up (interpreter, imports) must not overlap the first requests."""
+    path = create_recording(tmp_path / "rec.db", {"name": "ready"})
+    sink = ProcessSink(path, KEY, RedactionRules(), 1000)
+    try:
+        assert sink.process.is_alive()
+        threads = list(Path(f"/proc/{sink.process.pid}/task").iterdir())
+        assert len(threads) >= 2  # its main thread and the recording writer's thread already run
+    finally:
+        sink.close()
