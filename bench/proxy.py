@@ -173,6 +173,7 @@ def measure(clients: int, requests: int, rounds: int) -> dict[str, object]:
         "benchmark": "proxy",
         "machine": machine(),
         "load": {"clients": clients, "requests_per_client": requests, "rounds": rounds},
+        "cores": {"proxy": sorted(proxy_cpus), "upstream, load and writer": sorted(other_cpus)},
         "requests_per_second": {k: round(v, 1) for k, v in median.items()},
         "ratios": {
             "mitmdump / direct": round(median["mitmdump"] / median["direct"], 3),
