@@ -42,6 +42,11 @@ _CARD_FIELD = re.compile(r"card[_-]?(number|no)|^pan$", re.IGNORECASE)
 _CARD = re.compile(r"^\d{12,19}$")
 _AUTH_SCHEMES = {"bearer", "basic", "token", "digest"}
 _ALREADY_REDACTED = re.compile(r"^\[redacted(:[0-9a-f]+)?\]$")
+_BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
+_DISPOSITION = re.compile(
+    r'content-disposition:[^\r\n]*?\bname=(?:"([^"]*)"|([^;\s]+))[^\r\n]*', re.IGNORECASE
+)
+_FILENAME = re.compile(r"\bfilename\*?=", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -112,9 +117,14 @@ class Redactor:
             return [self.json_value(v) for v in data]
         return data
 
+    def is_secret_header(self, name: str) -> bool:
+        """The listed credential headers, and any whose name says secret (``X-Access-Token``)."""
+        lower = name.lower()
+        return lower in self._headers or bool(self._fields.search(lower))
+
     def header_value(self, name: str, value: str) -> str:
         lower = name.lower()
-        if lower not in self._headers:
+        if not self.is_secret_header(lower):
             return value
         if lower == "cookie":
             return "; ".join(self._cookie_pair(p) for p in value.split(";") if p.strip())
@@ -139,6 +149,10 @@ class Redactor:
     def body(self, body: str | None, content_type: str = "") -> str | None:
         if not body or not self._may_hold_secret(body):
             return body
+        if content_type.lower().startswith("multipart/form-data"):
+            return self.multipart(body.encode("utf-8", "surrogateescape"), content_type).decode(
+                "utf-8", "surrogateescape"
+            )
         try:
             return json.dumps(self.json_value(json.loads(body)), ensure_ascii=False)
         except ValueError:
@@ -149,6 +163,30 @@ class Redactor:
             if pairs:
                 return urlencode([(k, self._form_value(k, v)) for k, v in pairs], safe="[]:")
         return body
+
+    def multipart(self, body: bytes, content_type: str) -> bytes:
+        """Secret fields of a ``multipart/form-data`` body; every other byte stays as it was.
+
+        Browsers send forms this way whenever a page posts ``FormData``, login
+        forms included. File parts are left alone whatever their name.
+        """
+        match = _BOUNDARY.search(content_type)
+        if not match or not self._fields.search(body.decode("latin-1")):
+            return body
+        delimiter = b"--" + (match.group(1) or match.group(2)).encode("latin-1")
+        parts = body.split(delimiter)
+        for index, part in enumerate(parts):
+            head, separator, value = part.partition(b"\r\n\r\n")
+            disposition = _DISPOSITION.search(head.decode("latin-1")) if separator else None
+            if disposition is None or _FILENAME.search(disposition.group(0)):
+                continue
+            name = disposition.group(1) or disposition.group(2) or ""
+            if not self.is_secret_field(name):
+                continue
+            content = value.removesuffix(b"\r\n")
+            secret = self._field_value(name, content.decode("utf-8", "surrogateescape"))
+            parts[index] = head + separator + secret.encode() + value[len(content) :]
+        return delimiter.join(parts)
 
     def _form_value(self, name: str, value: str) -> str:
         return self._field_value(name, value) if self.is_secret_field(name) else value

@@ -85,3 +85,25 @@ def test_extra_rules_and_their_description():
 
 def test_cookie_values():
     assert cookie_values("sid=abc; theme=dark") == ["abc", "dark"]
+
+
+def test_multipart_forms_lose_their_secret_fields_and_keep_every_other_byte():
+    redactor = Redactor(RedactionRules(cards=False), stable_placeholders(b"k" * 32))
+    body = (
+        b'--b0undary\r\nContent-Disposition: form-data; name="email"\r\n\r\nana@shop.test\r\n'
+        b'--b0undary\r\nContent-Disposition: form-data; name="password"\r\n\r\nhunter2-secret\r\n'
+        b'--b0undary\r\nContent-Disposition: form-data; name="api_key"; filename="key.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\nfile bytes\r\n--b0undary--\r\n"
+    )
+    redacted = redactor.multipart(body, 'multipart/form-data; boundary="b0undary"')
+    assert b"hunter2-secret" not in redacted
+    placeholder = redactor.secret("hunter2-secret").encode()
+    assert redacted == body.replace(b"hunter2-secret", placeholder)  # file parts are left alone
+    as_text = redactor.body(body.decode(), "multipart/form-data; boundary=b0undary")
+    assert as_text == redacted.decode()
+
+
+def test_headers_whose_names_say_secret_are_redacted():
+    redactor = Redactor()
+    assert redactor.header_value("X-Access-Token", "abc") == MASK
+    assert redactor.header_value("X-Request-Id", "abc") == "abc"

@@ -13,7 +13,7 @@ from mitmproxy import http
 
 from replayqa.record.traffic import Body, RequestInfo, ResponseInfo
 
-_WANTED = frozenset({"host", ":authority", "content-type", "content-encoding", "content-length"})
+_WANTED = frozenset({"host", ":authority", "content-type", "content-encoding"})
 
 
 def read_headers(headers: http.Headers) -> tuple[list[tuple[str, str]], dict[str, str]]:

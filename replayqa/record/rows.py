@@ -86,6 +86,8 @@ class RowBuilder:
 
     def _body(self, prefix: str, body: Body, content_type: str) -> dict[str, Any]:
         """Text is stored redacted and hashed as stored, so no hash can betray a secret."""
+        if body.raw and content_type.lower().startswith("multipart/form-data"):
+            body = Body(self.redactor.multipart(body.raw, content_type), body.content_type, body.cap)
         text = self.redactor.body(body.text, content_type) if body.text is not None else None
         digest = hashlib.sha256(text.encode()).hexdigest() if text is not None else body.sha256
         return {

@@ -3,7 +3,7 @@
 Explicit markers win: between ``/__replayqa/session/start?name=...`` and
 ``/__replayqa/session/end`` everything a client address sends belongs to the
 named session. Without markers, a session is one client identity: the bearer
-token or session cookie it sends, or its address when it sends neither. A
+token, session cookie or API key it sends, or its address when it sends none. A
 token or cookie that a session's response hands out (``Set-Cookie``, a
 ``token`` field in a JSON body) joins that session, so an anonymous visitor
 who logs in stays one session. A session ends after ``idle_gap`` seconds
@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 MARKER_PREFIX = "/__replayqa/session/"
 _SESSION_COOKIE = re.compile(r"sess|sid|token|auth|jwt|login|remember", re.IGNORECASE)
+#: Headers that carry who the caller is, besides Authorization and Cookie (mobile apps often use these).
+_KEY_HEADER = re.compile(r"^x-(api-?key|auth-token|access-token|session-?(id|token)?)$|^api-?key$", re.I)
 _TOKEN_FIELD = re.compile(
     r"^(access_?|id_?|refresh_?|auth_?|session_?)?token$|^session(_?id)?$", re.IGNORECASE
 )
@@ -77,7 +79,7 @@ class TrackedSession:
 
 
 def request_keys(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
-    """Credentials in a request that identify a user: bearer tokens and session-like cookies."""
+    """Credentials in a request that identify a user: bearer tokens, session-like cookies, API keys."""
     keys: list[str] = []
     for name, value in headers:
         lower = name.lower()
@@ -88,6 +90,8 @@ def request_keys(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
                 cookie, _, cookie_value = pair.strip().partition("=")
                 if cookie_value and (_SESSION_COOKIE.search(cookie) or len(cookie_value) >= 16):
                     keys.append("token:" + cookie_value)
+        elif value and _KEY_HEADER.match(lower):
+            keys.append("token:" + value.strip())
     return tuple(keys)
 
 

@@ -233,15 +233,20 @@ def test_twenty_concurrent_clients_lose_nothing_and_mix_no_sessions(demo_shop, r
 
 def test_no_secret_reaches_the_recording_file(demo_shop, recording_proxy, tmp_path):
     password, api_key = "correct-horse-battery", "key-0123456789abcdef"
+    session_token = "st-fedcba9876543210"
     proxy = recording_proxy("--upstream", demo_shop.base_url, "--out", "secret.db", "--db", demo_shop.db_url)
     with httpx.Client(base_url=proxy.url) as client:
         token = login(client, "carol@shop.test", password)
         auth = {"Authorization": f"Bearer {token}", "X-API-Key": api_key, "Cookie": f"sessionid={token}"}
         client.get("/cart", headers=auth)
         client.post("/auth/login", data={"email": "carol@shop.test", "password": password})
+        # A page posting FormData sends multipart; some APIs take tokens in the query or odd headers.
+        avatar = {"avatar": ("me.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "image/png")}
+        client.post("/auth/login", data={"email": "carol@shop.test", "password": password}, files=avatar)
+        client.get("/cart", params={"access_token": token}, headers={"X-Access-Token": session_token})
     assert proxy.stop()[0] == 0
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("secret.db*"))
-    for secret in (password, token, api_key):
+    for secret in (password, token, api_key, session_token):
         assert secret.encode() not in raw, f"{secret} reached the recording"
     recording = Recording.open(tmp_path / "secret.db")
     assert "authorization" in recording.meta["redaction"]["headers"]

@@ -115,3 +115,12 @@ def test_only_session_like_cookies_identify_a_user():
     assert request_keys([("Cookie", "theme=dark; lang=en")]) == ()
     assert request_keys([("Cookie", "theme=dark; sid=abc")]) == ("token:abc",)
     assert request_keys([("Cookie", "x=" + "a" * 20)]) == ("token:" + "a" * 20,)
+
+
+def test_api_key_and_token_headers_identify_a_user(tracker):
+    assert request_keys([("X-API-Key", "k-1"), ("X-Request-Id", "r-9")]) == ("token:k-1",)
+    assert request_keys([("x-access-token", "t-1")]) == ("token:t-1",)
+    phone = tracker.assign(Identity("10.0.0.5", request_keys([("X-Api-Key", "alice-key")])))
+    tablet = tracker.assign(Identity("10.0.0.5", request_keys([("X-Api-Key", "bob-key")])))
+    assert phone.id != tablet.id  # one address, two users
+    assert tracker.assign(Identity("10.0.0.5", request_keys([("X-Api-Key", "alice-key")]))).id == phone.id
