@@ -23,7 +23,7 @@ from mitmproxy import ctx, exceptions, http
 
 from replayqa.errors import ReplayqaError
 from replayqa.record.flows import content_headers, request_info, response_info
-from replayqa.record.recorder import Recorder, RecorderSettings
+from replayqa.record.recorder import RECORDING_RULES, Recorder, RecorderSettings
 
 _STREAM_TYPES = re.compile("text/event-stream|application/x-ndjson|multipart/x-mixed-replace")
 
@@ -48,6 +48,12 @@ class RecorderAddon:
         loader.add_option("replayqa_idle_gap", str, "300", "Seconds of silence that end a session.")
         loader.add_option("replayqa_body_cap", int, 1_000_000, "Bytes of a binary body to keep.")
         loader.add_option("replayqa_upstream", str, "", "The upstream, noted in the recording.")
+        loader.add_option(
+            "replayqa_redact_headers", Sequence[str], [], "Also redact these headers (besides the built-in)."
+        )
+        loader.add_option(
+            "replayqa_redact_fields", Sequence[str], [], "Also redact body and query fields with these names."
+        )
 
     def configure(self, updated: set[str]) -> None:
         if self.recorder is not None or not ctx.options.replayqa_out:
@@ -69,6 +75,9 @@ class RecorderAddon:
             body_cap=ctx.options.replayqa_body_cap,
             mode=modes,
             upstream=ctx.options.replayqa_upstream or None,
+            rules=RECORDING_RULES.extended(
+                ctx.options.replayqa_redact_headers, ctx.options.replayqa_redact_fields
+            ),
             writer="process",
         )
         self.body_cap = ctx.options.replayqa_body_cap

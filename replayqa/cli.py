@@ -28,7 +28,7 @@ from replayqa.knowledge import failed
 from replayqa.lifecycle import AppProcess
 from replayqa.loader import load_files
 from replayqa.model import RunResult, count_paths, count_steps
-from replayqa.redact import redact_request, redact_response
+from replayqa.redact import RedactionRules, configure_reports, redact_request, redact_response
 
 if TYPE_CHECKING:  # replay imports openapi-core; load it only when a replay runs
     from replayqa.replay import ReplaySettings
@@ -74,6 +74,41 @@ def main() -> None:
       replayqa demo
       replayqa run journeys/ --base-url http://127.0.0.1:8000 --db sqlite:///app-test.db
     """
+
+
+def _project_settings(**flags: Any) -> Settings:
+    """The project's settings with the flags given; reports follow its redaction rules."""
+    settings = load_settings().override(**flags)
+    configure_reports(RedactionRules().extended(settings.redact_headers, settings.redact_fields))
+    return settings
+
+
+def _redaction_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """What recording commands share: more headers and fields to redact than the built-in ones."""
+    options = [
+        click.option(
+            "--redact-header",
+            "redact_headers",
+            multiple=True,
+            help="Also redact this header (repeatable; adds to redact_headers in config).",
+        ),
+        click.option(
+            "--redact-field",
+            "redact_fields",
+            multiple=True,
+            help="Also redact JSON, form and query fields with this whole name (repeatable).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _recording_rules(headers: tuple[str, ...], fields: tuple[str, ...]) -> RedactionRules:
+    from replayqa.record.recorder import RECORDING_RULES
+
+    settings = load_settings()
+    return RECORDING_RULES.extended([*settings.redact_headers, *headers], [*settings.redact_fields, *fields])
 
 
 def _app_options(db_help: str, spec_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -138,7 +173,7 @@ def run(journey_files: tuple[Path, ...], as_json: bool, var_pairs: tuple[str, ..
       replayqa run journeys/checkout.yaml --base-url http://127.0.0.1:8000 \\
           --db postgresql://qa@localhost/shop_test --junit junit.xml
     """
-    settings = load_settings().override(**flags)
+    settings = _project_settings(**flags)
     settings = replace(settings, vars={**settings.vars, **_vars(var_pairs)})
     files = load_files(journey_files or settings.journeys)
     journeys = [j for f in files for j in f.journeys]
@@ -287,6 +322,7 @@ def _path_of(url: str) -> str:
 @click.option("--spec", help="OpenAPI spec: tag each exchange with its operation.")
 @click.option("--include", multiple=True, help="Keep only HOST, HOST/PATH or /PATH matches (repeatable).")
 @click.option("--exclude", multiple=True, help="Drop HOST, HOST/PATH or /PATH matches (repeatable).")
+@_redaction_options
 @click.option(
     "--include-static", is_flag=True, help="Also keep static assets and browser background traffic."
 )
@@ -328,6 +364,7 @@ def record_command(
         exclude=tuple(flags["exclude"]),
         include_static=flags["include_static"],
         idle_gap=flags["idle_gap"],
+        rules=_recording_rules(flags["redact_headers"], flags["redact_fields"]),
         mode=mode,
         upstream=upstream,
     )
@@ -469,7 +506,16 @@ def _count(number: int, noun: str) -> str:
 @click.option(
     "--idle-gap", type=float, default=300.0, show_default=True, help="Seconds of silence that end a session."
 )
-def import_command(har: Path, out: Path, name: str, spec: str | None, idle_gap: float) -> None:
+@_redaction_options
+def import_command(
+    har: Path,
+    out: Path,
+    name: str,
+    spec: str | None,
+    idle_gap: float,
+    redact_headers: tuple[str, ...],
+    redact_fields: tuple[str, ...],
+) -> None:
     """Turn a HAR file (a browser devtools export) into a recording.
 
     \b
@@ -479,7 +525,14 @@ def import_command(har: Path, out: Path, name: str, spec: str | None, idle_gap: 
     from replayqa.record.har import import_har
     from replayqa.record.recorder import RecorderSettings
 
-    settings = RecorderSettings(out=out, name=name or har.stem, spec=spec, idle_gap=idle_gap, mode="har")
+    settings = RecorderSettings(
+        out=out,
+        name=name or har.stem,
+        spec=spec,
+        idle_gap=idle_gap,
+        mode="har",
+        rules=_recording_rules(redact_headers, redact_fields),
+    )
     summary = import_har(har, settings)
     exchanges, sessions = _count(summary["exchanges"], "exchange"), _count(summary["sessions"], "session")
     click.echo(f"imported {exchanges} in {sessions} to {out}")
@@ -626,7 +679,7 @@ def replay_command(
           --db sqlite:///app_test.db --secret password=qa-password
       replayqa replay recordings/checkout.db --base-url http://127.0.0.1:8000 --learn-noise
     """
-    settings = load_settings().override(**flags)
+    settings = _project_settings(**flags)
     if not settings.base_url:
         raise click.UsageError("give --base-url http://host:port (or base_url in replayqa.toml)")
     pairs = {**settings.secrets, **dict(_pair(s) for s in secrets)}
@@ -980,7 +1033,7 @@ def synth(
     if base_url:
         from replayqa.synth.gate import gate
 
-        settings = load_settings().override(base_url=base_url, db=db, allow_restore=allow_restore, spec=spec)
+        settings = _project_settings(base_url=base_url, db=db, allow_restore=allow_restore, spec=spec)
         settings = replace(settings, vars={**settings.vars, **values})
         verdict = gate(journeys, settings, runs, console)
         journeys = verdict.kept

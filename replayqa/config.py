@@ -44,6 +44,9 @@ class Settings:
     #: A label for the build under test (a commit, a version): a step that passed in another run of the
     #: same build and fails now is flaky.
     build: str | None = None
+    #: More headers and field names (whole names, any case) to redact in recordings and reports.
+    redact_headers: list[str] = field(default_factory=list)
+    redact_fields: list[str] = field(default_factory=list)
     #: Values for redacted fields when replaying (like --secret NAME=VALUE); prefer --secret in CI.
     secrets: dict[str, str] = field(default_factory=dict)
     #: Where the settings came from, for messages.

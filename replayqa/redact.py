@@ -63,14 +63,32 @@ class RedactionRules:
         return self.headers | {h.lower() for h in self.extra_headers}
 
     def field_pattern(self) -> re.Pattern[str]:
+        """Finds where a secret field's name may appear at all (bodies are screened with it)."""
         parts = [self.fields, *(re.escape(f) for f in self.extra_fields)]
         return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
+
+    def name_pattern(self) -> re.Pattern[str]:
+        """Whether a field name is secret: the built-in words anywhere, the extra names whole.
+
+        Whole, so that an extra ``pin`` does not take ``shipping`` with it.
+        """
+        parts = [self.fields, *(f"^{re.escape(f)}$" for f in self.extra_fields)]
+        return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
+
+    def extended(self, headers: Iterable[str] = (), fields: Iterable[str] = ()) -> RedactionRules:
+        """These rules, and more headers and field names (from config or flags)."""
+        return replace(
+            self,
+            extra_headers=tuple(dict.fromkeys([*self.extra_headers, *headers])),
+            extra_fields=tuple(dict.fromkeys([*self.extra_fields, *fields])),
+        )
 
     def describe(self) -> dict[str, Any]:
         """What a recording notes about the rules applied to it."""
         return {
             "headers": sorted(self.header_names()),
-            "fields": self.field_pattern().pattern,
+            "fields": self.fields,
+            "extra_fields": list(self.extra_fields),
             "cards": self.cards,
         }
 
@@ -84,6 +102,7 @@ class Redactor:
     def __post_init__(self) -> None:
         self._headers = self.rules.header_names()
         self._fields = self.rules.field_pattern()
+        self._names = self.rules.name_pattern()
 
     def secret(self, value: str) -> str:
         """Redact one secret; a value that already is a placeholder stays as it is."""
@@ -96,7 +115,7 @@ class Redactor:
         return bool(self._fields.search(text)) or (self.rules.cards and bool(_CARD_FIELD.search(text)))
 
     def is_secret_field(self, name: str) -> bool:
-        return bool(self._fields.search(name)) or (self.rules.cards and bool(_CARD_FIELD.search(name)))
+        return bool(self._names.search(name)) or (self.rules.cards and bool(_CARD_FIELD.search(name)))
 
     def _field_value(self, name: str, value: Any) -> Any:
         if self.rules.cards and _CARD_FIELD.search(name) and isinstance(value, str) and _CARD.match(value):
@@ -120,7 +139,7 @@ class Redactor:
     def is_secret_header(self, name: str) -> bool:
         """The listed credential headers, and any whose name says secret (``X-Access-Token``)."""
         lower = name.lower()
-        return lower in self._headers or bool(self._fields.search(lower))
+        return lower in self._headers or bool(self._names.search(lower))
 
     def header_value(self, name: str, value: str) -> str:
         lower = name.lower()
@@ -244,6 +263,12 @@ def cookie_values(header: str) -> list[str]:
 
 #: The redactor the reports and the run store use.
 REPORTS = Redactor()
+
+
+def configure_reports(rules: RedactionRules) -> None:
+    """Reports follow the project's rules too (``redact_headers``/``redact_fields`` in config)."""
+    global REPORTS
+    REPORTS = Redactor(rules)
 
 
 def redact_request(request: HttpRequest | None) -> HttpRequest | None:

@@ -107,3 +107,19 @@ def test_headers_whose_names_say_secret_are_redacted():
     redactor = Redactor()
     assert redactor.header_value("X-Access-Token", "abc") == MASK
     assert redactor.header_value("X-Request-Id", "abc") == "abc"
+
+
+def test_extended_rules_add_whole_names_and_reports_follow_them():
+    from replayqa import redact
+
+    rules = RedactionRules().extended(["X-Tenant"], ["pin"])
+    redactor = Redactor(rules)
+    body = json.loads(redactor.body('{"pin": "1234", "shipping": "Pine St", "pin_code": "9"}'))
+    assert body == {"pin": MASK, "shipping": "Pine St", "pin_code": "9"}
+    assert redactor.header_value("x-tenant", "t") == MASK
+    try:
+        redact.configure_reports(rules)
+        assert json.loads(redact_body('{"pin": "1234"}')) == {"pin": MASK}
+    finally:
+        redact.configure_reports(RedactionRules())
+    assert json.loads(redact_body('{"pin": "1234"}')) == {"pin": "1234"}

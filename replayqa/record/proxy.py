@@ -102,6 +102,8 @@ async def _serve(
             replayqa_idle_gap=str(settings.idle_gap),
             replayqa_body_cap=settings.body_cap,
             replayqa_upstream=settings.upstream or "",
+            replayqa_redact_headers=list(settings.rules.extra_headers),
+            replayqa_redact_fields=list(settings.rules.extra_fields),
         )
     except exceptions.OptionsError as exc:
         raise ConfigError(str(exc).strip()) from None

@@ -261,6 +261,28 @@ def test_no_secret_reaches_the_recording_file(demo_shop, recording_proxy, tmp_pa
     )
 
 
+def test_project_redaction_rules_reach_the_recording(demo_shop, recording_proxy, tmp_path):
+    """Config and flags add headers and whole field names; the recording says which rules it used."""
+    (tmp_path / "replayqa.toml").write_text('redact_fields = ["otp"]\n')
+    proxy = recording_proxy(
+        "--upstream", demo_shop.base_url, "--out", "rules.db", "--redact-header", "X-Tenant",
+        "--redact-field", "pin",
+    )  # fmt: skip
+    with httpx.Client(base_url=proxy.url) as client:
+        client.post("/users", json={"email": "dan@shop.test", "pin": "pin-48151623", "otp": "otp-42424242"})
+        client.get("/items", headers={"X-Tenant": "tenant-secret-77"}, params={"pin": "pin-48151623"})
+        client.post("/users", json={"email": "eve@shop.test", "shipping": "12 Pine St"})
+    assert proxy.stop()[0] == 0
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("rules.db*"))
+    for secret in ("pin-48151623", "otp-42424242", "tenant-secret-77"):
+        assert secret.encode() not in raw, f"{secret} reached the recording"
+    recording = Recording.open(tmp_path / "rules.db")
+    rules = recording.meta["redaction"]
+    assert "x-tenant" in rules["headers"] and set(rules["extra_fields"]) == {"otp", "pin"}
+    shipping = [e["request_body"] for e in recording.exchanges() if "eve@" in (e["request_body"] or "")]
+    assert json.loads(shipping[0])["shipping"] == "12 Pine St"  # "pin" is a whole name, not a substring
+
+
 def test_bad_input_gets_one_line_and_exit_2(cli, demo_shop, tmp_path):
     port = free_port()
     done = cli("record", "--upstream", f"http://127.0.0.1:{port}")
