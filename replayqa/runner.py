@@ -124,8 +124,9 @@ class JourneyRunner:
         self._route_steps: list[StepResult] = []
         self._route_issues: list[Issue] = []
         self._reported: set[tuple[str, str]] = set()
+        run_id = run_id or _new_run_id()
         self.context = ExecutionContext(
-            {"run_id": run_id or _new_run_id(), **self.variables, **journey.variables}
+            {"run_id": run_id, "run_key": _run_key(run_id), **self.variables, **journey.variables}
         )
         self.emit(ev.JourneyStarted(journey.name))
         self._run_nodes(journey.steps, (), {})
@@ -347,6 +348,11 @@ class JourneyRunner:
     def emit(self, event: ev.Event) -> None:
         for listener in self.listeners:
             listener(event)
+
+
+def _run_key(run_id: str) -> str:
+    """The run id in letters and digits only, for values whose pattern forbids punctuation."""
+    return "".join(c for c in run_id if c.isalnum())
 
 
 def _new_run_id() -> str:

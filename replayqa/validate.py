@@ -9,7 +9,7 @@ from replayqa.errors import JourneyError, TemplateError
 from replayqa.model import Branch, Checkpoint, Journey, Node, Step
 from replayqa.templates import parse_path
 
-_BUILTIN_NAMES = {"run_id", "steps"}
+_BUILTIN_NAMES = {"run_id", "run_key", "steps"}
 
 
 def validate_journey(journey: Journey, variables: Iterable[str] = ()) -> None:

@@ -2,8 +2,9 @@
 
 Deterministic on purpose: re-running synth must give the same files, so a
 git diff of the journeys shows what changed in the API, not new randomness.
-Values that must be unique per run (emails, user names) carry ``{{ run_id }}``
-so the same journey can run again against the same database.
+Values that must be unique per run (emails, user names, a thing's name) carry
+``{{ run_id }}`` (or ``{{ run_key }}`` where a pattern allows only letters and
+digits), so the same journey can run again against the same database.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import Any
 Deref = Callable[[Any], dict[str, Any]]
 
 IDENTITY_FIELDS = re.compile(r"(^|_)(email|e_?mail|username|user_?name|login|handle|slug)$", re.I)
+#: Often unique per table (a flow's name, a board's title), so per run too. Kept apart from
+#: IDENTITY_FIELDS, which recordings also use to tell who a user is.
+_NAME_FIELDS = re.compile(r"^(name|title)$", re.I)
 _RUN = "{{ run_id }}"
+_RUN_KEY = "{{ run_key }}"  # the run id in letters and digits only, for names with a pattern
+#: What the run variables look like, to check a per-run value against a pattern and a length.
+_SAMPLES = {_RUN: "20240115-103000-a1b2c3", _RUN_KEY: "20240115103000a1b2c3"}
 
 
 def example_value(
@@ -27,10 +34,10 @@ def example_value(
         return "example"
     for key in ("example", "default", "const"):
         if key in schema and schema[key] is not None:
-            return _uniquified(schema[key], name, unique)
+            return _uniquified(schema[key], schema, name, unique)
     examples = schema.get("examples")
     if isinstance(examples, list) and examples:
-        return _uniquified(examples[0], name, unique)
+        return _uniquified(examples[0], schema, name, unique)
     if schema.get("enum"):
         return next((v for v in schema["enum"] if v is not None), schema["enum"][0])
     kind = _type(schema)
@@ -123,14 +130,18 @@ def _string(schema: dict[str, Any], name: str, unique: str) -> str:
         value = _FORMATS[fmt]
     elif pattern:
         value = from_pattern(str(pattern)) or "example"
+        if _per_run_name(name):
+            value = _per_run(value, schema, unique)
     elif IDENTITY_FIELDS.search(name):
         value = f"qa{unique}-{_RUN}"
     elif "password" in name.lower():
         value = _FORMATS["password"]
+    elif _NAME_FIELDS.search(name):
+        value = _per_run(name.lower(), schema, unique)
     else:
         value = f"{name or 'example'}"
-    if "{{" in value and high is not None and len(value.replace(_RUN, "x" * 24)) > int(high):
-        value = value.replace(_RUN, "")[: int(high)] or "x"
+    if "{{" in value and high is not None and len(_sample(value)) > int(high):
+        value = value.replace(_RUN, "").replace(_RUN_KEY, "")[: int(high)] or "x"
     if len(value) < low:
         value = value + "x" * (low - len(value))
     if high is not None and "{{" not in value and len(value) > int(high):
@@ -138,13 +149,44 @@ def _string(schema: dict[str, Any], name: str, unique: str) -> str:
     return value
 
 
-def _uniquified(value: Any, name: str, unique: str) -> Any:
+def _per_run_name(name: str) -> bool:
+    return bool(IDENTITY_FIELDS.search(name) or _NAME_FIELDS.search(name))
+
+
+def _sample(value: str) -> str:
+    for template, sample in _SAMPLES.items():
+        value = value.replace(template, sample)
+    return value
+
+
+def _per_run(value: str, schema: dict[str, Any], unique: str) -> str:
+    """``value`` made distinct per run, in a form the schema's pattern and length still accept.
+
+    Without one, a journey that creates a named thing passes once and then
+    meets a 409 on every later run against the same database.
+    """
+    pattern = schema.get("pattern")
+    high = schema.get("maxLength")
+    for candidate in (f"{value}{unique}-{_RUN}", f"{value}{unique}_{_RUN_KEY}", f"{value}{unique}{_RUN_KEY}"):
+        sample = _sample(candidate)
+        if high is not None and len(sample) > int(high):
+            continue
+        try:
+            if pattern and not re.search(str(pattern), sample):
+                continue
+        except re.error:
+            return value
+        return candidate
+    return value
+
+
+def _uniquified(value: Any, schema: dict[str, Any], name: str, unique: str) -> Any:
     """Examples of identity fields (an email) would collide on the second run: make them per run."""
-    if isinstance(value, str) and IDENTITY_FIELDS.search(name):
+    if isinstance(value, str) and _per_run_name(name):
         if "@" in value:
             local, _, domain = value.partition("@")
             return f"{local}+{_RUN}{unique}@{domain}"
-        return f"{value}-{_RUN}{unique}"
+        return _per_run(value, schema, unique)
     return value
 
 

@@ -67,3 +67,17 @@ def test_invalid_body_breaks_the_schema():
     assert not jsonschema.Draft202012Validator(schema).is_valid(body)
     body, why = invalid_body({"n": 1}, {**schema, "required": []}, flat)
     assert body == {"n": "not-a-integer"} and "wrong type" in why
+
+
+def test_names_are_per_run_in_a_form_their_pattern_and_length_accept():
+    def value(schema, name="name"):
+        return example_value(schema, lambda s: s, name)
+
+    assert value({"type": "string"}) == "name-{{ run_id }}"
+    assert value({"type": "string"}, "title") == "title-{{ run_id }}"
+    letters_digits = value({"type": "string", "pattern": "^[a-z0-9]+$"})
+    assert letters_digits.endswith("{{ run_key }}") and "-" not in letters_digits
+    with_example = {"type": "string", "example": "my-flow", "pattern": "^[a-z0-9-_]+$"}
+    assert value(with_example) == "my-flow-{{ run_id }}"
+    assert value({"type": "string", "maxLength": 8}) == "name"  # too short for a run id: stays fixed
+    assert value({"type": "string"}, "first_name") == "first_name"  # only whole names
