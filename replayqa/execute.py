@@ -74,7 +74,7 @@ def open_runner(
     if not settings.base_url:
         raise ConfigError("no base URL: pass --base-url http://host:port or set base_url in replayqa.toml")
     check_reachable(settings.base_url, settings.timeout)
-    spec = SpecValidator.load(settings.spec) if settings.spec else None
+    spec = SpecValidator.load(settings.spec, settings.base_url) if settings.spec else None
     state = open_state(
         settings.db,
         allow_restore=settings.allow_restore,

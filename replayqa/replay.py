@@ -228,7 +228,7 @@ class _Replayer:
         self.state = state
         if not isinstance(state, NullBackend):
             state.check_restore_allowed()
-        spec = SpecValidator.load(settings.spec) if settings.spec else None
+        spec = SpecValidator.load(settings.spec, settings.base_url) if settings.spec else None
         self.client = Client(settings.base_url, timeout=settings.timeout, retries=1)
         log = LogFile(settings.log_file, 20) if settings.log_file else None
         self.runner = JourneyRunner(self.client, state, listeners=listeners, spec=spec, log_source=log)

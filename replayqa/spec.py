@@ -44,18 +44,24 @@ def load_spec_document(source: str | Path) -> dict[str, Any]:
 class SpecValidator:
     """Checks responses against their operation's schema."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: dict[str, Any], base_url: str | None = None) -> None:
+        """``base_url``'s path counts as a server too: an app mounted under ``/api`` whose
+        spec says nothing of it would otherwise fail every check with ServerNotFound."""
         document = json.loads(json.dumps(document))  # a private copy
         servers = document.get("servers") or [{"url": "/"}]
-        document["servers"] = [{"url": urlsplit(s.get("url", "/")).path or "/"} for s in servers]
+        paths = [urlsplit(s.get("url", "/")).path or "/" for s in servers]
+        base_path = urlsplit(base_url).path.rstrip("/") if base_url else ""
+        if base_path and base_path not in {p.rstrip("/") for p in paths}:
+            paths.append(base_path)
+        document["servers"] = [{"url": path} for path in paths]
         try:
             self._openapi = OpenAPI.from_dict(document)
         except Exception as exc:  # openapi-core raises several unrelated types here
             raise ConfigError(f"invalid OpenAPI spec: {exc}") from exc
 
     @classmethod
-    def load(cls, source: str | Path) -> SpecValidator:
-        return cls(load_spec_document(source))
+    def load(cls, source: str | Path, base_url: str | None = None) -> SpecValidator:
+        return cls(load_spec_document(source), base_url)
 
     def check_response(self, exchange: Exchange) -> list[str]:
         """Every way the response breaks the spec, as readable lines; empty when it conforms."""

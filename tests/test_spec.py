@@ -49,3 +49,16 @@ def test_unreadable_spec(tmp_path):
         load_spec_document(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="cannot read OpenAPI spec"):
         load_spec_document("http://127.0.0.1:1/openapi.json")
+
+
+def test_an_app_mounted_under_a_path_the_spec_does_not_name_is_still_checked(demo_shop):
+    """base_url http://host/api with a spec whose servers say "/": the prefix is the app's mount point."""
+    with Client(demo_shop.base_url) as client:
+        client.get("/items/1")
+    exchange = client.last_exchange
+    exchange.request.url = exchange.request.url.replace("/items/1", "/api/items/1")
+    assert any("ServerNotFound" in p for p in SpecValidator.load(spec_path()).check_response(exchange))
+    mounted = SpecValidator.load(spec_path(), base_url=f"{demo_shop.base_url}/api/")
+    assert mounted.check_response(exchange) == []
+    exchange.response.body = '{"id": "1", "name": "Mug"}'
+    assert "response body $.id: '1' is not of type 'integer'" in mounted.check_response(exchange)
