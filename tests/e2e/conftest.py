@@ -24,6 +24,23 @@ def cli(tmp_path):
     return run
 
 
+def wait_listening(port: int, process: subprocess.Popen[str], seconds: float = 30) -> None:
+    """Until ``process`` accepts connections on ``port``; its stderr if it exits first."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited: {process.communicate()[1]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{process.args[0]} did not start listening on {port}")
+
+
 def free_port() -> int:
     import socket
 
@@ -36,7 +53,6 @@ class RecordingProxy:
     """``replayqa record`` running as its own process, as a tester would start it."""
 
     def __init__(self, cwd, *args: str) -> None:
-        import time
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -48,18 +64,7 @@ class RecordingProxy:
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"replayqa record exited: {self.process.stderr.read()}")
-            try:
-                import socket
-
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("replayqa record did not start listening")
+        wait_listening(self.port, self.process)
 
     def stop(self, sig=None) -> tuple[int, str, str]:
         import signal

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from replayqa.record.storage import Recording
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, wait_listening
 
 ADDON = Path(__file__).resolve().parents[2] / "addons" / "recorder.py"
-
-
-def wait_listening(port: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited: {process.communicate()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{process.args[0]} did not start listening")
 
 
 @pytest.mark.parametrize("tool", ["mitmdump", "mitmweb"])
