@@ -683,17 +683,17 @@ def replay_command(
     if not settings.base_url:
         raise click.UsageError("give --base-url http://host:port (or base_url in replayqa.toml)")
     pairs = {**settings.secrets, **dict(_pair(s) for s in secrets)}
-    shard_of = _shard(shard) if shard else (1, 1)
+    replay_settings = _replay_settings(settings, sessions, pairs, _shard(shard) if shard else (1, 1))
     if workers > 1:
         _replay_with_workers(
-            recordings, settings, sessions, pairs, as_json, workers, start, health, health_timeout
+            recordings, settings, replay_settings, as_json, workers, start, health, health_timeout
         )
         return
     app = AppProcess(start, health or settings.base_url, health_timeout).start() if start else None
     try:
-        if app is not None:
-            settings = settings.override(log_file=str(app.log_path))
-        _replay(recordings, settings, sessions, pairs, as_json, learn_noise, shard_of)
+        if app is not None:  # the app's output is the log issues quote
+            replay_settings = replace(replay_settings, log_file=str(app.log_path))
+        _replay(recordings, settings, replay_settings, as_json, learn_noise)
     finally:
         if app is not None:
             app.stop()
@@ -702,8 +702,7 @@ def replay_command(
 def _replay_with_workers(
     recordings: tuple[Path, ...],
     settings: Settings,
-    sessions: tuple[str, ...],
-    pairs: dict[str, str],
+    replay_settings: ReplaySettings,
     as_json: bool,
     workers: int,
     start: str | None,
@@ -719,7 +718,6 @@ def _replay_with_workers(
     from replayqa.state.base import StateBackend
 
     assert settings.base_url is not None
-    replay_settings = _replay_settings(settings, sessions, pairs)
     console = _console()
     listeners = [] if as_json else [ConsoleProgress(console)]
     if settings.db:
@@ -752,11 +750,9 @@ def _replay_with_workers(
 def _replay(
     recordings: tuple[Path, ...],
     settings: Settings,
-    sessions: tuple[str, ...],
-    pairs: dict[str, str],
+    replay_settings: ReplaySettings,
     as_json: bool,
     learn_noise: bool,
-    shard: tuple[int, int],
 ) -> None:
     from replayqa.execute import check_reachable
     from replayqa.replay import replay
@@ -767,7 +763,6 @@ def _replay(
     state = open_state(settings.db, allow_restore=settings.allow_restore, lock_timeout=settings.lock_timeout)
     console = _console()
     listeners = [] if as_json else [ConsoleProgress(console)]
-    replay_settings = _replay_settings(settings, sessions, pairs, shard)
     if learn_noise:
         from replayqa.replay import learn_noise as learn
 

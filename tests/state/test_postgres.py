@@ -8,6 +8,7 @@ import pytest
 from replayqa.errors import RestoreBlockedError, StateError, UnsafeDatabaseError
 from replayqa.state import open_state
 from replayqa.state.postgres import PostgresBackend
+from tests.state.contract import assert_nested_rollbacks
 from tests.support.apps import AppConnection
 
 SCHEMA = [
@@ -95,19 +96,12 @@ def test_only_tables_written_since_the_checkpoint_are_restored(pg_url, shop, bac
 
 
 def test_nested_checkpoints_roll_back_in_any_order(pg_url, shop, backend):
-    backend.checkpoint("outer")
-    at_outer = contents(pg_url)
-    shop.execute("INSERT INTO customers (name) VALUES ('inner')")
-    backend.checkpoint("inner")
-    at_inner = contents(pg_url)
-    shop.execute("UPDATE orders SET total = 0")
-
-    backend.rollback("outer")
-    assert contents(pg_url) == at_outer
-    backend.rollback("inner")
-    assert contents(pg_url) == at_inner
-    backend.rollback("outer")
-    assert contents(pg_url) == at_outer
+    assert_nested_rollbacks(
+        backend,
+        lambda: contents(pg_url),
+        lambda: shop.execute("INSERT INTO customers (name) VALUES ('inner')"),
+        lambda: shop.execute("UPDATE orders SET total = 0"),
+    )
 
 
 def test_an_open_app_transaction_blocks_a_restore_with_a_clear_message(pg_url, shop, app_connections):

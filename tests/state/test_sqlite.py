@@ -9,6 +9,7 @@ import pytest
 from replayqa.errors import ConfigError, RestoreBlockedError, UnsafeDatabaseError
 from replayqa.state import open_state
 from replayqa.state.sqlite import SQLiteBackend
+from tests.state.contract import assert_nested_rollbacks
 
 SCHEMA = """
 CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
@@ -78,16 +79,12 @@ def test_nested_checkpoints(tmp_path, app_connections):
     app = app_connections("sqlite", str(path))
     backend = open_state(f"sqlite:///{path}")
     backend.connect()
-    backend.checkpoint("outer")
-    outer = contents(path)
-    app.execute("INSERT INTO users (name) VALUES ('x')")
-    backend.checkpoint("inner")
-    inner = contents(path)
-    app.execute("DELETE FROM notes")
-    backend.rollback("outer")
-    assert contents(path) == outer
-    backend.rollback("inner")
-    assert contents(path) == inner
+    assert_nested_rollbacks(
+        backend,
+        lambda: contents(path),
+        lambda: app.execute("INSERT INTO users (name) VALUES ('x')"),
+        lambda: app.execute("DELETE FROM notes"),
+    )
     backend.disconnect()
 
 

@@ -192,24 +192,17 @@ def library_spec() -> dict[str, Any]:
     def one_of(ref: str) -> dict[str, Any]:
         return {"description": "OK", "content": {"application/json": {"schema": {"$ref": ref}}}}
 
+    def object_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+        """An inline JSON object body, as hand-written specs often have besides their $refs."""
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            schema["required"] = required
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
     book_param = id_param("book_id")
-    review_body = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["rating"],
-                    "properties": {
-                        "rating": {"type": "integer", "minimum": 1, "maximum": 5},
-                        "text": {"type": "string"},
-                    },
-                }
-            }
-        },
-    }
-    review_patch = json.loads(json.dumps(review_body))
-    del review_patch["content"]["application/json"]["schema"]["required"]
+    review_fields = {"rating": {"type": "integer", "minimum": 1, "maximum": 5}, "text": {"type": "string"}}
+    review_body = object_body(review_fields, ["rating"])
+    review_patch = object_body(review_fields, [])
     paths["/authors/{author_id}/books"] = {
         "parameters": [id_param("author_id")],
         "get": {
@@ -257,18 +250,7 @@ def library_spec() -> dict[str, Any]:
         },
         "post": {
             "operationId": "addShelfBook",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["book_id"],
-                            "properties": {"book_id": {"type": "integer"}},
-                        }
-                    }
-                },
-            },
+            "requestBody": object_body({"book_id": {"type": "integer"}}, ["book_id"]),
             "responses": {"201": array_of("#/components/schemas/Book"), "404": ERROR, "422": ERROR},
         },
     }
@@ -279,18 +261,9 @@ def library_spec() -> dict[str, Any]:
             "responses": {"204": {"description": "Removed"}, "404": ERROR},
         },
     }
-    loan_body = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["member_id", "book_id"],
-                    "properties": {"member_id": {"type": "integer"}, "book_id": {"type": "integer"}},
-                }
-            }
-        },
-    }
+    loan_body = object_body(
+        {"member_id": {"type": "integer"}, "book_id": {"type": "integer"}}, ["member_id", "book_id"]
+    )
     paths["/loans"] = {
         "get": {"operationId": "listLoans", "responses": {"200": array_of("#/components/schemas/Loan")}},
         "post": {
@@ -318,18 +291,9 @@ def library_spec() -> dict[str, Any]:
         "parameters": [book_param],
         "put": {
             "operationId": "setBookTags",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["tag_ids"],
-                            "properties": {"tag_ids": {"type": "array", "items": {"type": "integer"}}},
-                        }
-                    }
-                },
-            },
+            "requestBody": object_body(
+                {"tag_ids": {"type": "array", "items": {"type": "integer"}}}, ["tag_ids"]
+            ),
             "responses": {"200": one_of("#/components/schemas/Book"), "404": ERROR, "422": ERROR},
         },
     }
