@@ -124,7 +124,10 @@ def _serve(
     receive: Connection, ready: Connection, path: str, key: bytes, rules: RedactionRules, body_cap: int
 ) -> None:
     """The writer process: read until the recorder closes (or dies), then fold the file."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group; the proxy decides
+    # Ctrl+C, or a service manager's SIGTERM, reaches the whole process group: the proxy decides when
+    # to stop, and closing the pipe is what ends this process, after it has written everything.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         sink = ThreadSink(Path(path), key, rules, body_cap)
     except Exception as exc:  # the recorder reports it as it starts

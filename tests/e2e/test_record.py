@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
 import httpx
 import psycopg
+import pytest
 
 from replayqa.demo.run import spec_path
 from replayqa.record.storage import Recording
 from replayqa.state import open_state
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, wait_listening
 
 ADMIN = {"email": "admin@shop.test", "password": "admin-pass"}
 
@@ -310,3 +314,37 @@ def test_bad_input_gets_one_line_and_exit_2(cli, demo_shop, tmp_path):
 def test_record_needs_a_mode_or_an_upstream(cli):
     done = cli("record")
     assert done.returncode == 2 and "give --upstream URL" in done.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_whole_process_group_stops_cleanly_and_keeps_everything(
+    cli, demo_shop, tmp_path, sig
+):
+    """Ctrl+C and service managers signal every process of the group, the writer included."""
+    port = free_port()
+    command = [sys.executable, "-m", "replayqa", "record", "--listen", f"127.0.0.1:{port}"]
+    command += ["--upstream", demo_shop.base_url, "--db", demo_shop.db_url, "--out", "group.db"]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_listening(port, process)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for n in range(30):
+                assert client.get("/items", params={"n": n}).status_code == 200
+        os.killpg(process.pid, sig)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 0, err
+    shown = json.loads(cli("show", "group.db", "--json").stdout)
+    (session,) = shown["sessions"]
+    assert len(session["exchanges"]) == 30
+    assert [c["kind"] for c in shown["checkpoints"]] == ["start", "end"]

@@ -1,0 +1,10 @@
+"""The corpus: real third-party apps nobody here wrote, pinned, from several stacks."""
+
+from __future__ import annotations
+
+from bench.field.apps.base import FieldApp
+from bench.field.apps.datasette import Datasette
+from bench.field.apps.jupyter import JupyterServer
+from bench.field.apps.kinto import Kinto
+
+APPS: dict[str, type[FieldApp]] = {app.name: app for app in (Kinto, JupyterServer, Datasette)}

@@ -1,0 +1,382 @@
+"""One app through the whole loop: record, replay 3 times, plant faults, synth, and Schemathesis beside it.
+
+Every phase gets a fresh copy of the app on a fresh database, so each access
+log holds one tool's traffic and nothing else. replayqa is driven through its
+CLI with documented options only, as a user would drive it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from bench.field import accesslog
+from bench.field.apps.base import FieldApp, Instance, Postgres
+from bench.field.env import Process, Venv, free_port, venv, wait_port
+from bench.field.faults_addon import FAULTS, plant, shape
+from replayqa.record.storage import Recording
+
+SCHEMATHESIS = ("schemathesis==4.32.5",)
+REPLAYS = 3
+ADDON = Path(__file__).with_name("faults_addon.py")
+
+
+@dataclass
+class Context:
+    work: Path
+    postgres: Postgres
+    budget: float
+    quick: bool
+    say: Any = print
+
+
+def replayqa(*args: str, cwd: Path, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user types it, in its own folder (its .replayqa/ lands there)."""
+    return subprocess.run(
+        [sys.executable, "-m", "replayqa", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"},
+    )
+
+
+def run_app(app: FieldApp, ctx: Context) -> dict[str, Any]:
+    started = time.monotonic()
+    ctx.say(f"[{app.name}] installing {' '.join(app.requirements)} (cached)")
+    env = venv(app.name, app.requirements)
+    result: dict[str, Any] = {"version": env.version_of(app.package), "stack": app.stack}
+    result["replay"] = record_and_replay(app, env, ctx)
+    if app.has_spec:
+        result["synth"] = _synth(app, env, ctx)
+        result["schemathesis"] = _schemathesis(app, env, ctx)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+# -- record, replay, faults ------------------------------------------------------------------
+
+
+def record_and_replay(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
+    work = ctx.work / app.name / "replay"
+    instance = app.start(env, work / "app", ctx.postgres)
+    try:
+        app.prepare(instance)
+        ctx.say(f"[{app.name}] recording a scripted session through replayqa record")
+        recording = _record(app, instance, work)
+        out: dict[str, Any] = {"exchanges": len(_recorded_rows(recording)), "runs": REPLAYS, "clean": 0}
+        clean_prints: set[str] = set()
+        first_issues: list[dict[str, Any]] = []
+        for attempt in range(REPLAYS):
+            code, issues = _replay(app, instance, recording, instance.base_url, work)
+            out["clean"] += code == 0 and not issues
+            clean_prints |= {_signature(i) for i in issues}
+            if attempt == 0:
+                first_issues = issues
+            ctx.say(f"[{app.name}] replay {attempt + 1}/{REPLAYS}: exit {code}, {len(issues)} issue(s)")
+        out["noise"] = [_describe(i) for i in first_issues]
+        out.update(_faults(app, instance, recording, work, clean_prints, ctx))
+        return out
+    finally:
+        instance.stop()
+
+
+def _record(app: FieldApp, instance: Instance, work: Path) -> Path:
+    port = free_port()
+    recording = work / f"{app.name}.db"
+    recording.unlink(missing_ok=True)
+    args = ["record", "--listen", f"127.0.0.1:{port}", "--out", str(recording), "--name", app.name]
+    args += ["--mode", "regular"] if app.record_mode == "regular" else ["--upstream", instance.base_url]
+    if instance.db_url:
+        args += ["--db", instance.db_url]
+    proxy = Process([sys.executable, "-m", "replayqa", *args], work / "record.log", cwd=work).start()
+    try:
+        wait_port(port, proxy)
+        app.session(instance, f"http://127.0.0.1:{port}")
+    finally:
+        code = proxy.stop(signal.SIGINT, grace=30)  # Ctrl+C, as the tester stops it
+    if code != 0 or not recording.exists():
+        raise RuntimeError(f"replayqa record exited {code}:\n{proxy.tail()}")
+    return recording
+
+
+def _replay(
+    app: FieldApp, instance: Instance, recording: Path, base_url: str, work: Path
+) -> tuple[int, list[dict[str, Any]]]:
+    args = ["replay", str(recording), "--base-url", base_url, "--json", "--report-dir", str(work / "reports")]
+    if instance.db_url:
+        args += ["--db", instance.db_url]
+    for secret in app.secrets(instance):
+        args += ["--secret", secret]
+    done = replayqa(*args, cwd=work, timeout=600)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"replayqa replay exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    run = json.loads(done.stdout)
+    return done.returncode, [issue for journey in run["journeys"] for issue in journey["issues"]]
+
+
+def _signature(issue: dict[str, Any]) -> str:
+    return issue.get("fingerprint") or f"{issue['step']}|{issue['kind']}|{issue['error']}"
+
+
+def _describe(issue: dict[str, Any]) -> str:
+    return f"{issue['step']}: {issue['kind']}: {(issue.get('error') or '').splitlines()[0][:160]}"
+
+
+def _recorded_rows(recording: Path) -> list[dict[str, Any]]:
+    opened = Recording.open(recording)
+    try:
+        return list(opened.exchanges())
+    finally:
+        opened.close()
+
+
+def _applicable(rows: list[dict[str, Any]]) -> tuple[list[str], int, set[str]]:
+    """The recorded GET paths (ids as ``*``), how many to let through, and the faults with a target.
+
+    Decided from the recording alone, so a fault the replay never reached
+    (it stopped early) counts as missed, not as not applicable.
+    """
+    reads = [r for r in rows if r["method"] == "GET"]
+    skip = len(reads) // 2
+    later = reads[skip:]
+    applicable = set()
+    for fault in FAULTS:
+        if fault == "db_write_behind_same_response":
+            target = any(r["method"] == "POST" and 200 <= r["status"] < 300 for r in rows)
+        else:
+            target = any(
+                plant(fault, dict(r["response_headers"]).get("content-type", ""), r["response_body"] or "")
+                for r in later
+            )
+        if target:
+            applicable.add(fault)
+    return [shape(urlsplit(r["url"]).path) for r in reads], skip, applicable
+
+
+def _faults(
+    app: FieldApp, instance: Instance, recording: Path, work: Path, clean: set[str], ctx: Context
+) -> dict[str, Any]:
+    """Replay once per fault; a fault is caught when the replay reports an issue no clean replay had."""
+    caught, missed, planted = [], [], {}
+    reads, skip, applicable = _applicable(_recorded_rows(recording))
+    paths = work / "faults" / "recorded-reads.txt"
+    paths.parent.mkdir(parents=True, exist_ok=True)
+    paths.write_text("\n".join(sorted(set(reads))) + "\n")
+    for fault in sorted(applicable, key=FAULTS.index):
+        port = free_port()
+        log = work / "faults" / f"{fault}.jsonl"
+        log.unlink(missing_ok=True)
+        command = [
+            sys.executable,
+            "-c",
+            "from mitmproxy.tools.main import mitmdump; mitmdump()",
+            "--mode",
+            f"reverse:{instance.base_url}",
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            str(port),
+            "-q",
+            "-s",
+            str(ADDON),
+            "--set",
+            f"field_fault={fault}",
+            "--set",
+            f"field_fault_log={log}",
+            "--set",
+            f"field_fault_paths={paths}",
+            "--set",
+            f"field_fault_skip={skip}",
+        ]
+        proxy = Process(command, work / "faults" / f"{fault}.proxy.log").start()
+        try:
+            wait_port(port, proxy)
+            code, issues = _replay(app, instance, recording, f"http://127.0.0.1:{port}", work)
+        finally:
+            proxy.stop()
+        if log.exists():
+            planted[fault] = json.loads(log.read_text().splitlines()[0])
+        else:
+            planted[fault] = {"detail": "never planted: the replay stopped before reaching its target"}
+        new = [i for i in issues if _signature(i) not in clean]
+        (caught if code == 1 and new and log.exists() else missed).append(fault)
+        ctx.say(f"[{app.name}] fault {fault}: {'caught' if fault in caught else 'MISSED'}")
+    return {
+        "faults": len(caught) + len(missed),
+        "faults_caught": len(caught),
+        "missed": missed,
+        "not_applicable": [f for f in FAULTS if f not in applicable],
+        "planted": planted,
+    }
+
+
+# -- synth and Schemathesis, counted from the app's log ----------------------------------------
+
+
+def _spec_operations(instance: Instance, app: FieldApp) -> list[accesslog.Operation]:
+    assert instance.spec
+    if instance.spec.startswith("http"):
+        text = httpx.get(instance.spec, headers=instance.extra.get("spec_headers"), timeout=60).text
+    else:
+        text = Path(instance.spec).read_text()
+    return accesslog.operations(accesslog.load_spec(text))
+
+
+def _count(app: FieldApp, instance: Instance, since: int, ops: list[accesslog.Operation]) -> dict[str, Any]:
+    seen = accesslog.reach(ops, accesslog.hits(instance.log, app.log_pattern, since))
+    return {
+        "operations": seen.operations,
+        "ops_2xx": len(seen.ops_2xx),
+        "ops_500": len(seen.ops_500),
+        "requests": seen.requests,
+        "unmatched_requests": seen.unmatched,
+        "ops_500_list": sorted(seen.ops_500),
+    }
+
+
+def _synth(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
+    work = ctx.work / app.name / "synth"
+    instance = app.start(env, work / "app", ctx.postgres)
+    try:
+        app.prepare(instance)
+        ops = _spec_operations(instance, app)
+        since = instance.log_size()
+        ctx.say(f"[{app.name}] replayqa synth from the spec, {ctx.budget:.0f}s budget")
+        deadline = time.monotonic() + ctx.budget
+        common = ["--base-url", instance.base_url]
+        if instance.db_url:
+            common += ["--db", instance.db_url]
+        variables = [a for v in app.synth_vars(instance) for a in ("--var", v)]
+        out: dict[str, Any] = {}
+        journeys = work / "journeys"
+        shutil.rmtree(journeys, ignore_errors=True)
+        try:
+            synth = replayqa(
+                "synth",
+                "--spec",
+                instance.spec or "",
+                "--out",
+                str(journeys),
+                *common,
+                *variables,
+                cwd=work,
+                timeout=ctx.budget,
+            )
+            out["synth_exit"] = synth.returncode
+            if synth.returncode == 2:
+                out["error"] = (synth.stderr.strip().splitlines() or ["?"])[-1][:300]
+        except subprocess.TimeoutExpired:
+            out["synth_exit"] = None
+            out["error"] = f"synth did not finish within the {ctx.budget:.0f}s budget"
+        issues: list[dict[str, Any]] = []
+        left = deadline - time.monotonic()
+        if journeys.is_dir() and any(journeys.iterdir()) and left > 1:
+            try:
+                run = replayqa(
+                    "run",
+                    str(journeys),
+                    *common,
+                    "--spec",
+                    instance.spec or "",
+                    *variables,
+                    "--json",
+                    cwd=work,
+                    timeout=left,
+                )
+                if run.returncode in (0, 1):
+                    issues = [i for j in json.loads(run.stdout)["journeys"] for i in j["issues"]]
+                else:
+                    out["run_error"] = (run.stderr.strip().splitlines() or ["?"])[-1][:300]
+            except subprocess.TimeoutExpired:
+                out["run_error"] = "the kept journeys did not finish within the budget"
+        prints = {_signature(i): _describe(i) for i in issues}
+        out.update(_count(app, instance, since, ops))
+        out["fingerprints"] = len(prints)
+        out["fingerprint_list"] = prints
+        return out
+    finally:
+        instance.stop()
+
+
+def _schemathesis(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
+    work = ctx.work / app.name / "schemathesis"
+    tool = venv("schemathesis", SCHEMATHESIS)
+    instance = app.start(env, work / "app", ctx.postgres)
+    try:
+        app.prepare(instance)
+        ops = _spec_operations(instance, app)
+        since = instance.log_size()
+        ctx.say(f"[{app.name}] Schemathesis, all phases, {ctx.budget:.0f}s budget")
+        reports = work / "reports"
+        shutil.rmtree(reports, ignore_errors=True)
+        command = [
+            tool.bin("schemathesis"),
+            "run",
+            instance.spec or "",
+            *_where(instance),
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--max-time",
+            str(int(ctx.budget)),
+            "--seed",
+            "42",
+            "--request-timeout",
+            "30",
+            "--generation-database",
+            "none",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(reports),
+            *app.schemathesis_args(instance),
+        ]
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=ctx.budget * 2 + 60, cwd=work
+            )
+            (work / "schemathesis.out").write_text(done.stdout + done.stderr)
+            out: dict[str, Any] = {"exit": done.returncode}
+        except subprocess.TimeoutExpired:
+            out = {"exit": None, "error": "Schemathesis overran twice its budget"}
+        out.update(_count(app, instance, since, ops))
+        out["failures"] = _junit_failures(reports)
+        out["version"] = tool.version_of("schemathesis")
+        return out
+    finally:
+        instance.stop()
+
+
+def _where(instance: Instance) -> list[str]:
+    """A spec at a URL names its server; one saved to a file needs the base URL and its base path."""
+    assert instance.spec
+    if instance.spec.startswith("http"):
+        return ["--origin", instance.base_url]
+    spec = accesslog.load_spec(Path(instance.spec).read_text())
+    return ["--url", instance.base_url + accesslog.base_path(spec)]
+
+
+def _junit_failures(reports: Path) -> int | None:
+    files = list(reports.glob("*.xml"))
+    if not files:
+        return None
+    total = 0
+    for file in files:
+        root = ET.parse(file).getroot()
+        total += sum(
+            1 for case in root.iter("testcase") for child in case if child.tag in ("failure", "error")
+        )
+    return total
