@@ -358,9 +358,7 @@ class _ReplayAction:
                 pattern = re.compile(rf"(?<![\w-]){re.escape(recorded)}(?![\w-])")
                 value = pattern.sub(_text(new).replace("\\", "\\\\"), value)
         secret = self.secrets.get(name.lower())
-        if secret is not None and _PLACEHOLDER.search(value):
-            value = _PLACEHOLDER.sub(lambda _: secret, value)
-        return value
+        return fill_secret(value, secret) if secret is not None else value
 
     def _rebind_body(self, body: str | None) -> str | None:
         if body is None:
@@ -396,6 +394,22 @@ class _ReplayAction:
         for location, value in wanted.items():
             if location in new:
                 self.group.values[value] = _typed(new[location], location)
+
+
+def fill_secret(value: str, secret: str) -> str:
+    """Put ``--secret``'s value where the recording has a placeholder.
+
+    A header keeps its scheme when redacted (``Basic [redacted]``), and users
+    give either the credential alone or the whole value as they would type the
+    header (``--secret "authorization=Basic dXNlcjpwdw=="``): both must work.
+    """
+    match = _PLACEHOLDER.search(value)
+    if match is None:
+        return value
+    scheme = value[: match.start()].strip()
+    if scheme and secret.lower().startswith(scheme.lower() + " "):
+        return secret
+    return _PLACEHOLDER.sub(lambda _: secret, value)
 
 
 def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
