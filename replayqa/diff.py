@@ -5,7 +5,9 @@ A difference is reported only when it means something:
 * values that were rebound (generated ids, tokens) are compared *through the
   binding*: recorded 5 and replayed 7 are equal when the replay's id 5 is 7;
 * values of a noisy format (timestamps, UUIDs, JWTs, hashes, ETags, redacted
-  placeholders) are equal to any value of the same format;
+  placeholders) are equal to any value of the same format; so are two epoch
+  times (seconds, milliseconds, microseconds or nanoseconds since 1970) held
+  under a name that says time (``last_modified``, ``created_at``, ``ts``...);
 * noise rules (JSON path, optionally per operation) silence known noise.
 
 JSON arrays of objects with an identity key (``id``, ``uuid``, ``key``...) are
@@ -144,7 +146,9 @@ class Comparer:
             return found
         if isinstance(old, list) and isinstance(new, list):
             return self._lists(old, new, path)
-        return [] if self.equal(old, new) else [Difference("body", path, "changed", old, new)]
+        if self.equal(old, new) or same_instant_kind(path.rsplit(".", 1)[-1], old, new):
+            return []
+        return [Difference("body", path, "changed", old, new)]
 
     def _lists(self, old: list[Any], new: list[Any], path: str) -> list[Difference]:
         key = _identity_key(old, new)
@@ -218,6 +222,7 @@ class Comparer:
                     if not (
                         self.equal(value, new_row.get(column))
                         or self.equal(_number(value), _number(new_row.get(column)))
+                        or same_instant_kind(column, value, new_row.get(column))
                     ):
                         found.append(
                             Difference("db", f"{table}/{key}/{column}", "changed", value, new_row.get(column))
@@ -231,6 +236,29 @@ class Comparer:
 
 
 _NOT_JSON = object()
+_TIME_NAME = re.compile(r"time|date|modified|created|updated|expires|since|stamp|(^|_)(at|ts|on)$", re.I)
+_EPOCH = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01, in seconds
+
+
+def same_instant_kind(name: str, old: Any, new: Any) -> bool:
+    """Both are epoch times of the same unit under a name that says time: noise, like ISO timestamps.
+
+    The name is required because a bare number in that range may be a count
+    or an amount; ``last_modified: 1795997581649`` is a time by both tests.
+    """
+    if not _TIME_NAME.search(name.strip("[]")):
+        return False
+    units = [_epoch_unit(_number(value)) for value in (old, new)]
+    return units[0] is not None and units[0] == units[1]
+
+
+def _epoch_unit(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    for unit, scale in enumerate((1, 1_000, 1_000_000, 1_000_000_000)):
+        if _EPOCH[0] * scale <= value <= _EPOCH[1] * scale:
+            return unit
+    return None
 
 
 def _json(text: str | None) -> Any:

@@ -122,3 +122,15 @@ def test_noise_formats():
     assert noise_format('W/"abc"') == "etag"
     assert noise_format("d41d8cd98f00b204e9800998ecf8427e") == "hash"
     assert noise_format("paid") is None and noise_format(5) is None
+
+
+def test_epoch_times_under_a_time_name_are_noise_and_other_numbers_are_not():
+    old = response(mutated(last_modified=1795997581649, updated_ts=1795997581, amount=1795997581649))
+    new = response(mutated(last_modified=1795997584066, updated_ts=1795997599, amount=1795997584066))
+    assert [d.path for d in Comparer({"5": 5}).responses(old, new)] == ["$.amount"]
+    # a time that changes unit (ms to s) or stops being a time is still a difference
+    broken = response(mutated(last_modified=1795997584, updated_ts="soon", amount=1795997581649))
+    assert [d.path for d in Comparer({"5": 5}).responses(old, broken)] == ["$.last_modified", "$.updated_ts"]
+    rows = {"records": {"a": {"id": "a", "last_modified": 1795997581649}}}
+    later = {"records": {"a": {"id": "a", "last_modified": 1795997584066}}}
+    assert Comparer().tables(rows, later) == []
