@@ -94,7 +94,28 @@ class Comparer:
         if key in self.bindings and _text(self.bindings[key]) == _text(replayed):
             return True
         shape = noise_format(recorded)
-        return shape is not None and (shape == "redacted" or noise_format(replayed) == shape)
+        if shape is not None:
+            return shape == "redacted" or noise_format(replayed) == shape
+        return (
+            isinstance(recorded, str) and isinstance(replayed, str) and self.same_but_ids(recorded, replayed)
+        )
+
+    def same_but_ids(self, recorded: str, replayed: str) -> bool:
+        """Equal once the generated ids inside are accounted for: ``/records/<uuid>``, ``<uuid>|write``.
+
+        A bound id must be its replayed value; an id no later request used (so
+        never bound) may be any id of the same shape.
+        """
+        if not _EMBEDDED_ID.search(recorded):
+            return False
+        parts, last = [], 0
+        for match in _EMBEDDED_ID.finditer(recorded):
+            parts.append(re.escape(recorded[last : match.start()]))
+            bound = self.bindings.get(match.group())
+            parts.append(re.escape(_text(bound)) if bound is not None else _EMBEDDED_ID.pattern)
+            last = match.end()
+        parts.append(re.escape(recorded[last:]))
+        return re.fullmatch("".join(parts), replayed) is not None
 
     def silenced(self, path: str, operation: str | None) -> bool:
         return any(rule.matches(path, operation) for rule in self.rules)
@@ -124,7 +145,7 @@ class Comparer:
             return []
         old, new = _json(recorded), _json(replayed)
         if old is _NOT_JSON or new is _NOT_JSON:
-            if (recorded or "") != (replayed or "") and not self.silenced("$", operation):
+            if not same_text_but_noise(recorded or "", replayed or "") and not self.silenced("$", operation):
                 return [Difference("body", "$", "changed", _excerpt(recorded), _excerpt(replayed))]
             return []
         return [d for d in self.json(old, new, "$") if not self.silenced(d.path, operation)]
@@ -146,7 +167,8 @@ class Comparer:
             return found
         if isinstance(old, list) and isinstance(new, list):
             return self._lists(old, new, path)
-        if self.equal(old, new) or same_instant_kind(path.rsplit(".", 1)[-1], old, new):
+        name = path.rsplit(".", 1)[-1]
+        if self.equal(old, new) or same_instant_kind(name, old, new) or both_durations(name, old, new):
             return []
         return [Difference("body", path, "changed", old, new)]
 
@@ -170,6 +192,8 @@ class Comparer:
             recorded_key = _text(item.get(key))
             target = self.bindings.get(recorded_key, item.get(key))
             hit = replayed.get(_text(target))
+            if hit is None or hit[0] in matched:
+                hit = self._same_shape_key(item.get(key), new, key, matched)
             if hit is None:
                 found.append(Difference("body", f"{path}[{index}]", "removed", item, None))
                 continue
@@ -181,6 +205,20 @@ class Comparer:
             if i not in matched
         )
         return found
+
+    def _same_shape_key(
+        self, recorded: Any, new: list[Any], key: str, matched: set[int]
+    ) -> tuple[int, Any] | None:
+        """The first unmatched item whose generated id has the recorded one's shape (server ids differ)."""
+        shape = noise_format(recorded)
+        if shape is None or _text(recorded) in self.bindings:
+            return None
+        replayed_keys = {_text(v) for v in self.bindings.values()}
+        for index, item in enumerate(new):
+            value = item.get(key)
+            if index not in matched and noise_format(value) == shape and _text(value) not in replayed_keys:
+                return index, item
+        return None
 
     def _header_equal(self, old: str | None, new: str | None) -> bool:
         if old is None or new is None:
@@ -212,6 +250,16 @@ class Comparer:
             for key, row in old_rows.items():
                 target = _text(self.bindings.get(key, key))
                 new_row = new_rows.get(target)
+                if new_row is None or target in seen:
+                    target = next(
+                        (
+                            k
+                            for k in new_rows
+                            if k not in seen and k not in old_rows and self.same_but_ids(key, k)
+                        ),
+                        "",
+                    )
+                    new_row = new_rows.get(target)
                 if new_row is None:
                     found.append(Difference("db", f"{table}/{key}", "removed", row, None))
                     continue
@@ -236,7 +284,12 @@ class Comparer:
 
 
 _NOT_JSON = object()
+#: A server-generated id inside a longer string (a path, a composite key): a UUID.
+_EMBEDDED_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TIME_NAME = re.compile(r"time|date|modified|created|updated|expires|since|stamp|(^|_)(at|ts|on)$", re.I)
+_DURATION_NAME = re.compile(r"(^|_)(ms|millis|duration|elapsed|took|latency)$|_ms$|^time_taken$", re.I)
+_WORDS = re.compile(r"(\W+)")
+_RANDOM = re.compile(r"[0-9a-f]{8,}|[0-9A-F]{8,}|[A-Za-z0-9_]{16,}")  # hex, or a long mixed token
 _EPOCH = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01, in seconds
 
 
@@ -250,6 +303,29 @@ def same_instant_kind(name: str, old: Any, new: Any) -> bool:
         return False
     units = [_epoch_unit(_number(value)) for value in (old, new)]
     return units[0] is not None and units[0] == units[1]
+
+
+def both_durations(name: str, old: Any, new: Any) -> bool:
+    """How long the server took (``query_ms``, ``elapsed``) differs on every run: noise."""
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (old, new))
+    return numbers and _DURATION_NAME.search(name) is not None
+
+
+def same_text_but_noise(old: str, new: str) -> bool:
+    """A text body (HTML, plain text) equal but for tokens that are random by shape: a form's CSRF
+    token, a nonce, a hash, an epoch time. Words, numbers and markup must be the same."""
+    if old == new:
+        return True
+    old_tokens, new_tokens = _WORDS.split(old), _WORDS.split(new)
+    if len(old_tokens) != len(new_tokens):
+        return False
+    return all(a == b or _random_pair(a, b) for a, b in zip(old_tokens, new_tokens, strict=True))
+
+
+def _random_pair(old: str, new: str) -> bool:
+    if _epoch_unit(_number(old)) is not None and _epoch_unit(_number(old)) == _epoch_unit(_number(new)):
+        return True
+    return len(old) == len(new) and all(_RANDOM.fullmatch(t) and re.search(r"\d", t) for t in (old, new))
 
 
 def _epoch_unit(value: Any) -> int | None:

@@ -134,3 +134,43 @@ def test_epoch_times_under_a_time_name_are_noise_and_other_numbers_are_not():
     rows = {"records": {"a": {"id": "a", "last_modified": 1795997581649}}}
     later = {"records": {"a": {"id": "a", "last_modified": 1795997584066}}}
     assert Comparer().tables(rows, later) == []
+
+
+U1, U2, U3 = (f"{n}0000000-1111-4222-8333-444444444444" for n in (1, 2, 3))
+N1, N2, N3 = (f"{n}aaaaaaa-1111-4222-8333-444444444444" for n in (7, 8, 9))
+
+
+def test_generated_ids_no_request_used_pair_up_by_shape_and_order():
+    """Server-made UUIDs that were never bound still match: the rest of each item is compared."""
+    old = [{"id": U1, "name": "kettle"}, {"id": U2, "name": "teapot"}, {"id": U3, "name": "mug"}]
+    new = [{"id": N1, "name": "kettle"}, {"id": N2, "name": "teapot"}, {"id": N3, "name": "mug"}]
+    comparer = Comparer({U1: N1})  # only the first was used by a later request
+    assert comparer.json(old, new, "$") == []
+    assert comparer.json({"url": f"/records/{U2}"}, {"url": f"/records/{N2}"}, "$") == []
+    # a bound id must still be its replayed value, inside a string too
+    assert comparer.json({"url": f"/records/{U1}"}, {"url": f"/records/{N2}"}, "$") != []
+    # a list in another order is a difference, not a silent re-pairing
+    swapped = [new[0], new[2], new[1]]
+    assert [d.path for d in comparer.json(old, swapped, "$")] == ["$[1].name", "$[2].name"]
+
+
+def test_database_keys_holding_generated_ids_match_by_shape():
+    recorded = {"acl": {f"/records/{U1}|write": {"object": f"/records/{U1}", "perm": "write"}}}
+    replayed = {"acl": {f"/records/{N1}|write": {"object": f"/records/{N1}", "perm": "write"}}}
+    assert Comparer().tables(recorded, replayed) == []
+    changed = {"acl": {f"/records/{N1}|write": {"object": f"/records/{N1}", "perm": "read"}}}
+    assert [d.path for d in Comparer().tables(recorded, changed)] == [f"acl//records/{U1}|write/perm"]
+
+
+def test_a_page_differs_from_its_recording_only_where_it_says_something():
+    page = '<form><input type="hidden" name="_xsrf" value="2|0f61e356|aae15210b2bd9dd6c17b91ef620c849f|1795997901"/>'
+    again = '<form><input type="hidden" name="_xsrf" value="2|e88f29dc|ec75fce0a335711352b2d6e5be7da3af|1795997904"/>'
+    html = {"Content-Type": "text/html"}
+    assert Comparer().responses(HttpResponse(200, html, page), HttpResponse(200, html, again)) == []
+    worded = page.replace("hidden", "visible")
+    assert Comparer().responses(HttpResponse(200, html, page), HttpResponse(200, html, worded)) != []
+
+
+def test_how_long_the_server_took_is_noise():
+    old, new = response(mutated(query_ms=16.4, elapsed=3)), response(mutated(query_ms=7.5, elapsed=9))
+    assert Comparer({"5": 5}).responses(old, new) == []
