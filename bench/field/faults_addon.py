@@ -34,6 +34,7 @@ FAULTS = (
     "content_type_changed",
     "db_write_behind_same_response",
 )
+STATUS_FAULTS = {"status_500": 500, "status_404": 404}
 _NOT_PLAIN = re.compile(
     r"(^|_)(id|uuid|token|etag|hash|secret)$|time|date|modified|created|updated|_at$", re.I
 )
@@ -84,18 +85,14 @@ class FaultInjector:
             return shape(path) in listed.read().splitlines()
 
     def _mutate(self, fault: str, response: http.Response) -> str | None:
-        if fault == "status_500":
-            response.status_code = 500
-            return "status 500"
-        if fault == "status_404":
-            response.status_code = 404
-            return "status 404"
         content_type = response.headers.get("content-type", "")
-        planted = plant(fault, content_type, response.get_text() or "")
+        planted = plant(fault, response.status_code, content_type, response.get_text() or "")
         if planted is None:
             return None
         detail, text = planted
-        if fault == "content_type_changed":
+        if fault in STATUS_FAULTS:
+            response.status_code = STATUS_FAULTS[fault]
+        elif fault == "content_type_changed":
             response.headers["content-type"] = "text/plain; charset=utf-8"
         else:
             response.set_text(text)
@@ -123,10 +120,12 @@ class FaultInjector:
                 out.write(json.dumps(entry) + "\n")
 
 
-def plant(fault: str, content_type: str, text: str) -> tuple[str, str] | None:
-    """(what was changed, the new body) for a body fault, or None where it finds nothing to change."""
-    if fault in ("status_500", "status_404"):
-        return fault.replace("_", " "), text
+def plant(fault: str, status: int, content_type: str, text: str) -> tuple[str, str] | None:
+    """(what was changed, the new body), or None where the fault would change nothing here."""
+    if fault in STATUS_FAULTS:
+        return (
+            (f"status {status} -> {STATUS_FAULTS[fault]}", text) if status != STATUS_FAULTS[fault] else None
+        )
     if "json" not in content_type:
         return None
     if fault == "content_type_changed":

@@ -158,13 +158,14 @@ def _applicable(rows: list[dict[str, Any]]) -> tuple[list[str], int, set[str]]:
         if fault == "db_write_behind_same_response":
             target = any(r["method"] == "POST" and 200 <= r["status"] < 300 for r in rows)
         else:
-            target = any(
-                plant(fault, dict(r["response_headers"]).get("content-type", ""), r["response_body"] or "")
-                for r in later
-            )
+            target = any(plant(fault, r["status"], _content_type(r), r["response_body"] or "") for r in later)
         if target:
             applicable.add(fault)
     return [shape(urlsplit(r["url"]).path) for r in reads], skip, applicable
+
+
+def _content_type(row: dict[str, Any]) -> str:
+    return next((v for k, v in row["response_headers"] if k.lower() == "content-type"), "")
 
 
 def _faults(
