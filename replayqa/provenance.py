@@ -17,9 +17,11 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+_NOT_JSON = object()
 _DELIMITERS = re.compile(r"([/?&=;,:\s\"'])")
 _PLACEHOLDER = re.compile(r"\[redacted:[0-9a-f]+\]")  # one token, though it holds a ':'
 
@@ -80,11 +82,47 @@ def produced_values(
                 for segment in urlsplit(value).path.split("/"):
                     if traceable(segment):
                         yield "header:location", segment
-    parsed = parse_json(body)
-    if parsed is not None:
+    parsed = parse_json(body, _NOT_JSON)
+    if parsed is _NOT_JSON:
+        for location, value in _page_values(body or ""):
+            if traceable(value):
+                yield location, value
+    elif parsed is not None:
         for path, value in _leaves(parsed):
             if traceable(value):
                 yield f"body:{path}", _text(value)
+
+
+class _PageValues(HTMLParser):
+    """Hidden form fields and meta tags: where server-rendered pages hand out CSRF tokens."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        name = named.get("name")
+        if tag == "input" and name and named.get("type", "").lower() == "hidden" and named.get("value"):
+            self.found.append((f"html:input:{name}", named["value"] or ""))
+        elif tag == "meta" and name and named.get("content"):
+            self.found.append((f"html:meta:{name}", named["content"] or ""))
+
+
+def _page_values(body: str) -> list[tuple[str, str]]:
+    if "<input" not in body and "<meta" not in body:
+        return []
+    parser = _PageValues()
+    parser.feed(body)
+    return parser.found
+
+
+def form_fields(headers: Iterable[tuple[str, str]], body: str | None) -> list[tuple[str, str]] | None:
+    """A url-encoded form body's fields, in order; None for any other body."""
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    if body is None or "application/x-www-form-urlencoded" not in content_type.lower():
+        return None
+    return parse_qsl(body, keep_blank_values=True)
 
 
 def sent_values(
@@ -108,6 +146,9 @@ def sent_values(
         elif lower in ("authorization", "if-match", "if-none-match") or lower.startswith("x-"):
             for token in _tokens(value):
                 yield f"header:{lower}", token
+    for key, value in form_fields(headers, body) or ():
+        for token in _tokens(value):
+            yield f"form:{key}", token
     parsed = parse_json(body)
     if parsed is not None:
         for path, value in _leaves(parsed):

@@ -28,7 +28,7 @@ from replayqa.errors import ConfigError, ReplayqaError
 from replayqa.events import Listener
 from replayqa.logs import LogFile
 from replayqa.model import Check, HttpResponse, Issue, Journey, JourneyResult, Node, RunResult, Severity, Step
-from replayqa.provenance import Binding, produced_values, trace
+from replayqa.provenance import Binding, form_fields, produced_values, trace
 from replayqa.record.storage import Recording, write_meta
 from replayqa.redact import stable_placeholders
 from replayqa.runner import JourneyRunner
@@ -306,7 +306,11 @@ class _ReplayAction:
         headers = {
             k: self._rebind_text(k, v) for k, v in row["request_headers"] if k.lower() not in _HOP_BY_HOP
         }
-        body = self._rebind_body(row["request_body"])
+        fields = form_fields(row["request_headers"], row["request_body"])
+        if fields is not None:  # a form: each field rebound by its name, then encoded again
+            body: str | None = urlencode([(k, self._rebind_value(k, v)) for k, v in fields])
+        else:
+            body = self._rebind_body(row["request_body"])
         response = client.request(
             row["method"],
             path + (f"?{query}" if query else ""),
@@ -359,6 +363,10 @@ class _ReplayAction:
                 value = pattern.sub(_text(new).replace("\\", "\\\\"), value)
         secret = self.secrets.get(name.lower())
         return fill_secret(value, secret) if secret is not None else value
+
+    def _rebind_value(self, name: str, value: str) -> str:
+        new = self._new_value(value)
+        return _text(new) if new is not None else self._rebind_text(name, value)
 
     def _rebind_body(self, body: str | None) -> str | None:
         if body is None:

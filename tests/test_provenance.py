@@ -64,3 +64,26 @@ def test_sent_values_by_location():
     )
     assert ("path", "4242") in found and ("query:since", "2026-01-01") in found
     assert ("header:if-match", '"etag-99"') in found
+
+
+def test_a_form_posts_the_csrf_token_its_page_handed_out_in_a_hidden_field_or_meta_tag():
+    page = (
+        '<html><head><meta name="csrf-token" content="m3ta-t0ken-99"></head><body><form method="post">'
+        '<input type="hidden" name="_xsrf" value="2|0f61e356|aae15210|1795997901"/>'
+        '<input type="password" name="password"></form></body></html>'
+    )
+    form = [("Content-Type", "application/x-www-form-urlencoded")]
+    rows = [
+        row("GET", "http://a/login", response=page, response_headers=[("Content-Type", "text/html")]),
+        row(
+            "POST",
+            "http://a/login",
+            302,
+            body="_xsrf=2%7C0f61e356%7Caae15210%7C1795997901&password=pw",
+            headers=form,
+        ),
+        row("POST", "http://a/api/notes", 201, headers=[("X-CSRF-Token", "m3ta-t0ken-99")]),
+    ]
+    bindings = {(b.exchange, b.location, b.value): b.source for b in trace(rows)}
+    assert bindings[(1, "form:_xsrf", "2|0f61e356|aae15210|1795997901")] == Source(0, "html:input:_xsrf")
+    assert bindings[(2, "header:x-csrf-token", "m3ta-t0ken-99")] == Source(0, "html:meta:csrf-token")

@@ -5,7 +5,8 @@ replayqa replays a recording through it. One fault per run, applied once:
 the response faults go to a read (GET) of one of the recorded paths (ids
 replaced by ``*``, so rebound ids still match), past the first
 ``field_fault_skip`` of them so the fault lands mid-session rather than on
-the first request; the database fault goes to the first successful POST. Each application is written as a JSON
+the first request; the database fault repeats the first successful POST that the app accepts
+a second time, behind the first answer. Each application is written as a JSON
 line to ``field_fault_log``, so the suite knows what was planted and where,
 and a fault that found nothing to change is counted as not applicable
 rather than as caught or missed.
@@ -66,8 +67,9 @@ class FaultInjector:
             return
         if fault == "db_write_behind_same_response":
             if flow.request.method == "POST" and 200 <= flow.response.status_code < 300:
-                await self._send_again(flow)
-                self._applied(flow, "the same POST was sent to the app a second time")
+                status = await self._send_again(flow)
+                if 200 <= status < 300:  # a repeat the app refused wrote nothing: try the next POST
+                    self._applied(flow, f"the same POST was sent to the app a second time ({status})")
             return
         if flow.request.method != "GET" or not self._recorded(flow.request.path):
             return
@@ -98,14 +100,15 @@ class FaultInjector:
             response.set_text(text)
         return detail
 
-    async def _send_again(self, flow: http.HTTPFlow) -> None:
+    async def _send_again(self, flow: http.HTTPFlow) -> int:
         headers = {
             k: v for k, v in flow.request.headers.items() if k.lower() not in ("content-length", "host")
         }
         async with httpx.AsyncClient(timeout=30) as client:
-            await client.request(
+            again = await client.request(
                 flow.request.method, flow.request.url, headers=headers, content=flow.request.raw_content
             )
+        return again.status_code
 
     def _applied(self, flow: http.HTTPFlow, detail: str) -> None:
         self.applied = True
