@@ -963,7 +963,9 @@ def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 @main.command()
-@click.option("--spec", required=True, help="OpenAPI 3.0/3.1 spec, a file or URL, JSON or YAML.")
+@click.option(
+    "--spec", required=True, help="OpenAPI 3.0/3.1 or Swagger 2.0 spec, a file or URL, JSON or YAML."
+)
 @click.argument("recordings", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--out",

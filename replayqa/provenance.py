@@ -103,7 +103,7 @@ class _PageValues(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         named = dict(attrs)
         name = named.get("name")
-        if tag == "input" and name and named.get("type", "").lower() == "hidden" and named.get("value"):
+        if tag == "input" and name and (named.get("type") or "").lower() == "hidden" and named.get("value"):
             self.found.append((f"html:input:{name}", named["value"] or ""))
         elif tag == "meta" and name and named.get("content"):
             self.found.append((f"html:meta:{name}", named["content"] or ""))

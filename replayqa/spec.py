@@ -20,10 +20,11 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from replayqa.errors import ConfigError
 from replayqa.model import Exchange, HttpRequest, HttpResponse
+from replayqa.swagger import is_swagger2, to_openapi3
 
 
 def load_spec_document(source: str | Path) -> dict[str, Any]:
-    """Read a spec from a file or URL, JSON or YAML."""
+    """Read a spec from a file or URL, JSON or YAML; Swagger 2.0 comes back as OpenAPI 3.0."""
     text_source = str(source)
     try:
         if text_source.startswith(("http://", "https://")):
@@ -36,8 +37,13 @@ def load_spec_document(source: str | Path) -> dict[str, Any]:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"OpenAPI spec {text_source} is not valid JSON or YAML: {exc}") from exc
+    if is_swagger2(document):
+        return to_openapi3(document)
     if not isinstance(document, dict) or "openapi" not in document:
-        raise ConfigError(f"{text_source} is not an OpenAPI 3 document (no 'openapi' field)")
+        raise ConfigError(
+            f"{text_source} is not an OpenAPI document (no 'openapi' or 'swagger' field): "
+            "give the app's OpenAPI 3 or Swagger 2.0 spec"
+        )
     return document
 
 

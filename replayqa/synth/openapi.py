@@ -8,7 +8,6 @@ walkers stop at a depth limit.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,6 @@ from replayqa.errors import ConfigError
 from replayqa.spec import load_spec_document
 
 METHODS = ("get", "post", "put", "patch", "delete")
-_SWAGGER_HINT = (
-    "convert it to OpenAPI 3 first, e.g. `npx swagger2openapi {src} -o openapi.yaml` "
-    "or paste it into https://editor.swagger.io (Edit > Convert to OpenAPI 3)"
-)
 
 
 def pointer(parts: Iterator[Any] | list[Any] | tuple[Any, ...]) -> str:
@@ -32,15 +27,7 @@ def pointer(parts: Iterator[Any] | list[Any] | tuple[Any, ...]) -> str:
 def load_document(source: str | Path) -> dict[str, Any]:
     """Read and validate a spec; every error is one line with the pointer of the bad place."""
     text = str(source)
-    try:
-        document = load_spec_document(source)
-    except ConfigError as exc:
-        if "no 'openapi' field" in str(exc) and _is_swagger(source):
-            raise ConfigError(
-                f"{text} is Swagger 2.0, which synth does not read: " + _SWAGGER_HINT.format(src=text)
-            ) from None
-        raise
-    document = _string_keys(document)
+    document = _string_keys(load_spec_document(source))
     version = str(document.get("openapi"))
     if not version.startswith(("3.0", "3.1")):
         raise ConfigError(f"{text}: OpenAPI {version} is not supported; synth reads OpenAPI 3.0 and 3.1")
@@ -58,14 +45,6 @@ def _string_keys(node: Any) -> Any:
     if isinstance(node, list):
         return [_string_keys(v) for v in node]
     return node
-
-
-def _is_swagger(source: str | Path) -> bool:
-    try:
-        text = Path(source).read_text(encoding="utf-8")[:2000] if Path(str(source)).is_file() else ""
-    except OSError:
-        return False
-    return bool(re.search(r"""["']?swagger["']?\s*:\s*["']?2""", text))
 
 
 def check_refs(document: dict[str, Any], source: str) -> None:

@@ -52,10 +52,44 @@ def test_missing_paths(tmp_path):
         load_document(write(tmp_path, document, "spec.json"))
 
 
-def test_swagger_2_is_refused_with_how_to_convert(tmp_path):
-    path = write(tmp_path, {"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": {}})
-    with pytest.raises(ConfigError, match=r"Swagger 2\.0.*swagger2openapi"):
-        load_document(path)
+def test_swagger_2_is_read_as_openapi_3(tmp_path):
+    """Bodies, forms, refs, the base path and Basic auth all survive the conversion."""
+    path = write(tmp_path, SWAGGER)
+    api = Api(load_document(path), "spec")
+    operations = {o.key: o for o in api.operations}
+    create = operations["POST /buckets/{bid}/records"]
+    assert create.body_type == "application/json"
+    assert api.properties(create.body_schema)["data"]["type"] == "object"
+    assert [p.name for p in create.path_params] == ["bid"]
+    upload = operations["POST /upload"]
+    assert upload.body_type == "multipart/form-data"
+    assert api.document["servers"] == [{"url": "/v1"}]
+    assert api.document["components"]["securitySchemes"]["basic"] == {"type": "http", "scheme": "basic"}
+
+
+SWAGGER = {
+    "swagger": "2.0",
+    "info": {"title": "t", "version": "1"},
+    "basePath": "/v1",
+    "securityDefinitions": {"basic": {"type": "basic"}},
+    "definitions": {"Record": {"type": "object", "properties": {"data": {"type": "object"}}}},
+    "paths": {
+        "/buckets/{bid}/records": {
+            "parameters": [{"name": "bid", "in": "path", "required": True, "type": "string"}],
+            "post": {
+                "parameters": [{"name": "body", "in": "body", "schema": {"$ref": "#/definitions/Record"}}],
+                "responses": {201: {"description": "made", "schema": {"$ref": "#/definitions/Record"}}},
+            },
+        },
+        "/upload": {
+            "post": {
+                "consumes": ["multipart/form-data"],
+                "parameters": [{"name": "file", "in": "formData", "type": "file", "required": True}],
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+    },
+}
 
 
 def test_schema_errors_point_at_the_location(tmp_path):
