@@ -78,10 +78,10 @@ def produced_values(
                 yield f"cookie:{cookie.strip()}", rest.strip()
         elif lower in ("location", "etag", "x-csrf-token", "x-request-id") and traceable(value):
             yield f"header:{lower}", value
-            if lower == "location":
-                for segment in urlsplit(value).path.split("/"):
+            if lower == "location":  # each path segment has a place of its own: /carts/{id}/items
+                for index, segment in enumerate(urlsplit(value).path.split("/")):
                     if traceable(segment):
-                        yield "header:location", segment
+                        yield f"header:location/{index}", segment
     parsed = parse_json(body, _NOT_JSON)
     if parsed is _NOT_JSON:
         for location, value in _page_values(body or ""):
