@@ -287,7 +287,7 @@ _NOT_JSON = object()
 #: A server-generated id inside a longer string (a path, a composite key): a UUID.
 _EMBEDDED_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TIME_NAME = re.compile(r"time|date|modified|created|updated|expires|since|stamp|(^|_)(at|ts|on)$", re.I)
-_DURATION_NAME = re.compile(r"(^|_)(ms|millis|duration|elapsed|took|latency)$|_ms$|^time_taken$", re.I)
+_DURATION_NAME = re.compile(r"(^|_)(ms|millis|duration|elapsed|took|latency|delta)$|^time_taken$", re.I)
 _WORDS = re.compile(r"(\W+)")
 _RANDOM = re.compile(r"[0-9a-f]{8,}|[0-9A-F]{8,}|[A-Za-z0-9_]{16,}")  # hex, or a long mixed token
 _EPOCH = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01, in seconds

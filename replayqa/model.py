@@ -46,6 +46,9 @@ class Step:
     checks: Sequence[Check] = ()
     #: context name -> body path; the value is saved after the step passes.
     save: dict[str, str] = field(default_factory=dict)
+    #: The path goes on after this step fails: a replayed response that differs is a finding,
+    #: not a broken precondition, and the steps after it still show what else changed.
+    continue_on_failure: bool = False
 
 
 @dataclass

@@ -279,6 +279,7 @@ def _replay_group(
             f"#{row['id']} {row['method']} {urlsplit(row['url']).path}",  # the recording's exchange id
             _ReplayAction(index, group_state, settings.secrets),
             checks=(Check("status", value=row["status"]), *((Check("schema"),) if settings.spec else ())),
+            continue_on_failure=True,
         )
         for index, row in enumerate(rows)
     ]

@@ -141,7 +141,7 @@ class JourneyRunner:
         try:
             for index, node in enumerate(nodes):
                 if isinstance(node, Step):
-                    if not self._run_step(node, route):
+                    if not self._run_step(node, route) and not node.continue_on_failure:
                         self._finish_route(route)
                         return
                 elif isinstance(node, Checkpoint):

@@ -156,6 +156,16 @@ def test_a_failing_step_ends_its_path_but_siblings_run(shop, client):
     assert [(p.path, p.passed) for p in result.paths] == [("broken", False), ("fine", True)]
 
 
+def test_a_step_marked_continue_on_failure_reports_and_lets_its_path_go_on(shop, client):
+    """What a replay needs: one differing response is a finding, and the rest still run."""
+    boom = Step("boom", RequestAction("GET", "/boom"), continue_on_failure=True)
+    result = JourneyRunner(client, DictBackend(shop)).run([Journey("j", [boom, inc("after")])]).journeys[0]
+    assert [(s.step, s.passed) for s in result.steps] == [("boom", False), ("after", True)]
+    assert [i.step for i in result.issues] == ["boom"]
+    assert shop.state == {"n": 1}
+    assert [(p.path, p.passed) for p in result.paths] == [("main", False)]
+
+
 def test_expect_failure_inverts_the_verdict(client):
     refused = Step("refused", RequestAction("GET", "/boom"), expect_failure=True)
     accepted = Step("accepted", RequestAction("POST", "/inc"), expect_failure=True)
