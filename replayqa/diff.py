@@ -220,6 +220,15 @@ class Comparer:
                 return index, item
         return None
 
+    def _likeliest_row(
+        self, key: str, row: dict[str, Any], rows: dict[str, dict[str, Any]], taken: set[str]
+    ) -> str:
+        """Of the rows whose key differs only by generated ids, the one most like the recorded row."""
+        candidates = [k for k in rows if k not in taken and self.same_but_ids(key, k)]
+        if not candidates:
+            return ""
+        return max(candidates, key=lambda k: sum(self.equal(v, rows[k].get(c)) for c, v in row.items()))
+
     def _header_equal(self, old: str | None, new: str | None) -> bool:
         if old is None or new is None:
             return old == new
@@ -251,14 +260,7 @@ class Comparer:
                 target = _text(self.bindings.get(key, key))
                 new_row = new_rows.get(target)
                 if new_row is None or target in seen:
-                    target = next(
-                        (
-                            k
-                            for k in new_rows
-                            if k not in seen and k not in old_rows and self.same_but_ids(key, k)
-                        ),
-                        "",
-                    )
+                    target = self._likeliest_row(key, row, new_rows, seen | set(old_rows))
                     new_row = new_rows.get(target)
                 if new_row is None:
                     found.append(Difference("db", f"{table}/{key}", "removed", row, None))

@@ -175,3 +175,15 @@ def test_a_page_differs_from_its_recording_only_where_it_says_something():
 def test_how_long_the_server_took_is_noise():
     old, new = response(mutated(query_ms=16.4, elapsed=3)), response(mutated(query_ms=7.5, elapsed=9))
     assert Comparer({"5": 5}).responses(old, new) == []
+
+
+def test_rows_keyed_by_generated_ids_pair_with_the_replayed_row_most_like_them():
+    recorded = {"runs": {U1: {"id": U1, "name": "manual-run", "state": "COMPLETED"}}}
+    replayed = {
+        "runs": {
+            N1: {"id": N1, "name": "gorgeous-macaw", "state": "SCHEDULED"},
+            N2: {"id": N2, "name": "manual-run", "state": "COMPLETED"},
+        }
+    }
+    (only,) = [d.describe() for d in Comparer().tables(recorded, replayed)]
+    assert only.startswith(f"db runs/{N1}: added")
