@@ -11,8 +11,9 @@ A difference is reported only when it means something:
 * noise rules (JSON path, optionally per operation) silence known noise.
 
 JSON arrays of objects with an identity key (``id``, ``uuid``, ``key``...) are
-matched by that key, so a reordered list of the same items is no difference;
-other arrays are compared by position, because there order matters.
+matched by that key, so each item's differences are named by the item; a list
+of the same items in another order is one difference of its own. Other arrays
+are compared by position.
 """
 
 from __future__ import annotations
@@ -88,8 +89,10 @@ class Comparer:
         self.rules = rules or []
 
     def equal(self, recorded: Any, replayed: Any) -> bool:
-        if recorded == replayed:
+        if recorded == replayed and _kind(recorded) == _kind(replayed):
             return True
+        if _kind(recorded) != _kind(replayed) and noise_format(recorded) != "redacted":
+            return False  # 2 and "2" are two answers: a client parsing one breaks on the other
         key = _text(recorded)
         if key in self.bindings and _text(self.bindings[key]) == _text(replayed):
             return True
@@ -187,36 +190,44 @@ class Comparer:
             return found
         replayed = {_text(item.get(key)): (i, item) for i, item in enumerate(new)}
         matched: set[int] = set()
+        order: list[int] = []  # where each recorded item was found: a list in another order says so
         found = []
         for index, item in enumerate(old):
             recorded_key = _text(item.get(key))
             target = self.bindings.get(recorded_key, item.get(key))
             hit = replayed.get(_text(target))
-            if hit is None or hit[0] in matched:
+            by_shape = hit is None or hit[0] in matched
+            if by_shape:
                 hit = self._same_shape_key(item.get(key), new, key, matched)
             if hit is None:
                 found.append(Difference("body", f"{path}[{index}]", "removed", item, None))
                 continue
             matched.add(hit[0])
+            order.append(hit[0])
+            if by_shape:  # the keys are two generated ids of one shape: the rest is what counts
+                item, hit = _without(item, key), (hit[0], _without(hit[1], key))
             found.extend(self.json(item, hit[1], f"{path}[{index}]"))
         found.extend(
             Difference("body", f"{path}[{i}]", "added", None, item)
             for i, item in enumerate(new)
             if i not in matched
         )
+        if not found and order != sorted(order):
+            keys = [_text(item.get(key)) for item in old]
+            found.append(Difference("body", path, "changed", f"order {keys}", "another order"))
         return found
 
     def _same_shape_key(
         self, recorded: Any, new: list[Any], key: str, matched: set[int]
     ) -> tuple[int, Any] | None:
         """The first unmatched item whose generated id has the recorded one's shape (server ids differ)."""
-        shape = noise_format(recorded)
+        shape = _id_shape(recorded)
         if shape is None or _text(recorded) in self.bindings:
             return None
         replayed_keys = {_text(v) for v in self.bindings.values()}
         for index, item in enumerate(new):
             value = item.get(key)
-            if index not in matched and noise_format(value) == shape and _text(value) not in replayed_keys:
+            if index not in matched and _id_shape(value) == shape and _text(value) not in replayed_keys:
                 return index, item
         return None
 
@@ -289,7 +300,7 @@ _NOT_JSON = object()
 #: A server-generated id inside a longer string (a path, a composite key): a UUID.
 _EMBEDDED_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TIME_NAME = re.compile(r"time|date|modified|created|updated|expires|since|stamp|(^|_)(at|ts|on)$", re.I)
-_DURATION_NAME = re.compile(r"(^|_)(ms|millis|duration|elapsed|took|latency|delta)$|^time_taken$", re.I)
+_DURATION_NAME = re.compile(r"(^|_)(ms|millis|duration|elapsed|took|latency|delta|time)$|^time_taken$", re.I)
 _WORDS = re.compile(r"(\W+)")
 _RANDOM = re.compile(r"[0-9a-f]{8,}|[0-9A-F]{8,}|[A-Za-z0-9_]{16,}")  # hex, or a long mixed token
 _EPOCH = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01, in seconds
@@ -308,9 +319,14 @@ def same_instant_kind(name: str, old: Any, new: Any) -> bool:
 
 
 def both_durations(name: str, old: Any, new: Any) -> bool:
-    """How long the server took (``query_ms``, ``elapsed``) differs on every run: noise."""
+    """How long something took (``query_ms``, ``elapsed``, ``total_run_time``) differs on every run: noise.
+
+    A number under a ``*_time`` name that is an epoch time is left to ``same_instant_kind``.
+    """
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (old, new))
-    return numbers and _DURATION_NAME.search(name) is not None
+    if not numbers or _DURATION_NAME.search(name) is None:
+        return False
+    return _epoch_unit(old) is None and _epoch_unit(new) is None
 
 
 def same_text_but_noise(old: str, new: str) -> bool:
@@ -328,6 +344,27 @@ def _random_pair(old: str, new: str) -> bool:
     if _epoch_unit(_number(old)) is not None and _epoch_unit(_number(old)) == _epoch_unit(_number(new)):
         return True
     return len(old) == len(new) and all(_RANDOM.fullmatch(t) and re.search(r"\d", t) for t in (old, new))
+
+
+def _kind(value: Any) -> str:
+    """The JSON type: a number and a string holding it are not the same answer."""
+    if isinstance(value, bool) or value is None:
+        return type(value).__name__
+    return "number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _without(item: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k != key}
+
+
+def _id_shape(value: Any) -> str | None:
+    """A generated id's shape: a noisy format, or a random-looking token (``c8e61f4a``) of its length."""
+    shape = noise_format(value)
+    if shape is not None or not isinstance(value, str):
+        return shape
+    if _RANDOM.fullmatch(value) and re.search(r"\d", value) and re.search(r"[A-Za-z]", value):
+        return f"token{len(value)}"
+    return None
 
 
 def _epoch_unit(value: Any) -> int | None:

@@ -79,10 +79,23 @@ def test_noise_and_bindings_are_not_differences():
         created_at="2026-11-22T08:30:00Z",
         request_id="00000000-1111-4222-8333-444444444444",
         token="eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ24",
-        lines=[{"id": 2, "qty": 1}, {"id": 1, "qty": 2}],  # same keyed items, other order
     )
     headers = {"Content-Type": "application/json; charset=utf-8", "Date": "Sun, 22 Nov 2026 08:30:00 GMT"}
     assert Comparer({"5": 9}).responses(response(), response(replayed, headers=headers)) == []
+
+
+def test_a_keyed_list_in_another_order_is_one_difference_and_its_items_still_pair_by_key():
+    reordered = mutated(lines=[{"id": 2, "qty": 1}, {"id": 1, "qty": 7}])
+    described = [d.describe() for d in Comparer({"5": 5}).responses(response(), response(reordered))]
+    assert described == ["body $.lines[0].qty: 2 → 7"]  # the item that changed, named by its key
+    same_items = mutated(lines=[{"id": 2, "qty": 1}, {"id": 1, "qty": 2}])
+    (order,) = Comparer({"5": 5}).responses(response(), response(same_items))
+    assert (order.path, order.kind) == ("$.lines", "changed")
+
+
+def test_a_number_that_became_a_string_is_a_difference_even_when_its_text_is_bound():
+    changed = mutated(id="5")
+    assert [d.path for d in Comparer({"5": 5}).responses(response(), response(changed))] == ["$.id"]
 
 
 def test_noise_rules_silence_paths_per_operation():
@@ -149,6 +162,9 @@ def test_generated_ids_no_request_used_pair_up_by_shape_and_order():
     assert comparer.json({"url": f"/records/{U2}"}, {"url": f"/records/{N2}"}, "$") == []
     # a bound id must still be its replayed value, inside a string too
     assert comparer.json({"url": f"/records/{U1}"}, {"url": f"/records/{N2}"}, "$") != []
+    cells = [{"id": "c8e61f4a", "source": "# QA"}]
+    assert comparer.json(cells, [{"id": "0b7d3a9e", "source": "# QA"}], "$") == []
+    assert comparer.json(cells, [{"id": "0b7d3a9e", "source": "# changed"}], "$") != []
     # a list in another order is a difference, not a silent re-pairing
     swapped = [new[0], new[2], new[1]]
     assert [d.path for d in comparer.json(old, swapped, "$")] == ["$[1].name", "$[2].name"]

@@ -5,8 +5,8 @@ replayqa replays a recording through it. One fault per run, applied once:
 the response faults go to a read (GET) of one of the recorded paths (ids
 replaced by ``*``, so rebound ids still match), past the first
 ``field_fault_skip`` of them so the fault lands mid-session rather than on
-the first request; the database fault repeats the first successful POST that the app accepts
-a second time, behind the first answer. Each application is written as a JSON
+the first request; the database fault repeats the first create (a POST answered 201)
+that the app creates a second time, behind the first answer. Each application is written as a JSON
 line to ``field_fault_log``, so the suite knows what was planted and where,
 and a fault that found nothing to change is counted as not applicable
 rather than as caught or missed.
@@ -66,9 +66,11 @@ class FaultInjector:
         if self.applied or not fault or flow.response is None:
             return
         if fault == "db_write_behind_same_response":
-            if flow.request.method == "POST" and 200 <= flow.response.status_code < 300:
+            if flow.request.method == "POST" and flow.response.status_code == 201:
                 status = await self._send_again(flow)
-                if 200 <= status < 300:  # a repeat the app refused wrote nothing: try the next POST
+                # Created again, or the app refused or answered "already there" and wrote nothing:
+                # then the next create gets the fault.
+                if status == 201:
                     self._applied(flow, f"the same POST was sent to the app a second time ({status})")
             return
         if flow.request.method != "GET" or not self._recorded(flow.request.path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,7 @@ from replayqa.record.storage import Recording
 
 SCHEMATHESIS = ("schemathesis==4.32.5",)
 REPLAYS = 3
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)  # new each run
 ADDON = Path(__file__).with_name("faults_addon.py")
 
 
@@ -83,7 +85,7 @@ def record_and_replay(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
         for attempt in range(REPLAYS):
             code, issues = _replay(app, instance, recording, instance.base_url, work)
             out["clean"] += code == 0 and not issues
-            clean_prints |= {_signature(i) for i in issues}
+            clean_prints |= {sig for i in issues for sig in _signatures(i)}
             if attempt == 0:
                 first_issues = issues
             ctx.say(f"[{app.name}] replay {attempt + 1}/{REPLAYS}: exit {code}, {len(issues)} issue(s)")
@@ -128,8 +130,17 @@ def _replay(
     return done.returncode, [issue for journey in run["journeys"] for issue in journey["issues"]]
 
 
-def _signature(issue: dict[str, Any]) -> str:
-    return issue.get("fingerprint") or f"{issue['step']}|{issue['kind']}|{issue['error']}"
+def _signatures(issue: dict[str, Any]) -> set[str]:
+    """What an issue says: each difference it names (step, place, kind), else its fingerprint.
+
+    By difference, not by fingerprint, so a fault planted in a step that also
+    shows noise is caught when it adds a difference of its own.
+    """
+    if issue.get("diff"):
+        return {
+            _UUID.sub("<id>", f"{issue['step']}|{d['where']}|{d['path']}|{d['kind']}") for d in issue["diff"]
+        }
+    return {issue.get("fingerprint") or f"{issue['step']}|{issue['kind']}|{issue['error']}"}
 
 
 def _describe(issue: dict[str, Any]) -> str:
@@ -144,7 +155,7 @@ def _recorded_rows(recording: Path) -> list[dict[str, Any]]:
         opened.close()
 
 
-def _applicable(rows: list[dict[str, Any]]) -> tuple[list[str], int, set[str]]:
+def _applicable(rows: list[dict[str, Any]], database: bool) -> tuple[list[str], int, set[str]]:
     """The recorded GET paths (ids as ``*``), how many to let through, and the faults with a target.
 
     Decided from the recording alone, so a fault the replay never reached
@@ -156,7 +167,7 @@ def _applicable(rows: list[dict[str, Any]]) -> tuple[list[str], int, set[str]]:
     applicable = set()
     for fault in FAULTS:
         if fault == "db_write_behind_same_response":
-            target = any(r["method"] == "POST" and 200 <= r["status"] < 300 for r in rows)
+            target = database and any(r["method"] == "POST" and r["status"] == 201 for r in rows)
         else:
             target = any(plant(fault, r["status"], _content_type(r), r["response_body"] or "") for r in later)
         if target:
@@ -173,7 +184,7 @@ def _faults(
 ) -> dict[str, Any]:
     """Replay once per fault; a fault is caught when the replay reports an issue no clean replay had."""
     caught, missed, planted = [], [], {}
-    reads, skip, applicable = _applicable(_recorded_rows(recording))
+    reads, skip, applicable = _applicable(_recorded_rows(recording), app.writes_to_database)
     paths = work / "faults" / "recorded-reads.txt"
     paths.parent.mkdir(parents=True, exist_ok=True)
     paths.write_text("\n".join(sorted(set(reads))) + "\n")
@@ -213,7 +224,7 @@ def _faults(
             planted[fault] = json.loads(log.read_text().splitlines()[0])
         else:
             planted[fault] = {"detail": "never planted: the replay stopped before reaching its target"}
-        new = [i for i in issues if _signature(i) not in clean]
+        new = [i for i in issues if _signatures(i) - clean]
         (caught if code == 1 and new and log.exists() else missed).append(fault)
         ctx.say(f"[{app.name}] fault {fault}: {'caught' if fault in caught else 'MISSED'}")
     return {
@@ -304,7 +315,7 @@ def _synth(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
                     out["run_error"] = (run.stderr.strip().splitlines() or ["?"])[-1][:300]
             except subprocess.TimeoutExpired:
                 out["run_error"] = "the kept journeys did not finish within the budget"
-        prints = {_signature(i): _describe(i) for i in issues}
+        prints = {i.get("fingerprint") or _describe(i): _describe(i) for i in issues}
         out.update(_count(app, instance, since, ops))
         out["fingerprints"] = len(prints)
         out["fingerprint_list"] = prints

@@ -48,6 +48,9 @@ class FieldApp:
     log_pattern: ClassVar[re.Pattern[str]]
     record_mode: ClassVar[str] = "reverse"  # or "regular": a forward proxy for a browser
     has_spec: ClassVar[bool] = True
+    #: Whether the app keeps what a POST writes in the database replayqa is given (--db); an app
+    #: whose writes go to files has no database effect for the database fault to show.
+    writes_to_database: ClassVar[bool] = True
 
     def start(self, venv: Venv, work: Path, postgres: Postgres) -> Instance:
         """Start a fresh copy on a free port, with an empty database; return when it answers."""

@@ -62,6 +62,7 @@ class JupyterServer(FieldApp):
     requirements = ("jupyter_server==2.21.1", "ipykernel==7.4.0")
     log_pattern = STATUS_FIRST
     record_mode = "regular"  # a browser through a forward proxy
+    writes_to_database = False  # contents are files; its SQLite database holds only kernel sessions
 
     def start(self, venv: Venv, work: Path, postgres: Postgres) -> Instance:
         work.mkdir(parents=True, exist_ok=True)
