@@ -58,7 +58,7 @@ def replayqa(*args: str, cwd: Path, timeout: float | None = None) -> subprocess.
 
 def run_app(app: FieldApp, ctx: Context) -> dict[str, Any]:
     started = time.monotonic()
-    ctx.say(f"[{app.name}] installing {' '.join(app.requirements)} (cached)")
+    ctx.say(f"[{app.name}] {' '.join(app.requirements)}: its venv (made on the first run, then cached)")
     env = venv(app.name, app.requirements)
     result: dict[str, Any] = {"version": env.version_of(app.package), "stack": app.stack}
     result["replay"] = record_and_replay(app, env, ctx)
