@@ -62,9 +62,9 @@ def run_app(app: FieldApp, ctx: Context) -> dict[str, Any]:
     env = venv(app.name, app.requirements)
     result: dict[str, Any] = {"version": env.version_of(app.package), "stack": app.stack}
     result["replay"] = record_and_replay(app, env, ctx)
-    if app.has_spec:
-        result["synth"] = _synth(app, env, ctx)
-        result["schemathesis"] = _schemathesis(app, env, ctx)
+    # an app with no spec is recorded and replayed only: neither tool has anything to generate from
+    result["synth"] = _synth(app, env, ctx) if app.has_spec else None
+    result["schemathesis"] = _schemathesis(app, env, ctx) if app.has_spec else None
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
 
@@ -288,6 +288,7 @@ def _synth(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
                 cwd=work,
                 timeout=ctx.budget,
             )
+            (work / "synth.out").write_text(synth.stdout + synth.stderr)
             out["synth_exit"] = synth.returncode
             if synth.returncode == 2:
                 out["error"] = (synth.stderr.strip().splitlines() or ["?"])[-1][:300]
@@ -309,6 +310,7 @@ def _synth(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
                     cwd=work,
                     timeout=left,
                 )
+                (work / "run.json").write_text(run.stdout + run.stderr)
                 if run.returncode in (0, 1):
                     issues = [i for j in json.loads(run.stdout)["journeys"] for i in j["issues"]]
                 else:
