@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from replayqa.diff import Comparer, same_instant_kind
 from replayqa.model import Check, Exchange
 from replayqa.spec import SpecValidator
 from replayqa.templates import PathNotFound, resolve_path
@@ -84,6 +85,9 @@ def _length(check: Check, actual: Any) -> str | None:
 Rows = dict[str, dict[str, dict[str, Any]]]
 
 
+_NOISE = Comparer()
+
+
 def db_effect(mode: str, status: int | None, before: Rows, after: Rows) -> str | None:
     """Whether a step changed the database as ``mode`` allows.
 
@@ -121,11 +125,17 @@ def table_changes(before: Rows, after: Rows) -> tuple[list[str], list[str], list
             if key not in new:
                 removed.append(f"{table}/{key} removed")
                 continue
-            columns = [c for c, v in row.items() if new[key].get(c) != v]
+            columns = [c for c, v in row.items() if not _same_state(c, v, new[key].get(c))]
             if columns:
                 changed.append(f"{table}/{key} {', '.join(columns)} changed")
         added += [f"{table}/{key} added" for key in new if key not in old]
     return added, changed, removed
+
+
+def _same_state(column: str, old: Any, new: Any) -> bool:
+    """Bookkeeping is not state: an ``updated`` time, or ids the app regenerates inside a value,
+    differ on every write, and a repeated request that only moves them did not change anything."""
+    return old == new or _NOISE.equal(old, new) or same_instant_kind(column, old, new)
 
 
 def _show(expected: Any) -> str:

@@ -140,3 +140,14 @@ steps:
     assert "db: unchanged" in dump_journey(journey)
     with pytest.raises(JourneyError, match=r"expect\.db is one of"):
         load_yaml(text.replace("db: unchanged", "db: maybe"))
+
+
+def test_a_repeat_that_only_moves_bookkeeping_did_not_change_the_database():
+    """An updated time, or a UUID the app regenerates inside a value, is not a second change."""
+    before = {"variable": {"v1": {"id": "v1", "value": "x", "updated": "2026-11-30 00:56:30.1",
+                                  "trigger": '{"id": "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"}'}}}  # fmt: skip
+    moved = {"variable": {"v1": {"id": "v1", "value": "x", "updated": "2026-11-30 00:56:31.7",
+                                 "trigger": '{"id": "00000000-1111-4222-8333-444444444444"}'}}}  # fmt: skip
+    assert db_effect("idempotent", 200, before, moved) is None
+    charged = {"variable": {"v1": {**moved["variable"]["v1"], "value": "x twice"}}}
+    assert "v1 value changed" in (db_effect("idempotent", 200, before, charged) or "")
