@@ -200,8 +200,13 @@ def _checks(expect: dict[str, Any], where: str) -> tuple[Check, ...]:
                 f"{where}: each expect.body entry is {{path: ..., equals|exists|matches|length: ...}}"
             )
         checks.append(Check(kinds[0], str(entry["path"]), entry[kinds[0]]))
-    if expect.get("schema"):
-        checks.append(Check("schema"))
+    schema = expect.get("schema")
+    if schema not in (None, False, True, "report"):
+        raise JourneyError(
+            f"{where}: expect.schema is true (a mismatch fails the step) or report; got {schema!r}"
+        )
+    if schema:
+        checks.append(Check("schema", blocking=schema is True))
     if "db" in expect:
         if expect["db"] not in DB_MODES:
             raise JourneyError(f"{where}: expect.db is one of {', '.join(DB_MODES)}; got {expect['db']!r}")
@@ -305,7 +310,7 @@ def _dump_checks(checks: Iterable[Check]) -> dict[str, Any]:
         if check.kind == "status":
             expect["status"] = check.value
         elif check.kind == "schema":
-            expect["schema"] = True
+            expect["schema"] = True if check.blocking else "report"
         elif check.kind == "db":
             expect["db"] = check.value
         elif check.kind in CHECK_KINDS:

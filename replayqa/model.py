@@ -33,6 +33,9 @@ class Check:
     kind: str
     path: str | None = None
     value: Any = None
+    #: False: a miss is reported as an issue of its own and the step still passes, so the journey
+    #: goes on. Spec conformance of a step whose job is to reach the next state works so.
+    blocking: bool = True
 
 
 @dataclass

@@ -231,10 +231,15 @@ class JourneyRunner:
                 ),
                 expected_failure=step.expect_failure,
             )
+        for kind, message in self._reports:  # the step passes or fails on its blocking checks alone
+            self._record(
+                Issue(journey, path, step.name, message, Severity.MEDIUM, kind, *_request_response(exchange))
+            )
         self._check_invariants(step, path, exchange)
         return passed
 
     def _attempt(self, step: Step) -> tuple[bool, str | None, Exchange | None]:
+        self._reports: list[tuple[str, str]] = []  # non-blocking misses (kind, message), for after the step
         history = getattr(self.client, "history", None)
         mark = len(history) if history is not None else 0
         timeout = getattr(self.client, "timeout", None)
@@ -281,7 +286,14 @@ class JourneyRunner:
             return [f"status {exchange.response.status}"]
         scope = template_scope(self.context)
         checks = [replace(c, value=render(c.value, scope)) for c in step.checks]
-        return [m for m in (evaluate(c, exchange, self.spec) for c in checks) if m]
+        failures = []
+        for check in checks:
+            message = evaluate(check, exchange, self.spec)
+            if message and check.blocking:
+                failures.append(message)
+            elif message:
+                self._reports.append(("spec" if check.kind == "schema" else "check", message))
+        return failures
 
     def _rows(self) -> dict[str, dict[str, dict[str, Any]]] | None:
         """The database as rows, for ``db:`` checks; None when the run has no database to look at."""

@@ -63,6 +63,10 @@ def test_malformed_yaml_names_the_line():
             "expect.body",
         ),
         ("name: j\nsteps: [{branch: {checkpoint: c}}]", "a branch needs 'checkpoint' and a list of 'paths'"),
+        (
+            "name: j\nsteps: [{name: s, request: {method: GET, path: /}, expect: {schema: maybe}}]",
+            "or report",
+        ),
     ],
 )
 def test_structural_errors_say_what_is_expected(text, message):
@@ -73,3 +77,14 @@ def test_structural_errors_say_what_is_expected(text, message):
 def test_yaml_is_never_evaluated(tmp_path: Path):
     with pytest.raises(JourneyError):
         load_yaml("!!python/object/apply:os.system ['echo pwned']", "evil.yaml")
+
+
+def test_schema_report_is_a_check_that_reports_without_failing_the_step_and_round_trips():
+    text = (
+        "name: j\nsteps:\n- name: s\n  request: {method: POST, path: /things}\n"
+        "  expect: {status: 2xx, schema: report}\n"
+    )
+    journey = load_yaml(text, "j.yaml")
+    (step,) = journey.steps
+    assert step.checks == (Check("status", value="2xx"), Check("schema", blocking=False))
+    assert "schema: report" in dump_journey(journey)

@@ -166,6 +166,22 @@ def test_a_step_marked_continue_on_failure_reports_and_lets_its_path_go_on(shop,
     assert [(p.path, p.passed) for p in result.paths] == [("main", False)]
 
 
+def test_a_non_blocking_check_reports_its_miss_and_the_step_still_saves_and_passes(shop, client):
+    """A create answering 201 where 200 was expected: one finding, and the journey goes on."""
+    create = Step(
+        "create",
+        RequestAction("POST", "/inc"),
+        checks=[Check("status", value=200, blocking=False)],
+        save={"n": "n"},
+    )
+    later = Step("later", RequestAction("GET", "/"), checks=[Check("equals", "n", "{{ n }}")])
+    result = JourneyRunner(client, DictBackend(shop)).run([Journey("j", [create, later])]).journeys[0]
+    assert [(s.step, s.passed) for s in result.steps] == [("create", True), ("later", True)]
+    (issue,) = result.issues
+    assert (issue.step, issue.kind, issue.error) == ("create", "check", "expected status 200, got 201")
+    assert issue.response.status == 201
+
+
 def test_expect_failure_inverts_the_verdict(client):
     refused = Step("refused", RequestAction("GET", "/boom"), expect_failure=True)
     accepted = Step("accepted", RequestAction("POST", "/inc"), expect_failure=True)
