@@ -985,6 +985,12 @@ def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--no-negative", is_flag=True, help="Leave out the generated branches (invalid body, auth, ...)."
 )
+@click.option(
+    "--auth",
+    metavar="SCHEME",
+    help="How the API authenticates when its spec does not say: basic (--var basic_auth=BASE64), "
+    "bearer (--var token=...) or header:NAME (--var api_key=...).",
+)
 @click.option("--base-url", help="Quality gate: keep a journey only if it passes 3 runs against this app.")
 @click.option("--db", help="With --base-url: the app's database, restored between runs and paths.")
 @click.option(
@@ -997,6 +1003,7 @@ def synth(
     out: Path,
     var_pairs: tuple[str, ...],
     no_negative: bool,
+    auth: str | None,
     base_url: str | None,
     db: str | None,
     allow_restore: bool | None,
@@ -1017,6 +1024,7 @@ def synth(
       replayqa synth --spec http://127.0.0.1:8000/openapi.json --out journeys/ \\
           --var email=admin@shop.test --var password=admin-pass \\
           --base-url http://127.0.0.1:8000 --db sqlite:///shop-test.db
+      replayqa synth --spec spec.yaml --auth header:Authorization --var "api_key=token s3cret"
     """
     from replayqa.synth import synthesize, write_journeys
 
@@ -1024,7 +1032,7 @@ def synth(
     console = _console()
     started = time.time()
     with console.status("Reading the spec and synthesizing journeys..."):
-        result = synthesize(spec, recordings, values, negative=not no_negative)
+        result = synthesize(spec, recordings, values, negative=not no_negative, auth=auth)
     journeys = result.journeys
     found = False
     if base_url:

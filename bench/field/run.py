@@ -285,6 +285,7 @@ def _synth(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
                 str(journeys),
                 *common,
                 *variables,
+                *(["--auth", app.synth_auth] if app.synth_auth else []),
                 cwd=work,
                 timeout=ctx.budget,
             )

@@ -30,12 +30,17 @@ def synthesize(
     recordings: Iterable[str | Path] = (),
     variables: Iterable[str] = (),
     negative: bool = True,
+    auth: str | None = None,
 ) -> SynthResult:
-    """Journeys from a spec, and from recordings when given (their sessions merged into trees)."""
+    """Journeys from a spec, and from recordings when given (their sessions merged into trees).
+
+    ``auth`` (``basic``, ``bearer`` or ``header:NAME``) is how
+    the API authenticates when its spec does not say.
+    """
     from replayqa.synth.fromspec import SpecSynth, SynthOptions
     from replayqa.synth.openapi import Api
 
-    api = Api.load(spec)
+    api = Api.load(spec, auth)
     options = SynthOptions(variables=tuple(variables), negative=negative)
     recordings = list(recordings)
     if recordings:

@@ -168,8 +168,9 @@ class Api:
         self.default_security = _scheme_names(document.get("security"))
 
     @classmethod
-    def load(cls, source: str | Path) -> Api:
-        return cls(load_document(source), str(source))
+    def load(cls, source: str | Path, auth: str | None = None) -> Api:
+        document = load_document(source)
+        return cls(assume_auth(document, auth) if auth else document, str(source))
 
     # -- references ---------------------------------------------------------------
 
@@ -297,6 +298,29 @@ class Api:
 
     def by_label(self) -> dict[str, Operation]:
         return {op.label: op for op in self.operations}
+
+
+ASSUMED = "replayqa_assumed"
+AUTH_CHOICES = "basic, bearer or header:NAME"
+
+
+def assume_auth(document: dict[str, Any], auth: str) -> dict[str, Any]:
+    """The document as if it declared ``auth`` for every operation without a security of its own.
+
+    Many specs leave authentication out (Kinto's, jupyter_server's): the user
+    knows it, and says so with ``--auth``, as Schemathesis users pass headers.
+    """
+    kind, _, name = auth.partition(":")
+    schemes = {
+        "basic": {"type": "http", "scheme": "basic"},
+        "bearer": {"type": "http", "scheme": "bearer"},
+        "header": {"type": "apiKey", "in": "header", "name": name},
+    }
+    if kind not in schemes or (kind == "header") != bool(name):
+        raise ConfigError(f"--auth {auth!r}: give one of {AUTH_CHOICES}, e.g. --auth header:Authorization")
+    components = {**(document.get("components") or {})}
+    components["securitySchemes"] = {**(components.get("securitySchemes") or {}), ASSUMED: schemes[kind]}
+    return {**document, "components": components, "security": [{ASSUMED: []}]}
 
 
 def _scheme_names(requirements: Any) -> list[str]:

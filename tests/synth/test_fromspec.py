@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from replayqa.actions import RequestAction
 from replayqa.demo.run import spec_path
+from replayqa.errors import ConfigError
 from replayqa.loader import dump_journey, load_yaml
 from replayqa.model import Branch, Checkpoint, Step
 from replayqa.synth.fromspec import SpecSynth, SynthOptions, _should_be_idempotent
@@ -143,3 +148,34 @@ def test_list_counts_look_inside_wrapped_lists():
         "list_notes_after_create": {"like": "{{ steps.list_notes_before.body.data }}", "plus": 1},
         "list_notes_after_delete": {"like": "{{ steps.list_notes_before.body.data }}", "plus": 0},
     }
+
+
+def test_auth_the_spec_does_not_declare_reaches_every_request_and_the_no_auth_branch_drops_it(tmp_path):
+    """Kinto's and jupyter_server's specs say nothing of auth; the user says it with --auth."""
+    note = {"type": "object", "properties": {"id": {"type": "integer"}, "text": {"type": "string"}}}
+    paths = {
+        "/notes": {
+            "post": {
+                "requestBody": {"content": {"application/json": {"schema": note}}},
+                "responses": {"201": json_response(note)},
+            }
+        },
+        "/notes/{id}": {
+            "parameters": [path_param("id")],
+            "get": {"responses": {"200": json_response(note)}},
+            "delete": {"responses": {"204": {"description": "gone"}}},
+        },
+    }
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(document(paths)))
+
+    def steps(auth):
+        journeys = SpecSynth(Api.load(spec, auth)).journeys()
+        return {n.name: n.action.headers for j in journeys for n in walk(j.steps) if isinstance(n, Step)}
+
+    assert steps("basic")["post_notes"] == {"Authorization": "Basic {{ basic_auth }}"}
+    assert steps("basic")["post_notes_no_auth"] == {}
+    assert steps("header:Authorization")["read_note"] == {"Authorization": "{{ api_key }}"}
+    assert all(not headers for headers in steps(None).values())
+    with pytest.raises(ConfigError, match="give one of basic, bearer"):
+        Api.load(spec, "header")

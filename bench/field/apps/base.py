@@ -48,6 +48,8 @@ class FieldApp:
     log_pattern: ClassVar[re.Pattern[str]]
     record_mode: ClassVar[str] = "reverse"  # or "regular": a forward proxy for a browser
     has_spec: ClassVar[bool] = True
+    #: replayqa synth's --auth, for an app whose spec does not declare how it authenticates
+    synth_auth: ClassVar[str | None] = None
     #: Whether the app keeps what a POST writes in the database replayqa is given (--db); an app
     #: whose writes go to files has no database effect for the database fault to show.
     writes_to_database: ClassVar[bool] = True
@@ -68,7 +70,7 @@ class FieldApp:
         return []
 
     def synth_vars(self, instance: Instance) -> list[str]:
-        """``--var NAME=VALUE`` pairs for synth: the credentials a user has."""
+        """``--var NAME=VALUE`` pairs for synth and the run of its journeys: the credentials a user has."""
         return []
 
     def schemathesis_args(self, instance: Instance) -> list[str]:

@@ -62,6 +62,7 @@ class JupyterServer(FieldApp):
     requirements = ("jupyter_server==2.21.1", "ipykernel==7.4.0")
     log_pattern = STATUS_FIRST
     record_mode = "regular"  # a browser through a forward proxy
+    synth_auth = "header:Authorization"  # its spec declares no security scheme
     writes_to_database = False  # contents are files; its SQLite database holds only kernel sessions
 
     def start(self, venv: Venv, work: Path, postgres: Postgres) -> Instance:
@@ -141,7 +142,7 @@ class JupyterServer(FieldApp):
         return [f"password={instance.extra['token']}"]
 
     def synth_vars(self, instance: Instance) -> list[str]:
-        return [f"token={instance.extra['token']}"]
+        return [f"api_key=token {instance.extra['token']}"]
 
     def schemathesis_args(self, instance: Instance) -> list[str]:
         return ["--header", f"Authorization: token {instance.extra['token']}"]

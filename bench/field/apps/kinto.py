@@ -23,6 +23,7 @@ class Kinto(FieldApp):
     stack = "Pyramid, PostgreSQL"
     requirements = ("kinto[postgresql]==26.5.0",)
     log_pattern = REQUEST_LINE
+    synth_auth = "basic"  # its spec declares no security scheme
 
     def start(self, venv: Venv, work: Path, postgres: Postgres) -> Instance:
         work.mkdir(parents=True, exist_ok=True)
@@ -109,7 +110,7 @@ class Kinto(FieldApp):
         return [f"authorization=Basic {token}"]
 
     def synth_vars(self, instance: Instance) -> list[str]:
-        return ["username=admin", f"password={PASSWORD}"]
+        return [f"basic_auth={base64.b64encode(f'admin:{PASSWORD}'.encode()).decode()}"]
 
     def schemathesis_args(self, instance: Instance) -> list[str]:
         return ["--auth", f"admin:{PASSWORD}"]
