@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,11 +74,20 @@ def run_app(app: FieldApp, ctx: Context) -> dict[str, Any]:
 # -- record, replay, faults ------------------------------------------------------------------
 
 
-def record_and_replay(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
-    work = ctx.work / app.name / "replay"
+@contextmanager
+def _fresh(app: FieldApp, env: Venv, ctx: Context, phase: str) -> Iterator[tuple[Instance, Path]]:
+    """A fresh copy of the app for one phase: its access log then holds that phase's traffic alone."""
+    work = ctx.work / app.name / phase
     instance = app.start(env, work / "app", ctx.postgres)
     try:
         app.prepare(instance)
+        yield instance, work
+    finally:
+        instance.stop()
+
+
+def record_and_replay(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
+    with _fresh(app, env, ctx, "replay") as (instance, work):
         ctx.say(f"[{app.name}] recording a scripted session through replayqa record")
         recording = _record(app, instance, work)
         out: dict[str, Any] = {"exchanges": len(_recorded_rows(recording)), "runs": REPLAYS, "clean": 0}
@@ -92,8 +103,6 @@ def record_and_replay(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
         out["noise"] = [_describe(i) for i in first_issues]
         out.update(_faults(app, instance, recording, work, clean_prints, ctx))
         return out
-    finally:
-        instance.stop()
 
 
 def _record(app: FieldApp, instance: Instance, work: Path) -> Path:
@@ -261,10 +270,7 @@ def _count(app: FieldApp, instance: Instance, since: int, ops: list[accesslog.Op
 
 
 def _synth(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
-    work = ctx.work / app.name / "synth"
-    instance = app.start(env, work / "app", ctx.postgres)
-    try:
-        app.prepare(instance)
+    with _fresh(app, env, ctx, "synth") as (instance, work):
         ops = _spec_operations(instance, app)
         since = instance.log_size()
         ctx.say(f"[{app.name}] replayqa synth from the spec, {ctx.budget:.0f}s budget")
@@ -323,16 +329,11 @@ def _synth(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
         out["fingerprints"] = len(prints)
         out["fingerprint_list"] = prints
         return out
-    finally:
-        instance.stop()
 
 
 def _schemathesis(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
-    work = ctx.work / app.name / "schemathesis"
     tool = venv("schemathesis", SCHEMATHESIS)
-    instance = app.start(env, work / "app", ctx.postgres)
-    try:
-        app.prepare(instance)
+    with _fresh(app, env, ctx, "schemathesis") as (instance, work):
         ops = _spec_operations(instance, app)
         since = instance.log_size()
         ctx.say(f"[{app.name}] Schemathesis, all phases, {ctx.budget:.0f}s budget")
@@ -371,8 +372,6 @@ def _schemathesis(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
         out["failures"] = _junit_failures(reports)
         out["version"] = tool.version_of("schemathesis")
         return out
-    finally:
-        instance.stop()
 
 
 def _where(instance: Instance) -> list[str]:
