@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from tests.support.postgres import start_postgres
 JUDGMENTS = Path(__file__).with_name("judgments.json")
 FULL_BUDGET = 150
 QUICK_BUDGET = 45
+_LOCAL = re.compile(r"http://127\.0\.0\.1:\d+")  # the free port of one run
 
 
 def main() -> int:
@@ -81,13 +83,21 @@ def _commit() -> str:
 
 
 def _judge(name: str, result: dict[str, Any]) -> None:
-    """False alarms are judged by a person, fingerprint by fingerprint, in judgments.json."""
+    """False alarms are judged by a person, issue by issue, in judgments.json.
+
+    A judgment holds for the issue it judged: a fingerprint whose message
+    has changed since (another status, another cause) counts as unjudged.
+    """
     synth = result.get("synth")
     if not synth:
         return
     verdicts = json.loads(JUDGMENTS.read_text()).get(name, {}) if JUDGMENTS.exists() else {}
     prints = synth.get("fingerprint_list", {})
-    judged = {p: verdicts[p]["verdict"] for p in prints if p in verdicts}
+    judged = {
+        p: verdicts[p]["verdict"]
+        for p, issue in prints.items()
+        if p in verdicts and verdicts[p].get("issue") == _LOCAL.sub("", issue)
+    }
     synth["false_alarms"] = sum(1 for v in judged.values() if v == "replayqa")
     synth["unjudged"] = len(prints) - len(judged)
 
