@@ -27,13 +27,14 @@ from typing import Any
 from replayqa.model import HttpResponse
 from replayqa.provenance import parse_json
 
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 NOISE_FORMATS: dict[str, re.Pattern[str]] = {
     "redacted": re.compile(r"^\[redacted(:[0-9a-f]+)?\]$"),
     "timestamp": re.compile(
         r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
         r"|^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$"
     ),
-    "uuid": re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+    "uuid": re.compile(f"^{_UUID}$"),
     "jwt": re.compile(r"^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}$"),
     "hash": re.compile(r"^[0-9a-fA-F]{32,}$"),
     "etag": re.compile(r'^(W/)?"[^"]*"$'),
@@ -298,7 +299,7 @@ class Comparer:
 
 _NOT_JSON = object()
 #: A server-generated id inside a longer string (a path, a composite key): a UUID.
-_EMBEDDED_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_EMBEDDED_ID = re.compile(_UUID)
 _TIME_NAME = re.compile(r"time|date|modified|created|updated|expires|since|stamp|(^|_)(at|ts|on)$", re.I)
 _DURATION_NAME = re.compile(r"(^|_)(ms|millis|duration|elapsed|took|latency|delta|time)$|^time_taken$", re.I)
 _WORDS = re.compile(r"(\W+)")
