@@ -766,9 +766,12 @@ def _replay(
     if learn_noise:
         from replayqa.replay import learn_noise as learn
 
-        count = learn(recordings, replay_settings, state)
+        rules = learn(recordings, replay_settings, state)
+        for rule in rules:
+            click.echo(f"  {rule.path}" + (f"  of {rule.operation}" if rule.operation else ""))
         click.echo(
-            f"{_count(count, 'noise rule')} kept with the recordings (review them: replayqa show --json)"
+            f"{_count(len(rules), 'new noise rule')} kept with the recordings "
+            "(review them: replayqa show --json)"
         )
         return
     result = replay(recordings, replay_settings, state, listeners)

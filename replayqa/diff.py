@@ -8,7 +8,13 @@ A difference is reported only when it means something:
   placeholders) are equal to any value of the same format; so are two epoch
   times (seconds, milliseconds, microseconds or nanoseconds since 1970) held
   under a name that says time (``last_modified``, ``created_at``, ``ts``...);
-* noise rules (JSON path, optionally per operation) silence known noise.
+* noise rules (JSON path, optionally per operation) silence known noise;
+* *generated* rules name places where the server makes a value anew on every
+  run (a random name, a slug, a token of no known format): the first time a
+  recorded value shows up there, any value of the same shape will do, and it
+  is bound; everywhere after, in later responses and in the database rows,
+  that value must be the one this replay got. A random name is not a
+  difference, but a later read that returns another name is.
 
 JSON arrays of objects with an identity key (``id``, ``uuid``, ``key``...) are
 matched by that key, so each item's differences are named by the item; a list
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +37,7 @@ _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 NOISE_FORMATS: dict[str, re.Pattern[str]] = {
     "redacted": re.compile(r"^\[redacted(:[0-9a-f]+)?\]$"),
     "timestamp": re.compile(
-        r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
+        r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)? ?(Z|UTC|[+-]\d{2}(:?\d{2})?)?$"
         r"|^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$"
     ),
     "uuid": re.compile(f"^{_UUID}$"),
@@ -65,9 +71,12 @@ class Difference:
 
 @dataclass(frozen=True)
 class NoiseRule:
-    path: str  # JSON path, [*] for any index; "db:table.column" for database columns
+    #: JSON path, [*] for any index; "header:name"; "db:table.column" for database columns, or
+    #: "db:table" for rows added to or removed from a table
+    path: str
     operation: str | None = None
     reason: str = ""
+    kind: str = "noise"  # noise: never compared | generated: made anew each run, then must hold
 
     def matches(self, path: str, operation: str | None) -> bool:
         if self.operation and operation and self.operation != operation:
@@ -81,12 +90,37 @@ def noise_format(value: Any) -> str | None:
     return next((name for name, pattern in NOISE_FORMATS.items() if pattern.match(value)), None)
 
 
+def value_shape(value: Any) -> str:
+    """What stays when a value is made anew: its JSON type, and for text its punctuation.
+
+    ``melodic-gaur`` and ``warping-mongoose`` are both ``w-w``; ``melodic-gaur
+    (changed)`` is not, nor is ``null``.
+    """
+    if isinstance(value, str):
+        return "text:" + re.sub(r"[^\W_]+", "w", value)
+    return _kind(value)
+
+
+def made_anew(recorded: Any, *replayed: Any) -> bool:
+    """Every run got a value of its own, all of one shape: the server makes it (a name, a token).
+
+    One replay that differs from the recording says little (a fault, a
+    regression, a race); two that differ from it and from each other, in the
+    same shape, say the value is made anew each time.
+    """
+    values = (recorded, *replayed)
+    if any(isinstance(v, dict | list) for v in values):
+        return False
+    distinct = {(_kind(v), _text(v)) for v in values}
+    return len(distinct) == len(values) and len({value_shape(v) for v in values}) == 1
+
+
 class Comparer:
     def __init__(
-        self, bindings: Mapping[str, Any] | None = None, rules: list[NoiseRule] | None = None
+        self, bindings: MutableMapping[str, Any] | None = None, rules: list[NoiseRule] | None = None
     ) -> None:
-        #: recorded value (as text) -> replayed value
-        self.bindings: Mapping[str, Any] = bindings if bindings is not None else {}
+        #: recorded value (as text) -> replayed value; generated values are bound here as they show up
+        self.bindings: MutableMapping[str, Any] = bindings if bindings is not None else {}
         self.rules = rules or []
 
     def equal(self, recorded: Any, replayed: Any) -> bool:
@@ -122,7 +156,21 @@ class Comparer:
         return re.fullmatch("".join(parts), replayed) is not None
 
     def silenced(self, path: str, operation: str | None) -> bool:
-        return any(rule.matches(path, operation) for rule in self.rules)
+        return any(rule.kind == "noise" and rule.matches(path, operation) for rule in self.rules)
+
+    def generated(self, path: str, operation: str | None) -> bool:
+        return any(rule.kind == "generated" and rule.matches(path, operation) for rule in self.rules)
+
+    def same_generated(self, recorded: Any, replayed: Any) -> bool:
+        """A value the server makes anew: bound on first sight (same shape), then held to its binding."""
+        key = _text(recorded)
+        if key in self.bindings:
+            bound = self.bindings[key]
+            return _kind(bound) == _kind(replayed) and _text(bound) == _text(replayed)
+        if value_shape(recorded) != value_shape(replayed):
+            return False
+        self.bindings[key] = replayed
+        return True
 
     # -- responses ---------------------------------------------------------------
 
@@ -138,9 +186,10 @@ class Comparer:
             old, new = old_headers.get(name), new_headers.get(name)
             if name == "content-type":
                 old, new = (v.split(";")[0].strip() if v else v for v in (old, new))
-            if not self._header_equal(old, new) and not self.silenced(f"header:{name}", operation):
-                kind = "added" if old is None else "removed" if new is None else "changed"
-                found.append(Difference("header", name, kind, old, new))
+            if self._header_matches(name, old, new, operation):
+                continue
+            kind = "added" if old is None else "removed" if new is None else "changed"
+            found.append(Difference("header", name, kind, old, new))
         found.extend(self.bodies(recorded.body, replayed.body, operation))
         return found
 
@@ -152,9 +201,9 @@ class Comparer:
             if not same_text_but_noise(recorded or "", replayed or "") and not self.silenced("$", operation):
                 return [Difference("body", "$", "changed", _excerpt(recorded), _excerpt(replayed))]
             return []
-        return [d for d in self.json(old, new, "$") if not self.silenced(d.path, operation)]
+        return [d for d in self.json(old, new, "$", operation) if not self.silenced(d.path, operation)]
 
-    def json(self, old: Any, new: Any, path: str) -> list[Difference]:
+    def json(self, old: Any, new: Any, path: str, operation: str | None = None) -> list[Difference]:
         if old == new and type(old) is type(new):  # equal subtrees need no walk
             return []
         if isinstance(old, dict) and isinstance(new, dict):
@@ -164,19 +213,23 @@ class Comparer:
                 if key not in new:
                     found.append(Difference("body", child, "removed", old[key], None))
                 else:
-                    found.extend(self.json(old[key], new[key], child))
+                    found.extend(self.json(old[key], new[key], child, operation))
             found.extend(
                 Difference("body", f"{path}.{k}", "added", None, new[k]) for k in new if k not in old
             )
             return found
         if isinstance(old, list) and isinstance(new, list):
-            return self._lists(old, new, path)
+            return self._lists(old, new, path, operation)
         name = path.rsplit(".", 1)[-1]
+        if self.generated(path, operation):
+            return [] if self.same_generated(old, new) else [Difference("body", path, "changed", old, new)]
         if self.equal(old, new) or same_instant_kind(name, old, new) or both_durations(name, old, new):
             return []
         return [Difference("body", path, "changed", old, new)]
 
-    def _lists(self, old: list[Any], new: list[Any], path: str) -> list[Difference]:
+    def _lists(
+        self, old: list[Any], new: list[Any], path: str, operation: str | None = None
+    ) -> list[Difference]:
         key = _identity_key(old, new)
         if key is None:
             found = []
@@ -187,7 +240,7 @@ class Comparer:
                 elif index >= len(old):
                     found.append(Difference("body", child, "added", None, new[index]))
                 else:
-                    found.extend(self.json(old[index], new[index], child))
+                    found.extend(self.json(old[index], new[index], child, operation))
             return found
         replayed = {_text(item.get(key)): (i, item) for i, item in enumerate(new)}
         matched: set[int] = set()
@@ -207,7 +260,7 @@ class Comparer:
             order.append(hit[0])
             if by_shape:  # the keys are two generated ids of one shape: the rest is what counts
                 item, hit = _without(item, key), (hit[0], _without(hit[1], key))
-            found.extend(self.json(item, hit[1], f"{path}[{index}]"))
+            found.extend(self.json(item, hit[1], f"{path}[{index}]", operation))
         found.extend(
             Difference("body", f"{path}[{i}]", "added", None, item)
             for i, item in enumerate(new)
@@ -232,6 +285,18 @@ class Comparer:
                 return index, item
         return None
 
+    def _cell_matches(self, column: str, recorded: Any, replayed: Any) -> bool:
+        """``column`` is ``table.column``; rules for it come first, then values and their shapes."""
+        if self.silenced(f"db:{column}", None):
+            return True
+        if self.generated(f"db:{column}", None):
+            return self.same_generated(recorded, replayed)
+        return (
+            self.equal(recorded, replayed)
+            or self.equal(_number(recorded), _number(replayed))
+            or same_instant_kind(column.rpartition(".")[2], recorded, replayed)
+        )
+
     def _likeliest_row(
         self, key: str, row: dict[str, Any], rows: dict[str, dict[str, Any]], taken: set[str]
     ) -> str:
@@ -240,6 +305,11 @@ class Comparer:
         if not candidates:
             return ""
         return max(candidates, key=lambda k: sum(self.equal(v, rows[k].get(c)) for c, v in row.items()))
+
+    def _header_matches(self, name: str, old: str | None, new: str | None, operation: str | None) -> bool:
+        if self.generated(f"header:{name}", operation) and old is not None and new is not None:
+            return self.same_generated(old, new)
+        return self._header_equal(old, new) or self.silenced(f"header:{name}", operation)
 
     def _header_equal(self, old: str | None, new: str | None) -> bool:
         if old is None or new is None:
@@ -275,24 +345,19 @@ class Comparer:
                     target = self._likeliest_row(key, row, new_rows, seen | set(old_rows))
                     new_row = new_rows.get(target)
                 if new_row is None:
-                    found.append(Difference("db", f"{table}/{key}", "removed", row, None))
+                    if not self.silenced(f"db:{table}", None):
+                        found.append(Difference("db", f"{table}/{key}", "removed", row, None))
                     continue
                 seen.add(target)
-                for column, value in row.items():
-                    if self.silenced(f"db:{table}.{column}", None):
-                        continue
-                    if not (
-                        self.equal(value, new_row.get(column))
-                        or self.equal(_number(value), _number(new_row.get(column)))
-                        or same_instant_kind(column, value, new_row.get(column))
-                    ):
-                        found.append(
-                            Difference("db", f"{table}/{key}/{column}", "changed", value, new_row.get(column))
-                        )
+                found.extend(
+                    Difference("db", f"{table}/{key}/{column}", "changed", value, new_row.get(column))
+                    for column, value in row.items()
+                    if not self._cell_matches(f"{table}.{column}", value, new_row.get(column))
+                )
             found.extend(
                 Difference("db", f"{table}/{key}", "added", None, row)
                 for key, row in new_rows.items()
-                if key not in seen
+                if key not in seen and not self.silenced(f"db:{table}", None)
             )
         return found
 

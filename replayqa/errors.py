@@ -7,6 +7,7 @@
     ├── JourneyError              a journey that cannot run as written   (CLI exit 2)
     │   └── TemplateError         a {{ reference }} that names nothing
     ├── AppUnreachableError       the app under test does not answer     (CLI exit 2)
+    ├── ReplayError               a recording that cannot do what was asked (CLI exit 2)
     └── StateError                the database state backend failed      (CLI exit 2)
         ├── UnsafeDatabaseError   restore/reset refused: not a test database
         └── RestoreBlockedError   something holds locks a restore needs
@@ -34,6 +35,10 @@ class TemplateError(JourneyError):
 
 
 class AppUnreachableError(ReplayqaError):
+    pass
+
+
+class ReplayError(ReplayqaError):
     pass
 
 

@@ -55,6 +55,14 @@ class IssueFound:
 
 
 @dataclass(frozen=True)
+class NoiseLearned:
+    """A replay ran twice from one state and found values the server makes anew (``$.name of POST /runs``)."""
+
+    journey: str
+    places: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PathFinished:
     result: PathResult
 
@@ -77,6 +85,7 @@ Event = (
     | CheckpointTaken
     | StateRestored
     | IssueFound
+    | NoiseLearned
     | PathFinished
     | JourneyFinished
     | RunFinished

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from replayqa import events as ev
 from replayqa.client import Client
-from replayqa.diff import Comparer, Difference, NoiseRule
-from replayqa.errors import ConfigError, ReplayqaError
+from replayqa.diff import Comparer, Difference, NoiseRule, made_anew
+from replayqa.errors import ConfigError, ReplayError, ReplayqaError
 from replayqa.events import Listener
+from replayqa.knowledge import route_template
 from replayqa.logs import LogFile
 from replayqa.model import Check, HttpResponse, Issue, Journey, JourneyResult, Node, RunResult, Severity, Step
 from replayqa.provenance import Binding, form_fields, produced_values, trace
@@ -69,6 +70,12 @@ class _GroupState:
     values: dict[str, Any] = field(default_factory=dict)  # recorded value -> replayed value
     sources: dict[int, dict[str, str]] = field(default_factory=dict)  # exchange -> location -> bound value
     database: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # replayed end state
+    recorded_database: dict[str, dict[str, dict[str, Any]]] | None = None  # the recorded end state
+    db_diffs: list[Difference] = field(default_factory=list)
+    digests: dict[int, str] = field(default_factory=dict)  # binary bodies, compared by hash
+
+    def differs(self) -> bool:
+        return bool(self.diffs or self.db_diffs)
 
     def __post_init__(self) -> None:
         for binding in self.bindings:
@@ -148,49 +155,85 @@ def replay_in_parallel(
 
 def learn_noise(
     recordings: Iterable[Path], settings: ReplaySettings, state: StateBackend | None = None
-) -> int:
-    """Replay each session group twice from the same state; what differs is noise.
+) -> list[NoiseRule]:
+    """Replay each session group twice from the same state; values made anew each time are learned.
 
-    The rules (JSON path or database column, operation, reason) are written
-    into each recording's metadata, where later replays pick them up and where
-    a person can review them (``replayqa show --json``). Returns how many.
+    Only replays that behave as recorded teach anything: a step answered with
+    another status (a 401 for a missing ``--secret``) changes what follows, so
+    it stops the learning with an error instead of becoming a rule. Rules are
+    per operation and per field, never a status, a whole body or a whole row.
+    They are written into each recording's metadata, where later replays pick
+    them up and where a person can review them (``replayqa show --json``).
+    Returns the rules that are new.
     """
-    learned = 0
+    learned: list[NoiseRule] = []
     for path in recordings:
         recording = open_recording(Path(path))
         try:
             rules = {(r["path"], r.get("operation")): r for r in recording.noise_rules()}
             with _Replayer(settings, state or NullBackend(), ()) as replayer:
                 for group in _selected_groups([recording], settings, must_exist=False):
-                    first = replayer.group(*group)[1]
-                    second = replayer.group(*group)[1]
-                    for rule in _differences_between(first, second):
-                        rules.setdefault((rule.path, rule.operation), rule.__dict__)
+                    first = replayer.run_group(*group)[1]
+                    second = replayer.run_group(*group)[1]
+                    _require_as_recorded(group[1], first, second)
+                    for rule in generated_rules(first, second):
+                        if (rule.path, rule.operation) not in rules:
+                            rules[(rule.path, rule.operation)] = rule.__dict__
+                            learned.append(rule)
         finally:
             recording.close()
         write_meta(path, "noise_rules", list(rules.values()))
-        learned += len(rules)
     return learned
 
 
-def _differences_between(first: _GroupState, second: _GroupState) -> Iterator[NoiseRule]:
-    comparer = Comparer()
-    reason = "differed between two replays of the same recorded state"
-    for index, response in first.replayed.items():
-        other = second.replayed.get(index)
-        if other is None:
+def _require_as_recorded(group: list[dict[str, Any]], *runs: _GroupState) -> None:
+    for run in runs:
+        for index, row in enumerate(run.rows):
+            replayed = run.replayed.get(index)
+            got = f"answered {replayed.status}" if replayed else "got no answer"
+            if replayed is None or replayed.status != row["status"]:
+                raise ReplayError(
+                    f"cannot learn noise from session {group[0]['name']}: #{row['id']} {row['method']} "
+                    f"{urlsplit(row['url']).path} {got}, recorded {row['status']}; "
+                    "noise is learned only from replays that behave as recorded (a missing --secret?)"
+                )
+
+
+def generated_rules(first: _GroupState, second: _GroupState) -> list[NoiseRule]:
+    """The places where two replays from one state each got a value of their own, of one shape.
+
+    Only steps answered as recorded in both runs count: after another status
+    the chain has gone elsewhere and its values say nothing about noise.
+    """
+    reason = "made anew by the server: two replays from the same state each got their own value"
+    rules: dict[tuple[str, str | None], NoiseRule] = {}
+    for index, differences in sorted(first.diffs.items()):
+        row, one, two = first.rows[index], first.replayed.get(index), second.replayed.get(index)
+        if one is None or two is None or not row["status"] == one.status == two.status:
             continue
-        operation = first.rows[index]["operation"]
-        for difference in comparer.responses(response, other, operation):
-            path = re.sub(r"\[\d+\]", "[*]", difference.path)
-            yield NoiseRule(
-                path if difference.where == "body" else f"header:{difference.path}", operation, reason
-            )
-    for difference in comparer.tables(first.database, second.database):
-        table, _, rest = difference.path.partition("/")
-        column = rest.rpartition("/")[2] if difference.kind == "changed" else ""
-        if column:
-            yield NoiseRule(f"db:{table}.{column}", None, reason)
+        twins = {(d.where, d.path): d for d in second.diffs.get(index, [])}
+        for difference in differences:
+            twin = twins.get((difference.where, difference.path))
+            if difference.where not in ("body", "header") or difference.kind != "changed" or twin is None:
+                continue
+            if made_anew(difference.old, difference.new, twin.new):
+                where = re.sub(r"\[\d+\]", "[*]", difference.path)
+                where = where if difference.where == "body" else f"header:{difference.path}"
+                rule = NoiseRule(where, operation_of(row), reason, "generated")
+                rules.setdefault((rule.path, rule.operation), rule)
+    twins = {d.path: d for d in second.db_diffs if d.kind == "changed"}
+    for difference in (d for d in first.db_diffs if d.kind == "changed"):
+        twin = twins.get(difference.path)
+        if twin is not None and made_anew(difference.old, difference.new, twin.new):
+            table, column = difference.path.split("/", 1)[0], difference.path.rpartition("/")[2]
+            rule = NoiseRule(f"db:{table}.{column}", None, reason, "generated")
+            rules.setdefault((rule.path, None), rule)
+    return list(rules.values())
+
+
+def operation_of(row: dict[str, Any]) -> str:
+    """The spec's operation when recorded with one; else the route, ids as ``{id}``."""
+    return row["operation"] or route_template(row["method"], row["url"])
 
 
 def _selected_groups(
@@ -231,7 +274,8 @@ class _Replayer:
         spec = SpecValidator.load(settings.spec, settings.base_url) if settings.spec else None
         self.client = Client(settings.base_url, timeout=settings.timeout, retries=1)
         log = LogFile(settings.log_file, 20) if settings.log_file else None
-        self.runner = JourneyRunner(self.client, state, listeners=listeners, spec=spec, log_source=log)
+        self.listeners = list(listeners)
+        self.runner = JourneyRunner(self.client, state, listeners=self.listeners, spec=spec, log_source=log)
 
     def __enter__(self) -> _Replayer:
         self.state.connect()
@@ -243,8 +287,42 @@ class _Replayer:
         finally:
             self.client.close()
 
+    def run_group(
+        self, recording: Recording, group: list[dict[str, Any]], rules: Iterable[NoiseRule] = ()
+    ) -> tuple[JourneyResult, _GroupState]:
+        """One run of a group from its recorded state, judged, its events to the runner's listeners."""
+        return _replay_group(recording, group, self.settings, self.runner, self.state, list(rules))
+
     def group(self, recording: Recording, group: list[dict[str, Any]]) -> tuple[JourneyResult, _GroupState]:
-        return _replay_group(recording, group, self.settings, self.runner, self.state)
+        """Replay a group; when it differs, a second run from the same state tells noise from change.
+
+        A value both runs got anew, in one shape (a random name the server
+        makes), is noise where it first shows up and is held to that value
+        everywhere after. A difference the second run did not see is still
+        reported, and says so. The group's events reach the listeners once
+        judged, so a path is never shown passing and then failing.
+        """
+        buffer: list[ev.Event] = []
+        self.runner.listeners = [buffer.append]
+        try:
+            result, first = self.run_group(recording, group)
+            if first.differs() and self._can_restore(group):
+                self.runner.listeners = []
+                second = self.run_group(recording, group)[1]
+                learned = generated_rules(first, second)
+                _rejudge(result, first, learned, second, buffer)
+                if learned:
+                    note = ev.NoiseLearned(result.journey, _described(learned))
+                    buffer.insert(_before_path_end(buffer), note)
+            _judge_database(result, first, buffer)
+        finally:
+            self.runner.listeners = list(self.listeners)
+        for event in buffer:
+            self.runner.emit(event)
+        return result, first
+
+    def _can_restore(self, group: list[dict[str, Any]]) -> bool:
+        return not isinstance(self.state, NullBackend) and bool(group[0]["start_checkpoint_id"])
 
 
 def _groups(recording: Recording, names: tuple[str, ...]) -> list[list[dict[str, Any]]]:
@@ -263,6 +341,7 @@ def _replay_group(
     settings: ReplaySettings,
     runner: JourneyRunner,
     state: StateBackend,
+    extra_rules: list[NoiseRule] | None = None,
 ) -> tuple[JourneyResult, _GroupState]:
     first = group[0]
     if first["start_checkpoint_id"] and not isinstance(state, NullBackend):
@@ -270,7 +349,7 @@ def _replay_group(
     ids = {s["id"] for s in group}
     rows = sorted((r for r in recording.exchanges() if r["session_id"] in ids), key=lambda r: r["id"])
     rows = [r for r in rows if r["status"] is not None]  # nothing to compare without a recorded response
-    rules = settings.rules + [NoiseRule(**r) for r in recording.noise_rules()]
+    rules = settings.rules + [NoiseRule(**r) for r in recording.noise_rules()] + (extra_rules or [])
     group_state = _GroupState(rows, trace(rows), Comparer(rules=rules))
     group_state.comparer.bindings = group_state.values
     name = "+".join(s["name"] for s in group)
@@ -287,7 +366,15 @@ def _replay_group(
     result = runner.run_journey(journey)
     _attach_diffs(result, group_state)
     if group[-1]["end_checkpoint_id"] and not isinstance(state, NullBackend):
-        _compare_database(recording, group, group_state, state, result)
+        recorded = capture_rows(recording.capture(group[-1]["end_checkpoint_id"]))
+        try:
+            group_state.database = capture_rows(state.capture(ColumnRedaction(stable_placeholders())))
+        except ReplayqaError as exc:
+            message = f"cannot capture the database: {exc}"
+            result.issues.append(Issue(result.journey, "main", "database", message))
+        else:
+            group_state.recorded_database = recorded
+            group_state.db_diffs = group_state.comparer.tables(recorded, group_state.database)
     return result, group_state
 
 
@@ -322,22 +409,12 @@ class _ReplayAction:
         assert replayed is not None
         self.group.replayed[self.index] = replayed
         self._learn(row, replayed)
-        recorded = HttpResponse(row["status"], dict(row["response_headers"]), row["response_body"] or "")
         if row["response_body"] is None and row["response_body_sha256"]:  # binary: compared by hash
-            digest = hashlib.sha256(response.content).hexdigest()
-            recorded.body = replayed.body = ""
-            differences = self.group.comparer.responses(recorded, replayed, row["operation"])
-            if digest != row["response_body_sha256"]:
-                old, new = f"sha256:{row['response_body_sha256'][:16]}", f"sha256:{digest[:16]}"
-                differences.append(Difference("body", "$", "changed", old, new))
-        else:
-            differences = self.group.comparer.responses(recorded, replayed, row["operation"])
+            self.group.digests[self.index] = hashlib.sha256(response.content).hexdigest()
+        differences = _compare(row, replayed, self.group.digests.get(self.index), self.group.comparer)
         if differences:
             self.group.diffs[self.index] = differences
-            raise ReplayMismatch(
-                "; ".join(d.describe() for d in differences[:5])
-                + (f"; and {len(differences) - 5} more" if len(differences) > 5 else "")
-            )
+            raise ReplayMismatch(_mismatch(differences))
         return response
 
     # -- rebinding ---------------------------------------------------------------
@@ -436,36 +513,98 @@ def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
         issue.diff = [d.to_dict() for d in group.diffs.get(index, [])]
 
 
-def _compare_database(
-    recording: Recording,
-    group: list[dict[str, Any]],
-    group_state: _GroupState,
-    state: StateBackend,
+def _compare(
+    row: dict[str, Any], replayed: HttpResponse, digest: str | None, comparer: Comparer
+) -> list[Difference]:
+    """The recorded response against the replayed one, through the comparer's bindings and rules."""
+    recorded = HttpResponse(row["status"], dict(row["response_headers"]), row["response_body"] or "")
+    if digest is None:
+        return comparer.responses(recorded, replayed, operation_of(row))
+    recorded.body = ""
+    differences = comparer.responses(recorded, replace(replayed, body=""), operation_of(row))
+    if digest != row["response_body_sha256"]:
+        old, new = f"sha256:{row['response_body_sha256'][:16]}", f"sha256:{digest[:16]}"
+        differences.append(Difference("body", "$", "changed", old, new))
+    return differences
+
+
+def _mismatch(differences: list[Difference]) -> str:
+    return "; ".join(d.describe() for d in differences[:5]) + (
+        f"; and {len(differences) - 5} more" if len(differences) > 5 else ""
+    )
+
+
+def _rejudge(
     result: JourneyResult,
+    run: _GroupState,
+    learned: list[NoiseRule],
+    second: _GroupState,
+    buffer: list[ev.Event],
 ) -> None:
-    recorded = capture_rows(recording.capture(group[-1]["end_checkpoint_id"]))
-    try:
-        replayed = capture_rows(state.capture(ColumnRedaction(stable_placeholders())))
-    except ReplayqaError as exc:
-        result.issues.append(Issue(result.journey, "main", "database", f"cannot capture the database: {exc}"))
-        return
-    group_state.database = replayed
-    differences = group_state.comparer.tables(recorded, replayed)
-    if differences:
-        message = "database differs from the recording: " + "; ".join(d.describe() for d in differences[:5])
-        issue = Issue(
-            result.journey,
-            "main",
-            "database effects",
-            message,
-            Severity.HIGH,
-            "db-regression",
-            suggestion=suggest(Finding(message)),
+    """Compare the first run again with what the second taught; name what the second did not see."""
+    comparer = Comparer(dict(run.values), rules=run.comparer.rules + learned)
+    diffs: dict[int, list[Difference]] = {}
+    for index, replayed in sorted(run.replayed.items()):
+        found = _compare(run.rows[index], replayed, run.digests.get(index), comparer)
+        if found:
+            diffs[index] = found
+    steps = {s.step.split(" ", 1)[0]: s for s in result.steps}
+    for index in set(run.diffs) | set(diffs):
+        label = f"#{run.rows[index]['id']}"
+        issue = next((i for i in result.issues if i.step.split(" ", 1)[0] == label and i.diff), None)
+        step = steps.get(label)
+        if issue is None or step is None:
+            continue
+        if index not in diffs:
+            step.passed, step.error = True, None
+            _withdraw(result, issue, buffer)
+            continue
+        seen_twice = {(d.where, d.path) for d in second.diffs.get(index, [])}
+        once = [d for d in diffs[index] if (d.where, d.path) not in seen_twice]
+        issue.error = step.error = f"assertion failed: {_mismatch(diffs[index])}" + (
+            f" ({len(once)} of these not seen on a second run from the same state)" if once else ""
         )
-        issue.diff = [d.to_dict() for d in differences]
-        result.issues.append(issue)
-        for path_result in result.paths:
-            path_result.issues.append(issue)
+        issue.diff = [d.to_dict() for d in diffs[index]]
+    run.diffs = diffs
+    if run.recorded_database is not None:
+        run.db_diffs = comparer.tables(run.recorded_database, run.database)
+
+
+def _withdraw(result: JourneyResult, issue: Issue, buffer: list[ev.Event]) -> None:
+    result.issues.remove(issue)
+    for path in result.paths:
+        if issue in path.issues:
+            path.issues.remove(issue)
+    buffer[:] = [e for e in buffer if not (isinstance(e, ev.IssueFound) and e.issue is issue)]
+
+
+def _before_path_end(buffer: list[ev.Event]) -> int:
+    """Where an issue about the whole path goes: before the path is reported finished."""
+    return next((i for i, e in enumerate(buffer) if isinstance(e, ev.PathFinished)), len(buffer))
+
+
+def _described(rules: list[NoiseRule]) -> tuple[str, ...]:
+    return tuple(f"{r.path} of {r.operation}" if r.operation else r.path for r in rules)
+
+
+def _judge_database(result: JourneyResult, run: _GroupState, buffer: list[ev.Event]) -> None:
+    if not run.db_diffs:
+        return
+    message = "database differs from the recording: " + "; ".join(d.describe() for d in run.db_diffs[:5])
+    issue = Issue(
+        result.journey,
+        "main",
+        "database effects",
+        message,
+        Severity.HIGH,
+        "db-regression",
+        suggestion=suggest(Finding(message)),
+    )
+    issue.diff = [d.to_dict() for d in run.db_diffs]
+    result.issues.append(issue)
+    for path_result in result.paths:
+        path_result.issues.append(issue)
+    buffer.insert(_before_path_end(buffer), ev.IssueFound(issue))
 
 
 def _typed(value: str, location: str) -> Any:

@@ -128,11 +128,11 @@ def test_learned_noise_silences_what_differs_between_identical_replays(
     before = cli("replay", "lucky.db", "--base-url", content_app.base_url, "--json")
     assert before.returncode == 1, "an unrecognisable random value is a difference until learned"
     learned = cli("replay", "lucky.db", "--base-url", content_app.base_url, "--learn-noise")
-    assert learned.returncode == 0 and "noise rule" in learned.stdout
+    assert learned.returncode == 0 and "1 new noise rule" in learned.stdout
+    assert "$.number  of GET /lucky" in learned.stdout, "what was learned is shown"
     rules = json.loads(cli("show", "lucky.db", "--json").stdout)["meta"]["noise_rules"]
-    assert [(r["path"], r["reason"]) for r in rules] == [
-        ("$.number", "differed between two replays of the same recorded state")
-    ]
+    # per operation and per field, never the whole body or the status
+    assert [(r["path"], r["operation"], r["kind"]) for r in rules] == [("$.number", "GET /lucky", "generated")]
     after = cli("replay", "lucky.db", "--base-url", content_app.base_url)
     assert after.returncode == 0, after.stdout
 
@@ -302,3 +302,39 @@ def test_bad_noise_rules_in_the_config(cli, tmp_path, demo_shop):
     (tmp_path / "replayqa.toml").write_text('[[noise_rules]]\nwhere = "$.x"\n')
     done = cli("replay", str(RECORDING), "--base-url", demo_shop.base_url)
     assert done.returncode == 2 and "noise_rules in" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_names_the_server_makes_anew_are_learned_from_a_second_run_and_then_held(
+    cli, recording_proxy, tmp_path
+):
+    """A random run name is no difference, but a read that answers another name than was made is."""
+    import httpx
+
+    from tests.support.apps import ChildApp
+
+    database = tmp_path / "runs_test.db"
+    app = ChildApp("runs_app.py", str(database))
+    try:
+        proxy = recording_proxy("--upstream", app.base_url, "--out", "runs.db", "--db", f"sqlite:///{database}")
+        with httpx.Client(base_url=proxy.url) as client:
+            for job in ("build", "deploy"):
+                run = client.post("/runs", json={"job": job}).json()
+                assert client.get(f"/runs/{run['id']}").json()["name"] == run["name"]
+        assert proxy.stop()[0] == 0
+        replayed = [cli("replay", "runs.db", "--base-url", app.base_url, "--db", f"sqlite:///{database}")]
+        replayed.append(cli("replay", "runs.db", "--base-url", app.base_url, "--db", f"sqlite:///{database}"))
+    finally:
+        app.stop()
+    for done in replayed:
+        assert done.returncode == 0, done.stdout[-2000:]
+        assert "values the server makes anew each run: $.name of POST /runs" in done.stdout
+
+    buggy = ChildApp("runs_app.py", str(database), "renamed_on_read")
+    try:
+        done = cli("replay", "runs.db", "--base-url", buggy.base_url, "--db", f"sqlite:///{database}", "--json")
+    finally:
+        buggy.stop()
+    assert done.returncode == 1
+    issues = [i for j in json.loads(done.stdout)["journeys"] for i in j["issues"]]
+    assert {i["step"].split(" ", 1)[1] for i in issues} == {"GET /runs/1", "GET /runs/2"}
+    assert all(d["path"] == "$.name" for i in issues for d in i["diff"])

@@ -1,0 +1,63 @@
+"""A job-runs API on SQLite whose server names each run at random, as schedulers and CI systems do.
+
+``python runs_app.py DB_PATH [BUG]`` prints ``listening on URL``. ``POST /runs``
+creates a run named ``adjective-animal`` at random; ``GET /runs/ID`` reads it.
+With BUG ``renamed_on_read``, a read answers a fresh random name of the same
+shape instead of the stored one: a regression no value format can reveal.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ADJECTIVES = ("melodic", "warping", "sensible", "curly", "granite", "literate", "brave", "quiet")
+ANIMALS = ("gaur", "mongoose", "sawfish", "goose", "corgi", "weasel", "otter", "heron")
+conn = sqlite3.connect(sys.argv[1], check_same_thread=False, isolation_level=None)
+conn.execute("CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, name TEXT NOT NULL, job TEXT NOT NULL)")
+BUG = sys.argv[2] if len(sys.argv) > 2 else ""
+lock = threading.Lock()
+
+
+def random_name() -> str:
+    return f"{random.choice(ADJECTIVES)}-{random.choice(ANIMALS)}-{random.randint(100, 999)}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _send(self, status: int, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        with lock:
+            name = random_name()
+            cursor = conn.execute("INSERT INTO runs (name, job) VALUES (?, ?)", (name, body["job"]))
+        self._send(201, {"id": cursor.lastrowid, "name": name, "job": body["job"]})
+
+    def do_GET(self) -> None:
+        run_id = self.path.rstrip("/").rpartition("/")[2]
+        with lock:
+            row = conn.execute("SELECT id, name, job FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            self._send(404, {"detail": "no such run"})
+            return
+        name = random_name() if BUG == "renamed_on_read" else row[1]
+        self._send(200, {"id": row[0], "name": name, "job": row[2]})
+
+
+if __name__ == "__main__":
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(f"listening on http://127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever()
