@@ -9,6 +9,7 @@ end compare the database with the recorded end capture.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -488,13 +489,17 @@ def fill_secret(value: str, secret: str) -> str:
     A header keeps its scheme when redacted (``Basic [redacted]``), and users
     give either the credential alone or the whole value as they would type the
     header (``--secret "authorization=Basic dXNlcjpwdw=="``): both must work.
+    For HTTP Basic, ``user:password`` is encoded as the scheme wants (base64
+    has no colon, so the two cannot be confused).
     """
     match = _PLACEHOLDER.search(value)
     if match is None:
         return value
     scheme = value[: match.start()].strip()
     if scheme and secret.lower().startswith(scheme.lower() + " "):
-        return secret
+        secret = secret[len(scheme) + 1 :].strip()
+    if scheme.lower() == "basic" and ":" in secret:
+        secret = base64.b64encode(secret.encode()).decode()
     return _PLACEHOLDER.sub(lambda _: secret, value)
 
 

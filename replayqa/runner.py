@@ -44,7 +44,7 @@ from replayqa.model import (
 )
 from replayqa.spec import SpecValidator
 from replayqa.state.base import NullBackend, StateBackend, capture_rows
-from replayqa.suggest import Finding, suggest
+from replayqa.suggest import Finding, redacted_names, suggest
 from replayqa.templates import PathNotFound, render, resolve_path
 from replayqa.validate import validate_journey
 
@@ -352,7 +352,8 @@ class JourneyRunner:
 
     def _record(self, issue: Issue, expected_failure: bool = False) -> None:
         status = issue.response.status if issue.response else None
-        issue.suggestion = suggest(Finding(issue.error, status, expected_failure))
+        redacted = redacted_names(issue.request.headers.items(), issue.request.body) if issue.request else ()
+        issue.suggestion = suggest(Finding(issue.error, status, expected_failure, redacted))
         if self.log_source is not None:
             issue.logs = self.log_source.tail()
         self._route_issues.append(issue)

@@ -7,7 +7,7 @@ says where to look next, not merely what the status code means.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 
@@ -18,9 +18,11 @@ class Finding:
     message: str
     status: int | None = None
     expected_failure: bool = False
+    #: Headers and fields of the request that held a redacted placeholder instead of the credential.
+    redacted: tuple[str, ...] = ()
 
 
-Rule = tuple[str, Callable[[Finding], bool], str]
+Rule = tuple[str, Callable[[Finding], bool], str | Callable[[Finding], str]]
 
 
 def _status(*codes: int) -> Callable[[Finding], bool]:
@@ -28,6 +30,24 @@ def _status(*codes: int) -> Callable[[Finding], bool]:
 
 
 _EXPECTED_REFUSAL = re.compile(r"expected status (4\d\d|4xx)", re.IGNORECASE)
+_REDACTED_FIELD = re.compile(r'"([\w-]+)"\s*:\s*"\[redacted|(?:^|[?&])([\w-]+)=(?:\[|%5B)redacted', re.I)
+
+
+def redacted_names(headers: Iterable[tuple[str, str]], body: str | None) -> tuple[str, ...]:
+    """Where a recorded request had a secret the recording does not keep: headers, then fields."""
+    names = [name.lower() for name, value in headers if "[redacted" in value]
+    names += [a or b for a, b in _REDACTED_FIELD.findall(body or "")]
+    return tuple(dict.fromkeys(names))
+
+
+def _secret_hint(finding: Finding) -> str:
+    name = finding.redacted[0]
+    example = "Basic <base64 of user:password>" if name == "authorization" else "VALUE"
+    return (
+        f"The recording keeps this request's {name} redacted, so the replay sent a placeholder: "
+        f'pass the real value with --secret "{name}={example}" (or in the secrets of replayqa.toml).'
+    )
+
 
 RULES: list[Rule] = [
     (
@@ -62,6 +82,18 @@ RULES: list[Rule] = [
         ),
         "The app accepted a request it should refuse in this state: a guard is missing "
         "(already paid, already deleted, not the owner, duplicate submit).",
+    ),
+    (
+        "a redacted credential",
+        lambda f: f.status in (401, 403) and bool(f.redacted),
+        _secret_hint,
+    ),
+    (
+        "rate limited",
+        _status(429),
+        "The app is rate limiting (429 Too Many Requests): replays and runs in quick succession "
+        "hit its limit, not a regression; wait as its Retry-After header says, raise the limit in "
+        "the test environment, or replay fewer sessions at once.",
     ),
     (
         "401/403",
@@ -111,5 +143,5 @@ RULES: list[Rule] = [
 def suggest(finding: Finding) -> str:
     for _name, matches, text in RULES:
         if matches(finding):
-            return text
+            return text(finding) if callable(text) else text
     return "Compare the request and response with the step's expectations and the app's log."

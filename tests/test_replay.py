@@ -12,7 +12,9 @@ from replayqa.replay import fill_secret
     [
         ("Basic [redacted:1a2b3c]", "Basic dXNlcjpwdw==", "Basic dXNlcjpwdw=="),  # the whole header value
         ("Basic [redacted:1a2b3c]", "dXNlcjpwdw==", "Basic dXNlcjpwdw=="),  # the credential alone
-        ("Bearer [redacted]", "bearer abc.def", "bearer abc.def"),
+        ("Bearer [redacted]", "bearer abc.def", "Bearer abc.def"),
+        ("Basic [redacted:1a2b3c]", "user:pw", "Basic dXNlcjpwdw=="),  # as a person knows it
+        ("Basic [redacted:1a2b3c]", "Basic user:pw", "Basic dXNlcjpwdw=="),
         ("[redacted:9f]", "s3cret", "s3cret"),  # a body field
         ("token [redacted]", "Basic xyz", "token Basic xyz"),  # another scheme is not swallowed
         ("no placeholder", "s3cret", "no placeholder"),

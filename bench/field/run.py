@@ -91,6 +91,8 @@ def record_and_replay(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
         ctx.say(f"[{app.name}] recording a scripted session through replayqa record")
         recording = _record(app, instance, work)
         out: dict[str, Any] = {"exchanges": len(_recorded_rows(recording)), "runs": REPLAYS, "clean": 0}
+        out["sessions"] = _session_names(recording)
+        ctx.say(f"[{app.name}] {out['exchanges']} exchanges; sessions: {', '.join(out['sessions'])}")
         clean_prints: set[str] = set()
         first_issues: list[dict[str, Any]] = []
         for attempt in range(REPLAYS):
@@ -154,6 +156,15 @@ def _signatures(issue: dict[str, Any]) -> set[str]:
 
 def _describe(issue: dict[str, Any]) -> str:
     return f"{issue['step']}: {issue['kind']}: {(issue.get('error') or '').splitlines()[0][:160]}"
+
+
+def _session_names(recording: Path) -> list[str]:
+    """As the recorder told them apart, with no markers: by credentials, cookies and address."""
+    opened = Recording.open(recording)
+    try:
+        return [f"{s['name']} ({s['exchange_count']})" for s in opened.sessions()]
+    finally:
+        opened.close()
 
 
 def _recorded_rows(recording: Path) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from replayqa.record.sessions import (
     Identity,
     SessionTracker,
     TrackedSession,
+    cookie_keys,
     request_keys,
     response_keys,
 )
@@ -160,7 +161,9 @@ class Recorder:
             self.dropped += 1
             return
         self.tracker.learn(
-            pending.session, response_keys(response.headers, response.body.json_if_credentials())
+            pending.session,
+            response_keys(response.headers, response.body.json_if_credentials()),
+            cookie=bool(cookie_keys(response.headers)),
         )
         self._write(pending, response, None)
 

@@ -6,8 +6,11 @@ named session. Without markers, a session is one client identity: the bearer
 token, session cookie or API key it sends, or its address when it sends none. A
 token or cookie that a session's response hands out (``Set-Cookie``, a
 ``token`` field in a JSON body) joins that session, so an anonymous visitor
-who logs in stays one session. A session ends after ``idle_gap`` seconds
-without traffic.
+who logs in stays one session. A browser sends the cookies it was handed on
+every request to that server, so a request with none, from an address whose
+session was handed a session cookie, comes from another cookie jar: a second
+browser or profile behind the same address, and a session of its own. A
+session ends after ``idle_gap`` seconds without traffic.
 
 Sessions that overlap in time form a *group*. The database is captured when a
 group's first session starts and when its last one ends, so concurrent users
@@ -55,6 +58,7 @@ class TrackedSession:
     end_checkpoint_id: int | None = None
     exchange_count: int = 0
     keys: set[str] = field(default_factory=set)
+    handed_cookie: bool = False  # a response set a session-like cookie: its browser sends it from now on
 
     @property
     def open(self) -> bool:
@@ -95,14 +99,20 @@ def request_keys(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def response_keys(headers: Iterable[tuple[str, str]], json_body: object) -> tuple[str, ...]:
-    """Credentials a response hands out, which later requests will send."""
+def cookie_keys(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """Session-like cookies a response sets (``Set-Cookie``), as request_keys will see them."""
     keys = []
     for name, value in headers:
         if name.lower() == "set-cookie":
             cookie, _, rest = value.partition(";")[0].partition("=")
             if rest and (_SESSION_COOKIE.search(cookie) or len(rest) >= 16):
                 keys.append("token:" + rest.strip())
+    return tuple(keys)
+
+
+def response_keys(headers: Iterable[tuple[str, str]], json_body: object) -> tuple[str, ...]:
+    """Credentials a response hands out, which later requests will send."""
+    keys = list(cookie_keys(headers))
     if isinstance(json_body, dict):
         for key, value in json_body.items():
             if isinstance(value, str) and value and _TOKEN_FIELD.match(key):
@@ -170,9 +180,13 @@ class SessionTracker:
         self._remember(session, identity.keys)
         return session
 
-    def learn(self, session: TrackedSession, keys: Iterable[str]) -> None:
-        """Credentials a session's response handed out now point to that session."""
+    def learn(self, session: TrackedSession, keys: Iterable[str], cookie: bool = False) -> None:
+        """Credentials a session's response handed out now point to that session.
+
+        ``cookie``: some of them were set as cookies, which a browser sends back unasked.
+        """
         self._remember(session, keys)
+        session.handed_cookie = session.handed_cookie or cookie
 
     def expire(self, now: float | None = None) -> list[TrackedSession]:
         """End identity sessions that have been idle longer than the gap."""
@@ -199,7 +213,9 @@ class SessionTracker:
         if identity.keys:
             return None  # credentials nobody has seen: a user of their own
         session = self._by_key.get("client:" + identity.client)
-        return session if session is not None and session.open else None
+        if session is None or not session.open or session.handed_cookie:
+            return None  # none, or it would have sent the cookie it was handed: another browser
+        return session
 
     def _remember(self, session: TrackedSession, keys: Iterable[str]) -> None:
         for key in keys:

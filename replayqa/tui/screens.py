@@ -16,13 +16,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static, Tree
 from textual.worker import Worker, WorkerState
 
 from replayqa.config import load_settings
 from replayqa.execute import rerun
 from replayqa.record.storage import Recording, accept_baseline, add_noise_rules
+from replayqa.replay import operation_of
 from replayqa.store import RunStore
 
 MARKS = {"passed": "✓", "failed": "✗", "known": "≈", "flaky": "~"}
@@ -285,9 +286,11 @@ class StepScreen(Screen[None]):
             self.notify("only a replay's differences can be marked as noise", severity="warning")
             return
         reason = f"marked noise in replayqa tui by {getuser()}"
-        # A whole row added or removed is no field: only changed fields can be noise.
+        # A rule for a response field holds for this step's operation only: the same field of
+        # another endpoint may carry a real change. A whole row added or removed is no field.
+        operation = self._operation(recording)
         rules = [
-            {"path": _noise_path(d), "operation": None, "reason": reason}
+            {"path": _noise_path(d), "operation": None if d["where"] == "db" else operation, "reason": reason}
             for d in diff
             if d["where"] != "db" or d["kind"] == "changed"
         ]
@@ -297,6 +300,19 @@ class StepScreen(Screen[None]):
         count = add_noise_rules(recording, rules)
         self.notify(f"{len(rules)} noise rules written to {recording.name} ({count} in all)")
 
+    def _operation(self, recording: Path) -> str | None:
+        """The recorded exchange's operation, as replay matches rules against it."""
+        step = self.step["step"]
+        if not step.startswith("#"):
+            return None
+        exchange_id = int(step[1:].split(" ", 1)[0])
+        opened = Recording.open(recording)
+        try:
+            row = next((e for e in opened.exchanges() if e["id"] == exchange_id), None)
+        finally:
+            opened.close()
+        return operation_of(row) if row else None
+
     def action_accept(self) -> None:
         """The replayed response becomes the recorded one: the next replay compares with it."""
         recording = self._recording()
@@ -305,8 +321,18 @@ class StepScreen(Screen[None]):
         if recording is None or response is None or not step.startswith("#"):
             self.notify("only a replayed response can become the baseline", severity="warning")
             return
-        accept_baseline(recording, int(step[1:].split(" ", 1)[0]), response, getuser())
-        self.notify(f"baseline updated in {recording.name}")
+        exchange_id = int(step[1:].split(" ", 1)[0])
+
+        def accept(confirmed: bool | None) -> None:
+            if confirmed:
+                accept_baseline(recording, exchange_id, response, getuser())
+                self.notify(f"baseline updated in {recording.name}")
+
+        if int(response.get("status") or 0) >= 500:  # a server error is rarely the intended behaviour
+            question = f"Accept a {response['status']} server error as the expected answer?"
+            self.app.push_screen(ConfirmScreen(question), accept)
+        else:
+            accept(True)
 
     def action_copy_curl(self) -> None:
         request = (self.step.get("exchange") or {}).get("request")
@@ -315,6 +341,22 @@ class StepScreen(Screen[None]):
             self.app.copy_to_clipboard(command)
             self.app.last_copied = command  # type: ignore[attr-defined]
             self.notify("request copied as curl")
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; dismissed with the answer."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"{self.question}\n\n[b]y[/b] yes   [b]n[/b] no", id="confirm")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
 
 
 class DiffScreen(Screen[None]):

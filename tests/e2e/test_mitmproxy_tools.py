@@ -38,7 +38,9 @@ def test_the_addon_records_under_mitmproxys_own_tools(tool, demo_shop, tmp_path)
         wait_listening(port, process)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
             assert client.get("/items").status_code == 200
-            client.post("/users", json={"email": "tool@shop.test", "password": "tool-pass-1", "pin": "pin-4815-tool"})
+            client.post(
+                "/users", json={"email": "tool@shop.test", "password": "tool-pass-1", "pin": "pin-4815-tool"}
+            )
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)

@@ -132,7 +132,9 @@ def test_learned_noise_silences_what_differs_between_identical_replays(
     assert "$.number  of GET /lucky" in learned.stdout, "what was learned is shown"
     rules = json.loads(cli("show", "lucky.db", "--json").stdout)["meta"]["noise_rules"]
     # per operation and per field, never the whole body or the status
-    assert [(r["path"], r["operation"], r["kind"]) for r in rules] == [("$.number", "GET /lucky", "generated")]
+    assert [(r["path"], r["operation"], r["kind"]) for r in rules] == [
+        ("$.number", "GET /lucky", "generated")
+    ]
     after = cli("replay", "lucky.db", "--base-url", content_app.base_url)
     assert after.returncode == 0, after.stdout
 
@@ -315,7 +317,9 @@ def test_names_the_server_makes_anew_are_learned_from_a_second_run_and_then_held
     database = tmp_path / "runs_test.db"
     app = ChildApp("runs_app.py", str(database))
     try:
-        proxy = recording_proxy("--upstream", app.base_url, "--out", "runs.db", "--db", f"sqlite:///{database}")
+        proxy = recording_proxy(
+            "--upstream", app.base_url, "--out", "runs.db", "--db", f"sqlite:///{database}"
+        )
         with httpx.Client(base_url=proxy.url) as client:
             for job in ("build", "deploy"):
                 run = client.post("/runs", json={"job": job}).json()
@@ -331,7 +335,9 @@ def test_names_the_server_makes_anew_are_learned_from_a_second_run_and_then_held
 
     buggy = ChildApp("runs_app.py", str(database), "renamed_on_read")
     try:
-        done = cli("replay", "runs.db", "--base-url", buggy.base_url, "--db", f"sqlite:///{database}", "--json")
+        done = cli(
+            "replay", "runs.db", "--base-url", buggy.base_url, "--db", f"sqlite:///{database}", "--json"
+        )
     finally:
         buggy.stop()
     assert done.returncode == 1

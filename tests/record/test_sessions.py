@@ -124,3 +124,21 @@ def test_api_key_and_token_headers_identify_a_user(tracker):
     tablet = tracker.assign(Identity("10.0.0.5", request_keys([("X-Api-Key", "bob-key")])))
     assert phone.id != tablet.id  # one address, two users
     assert tracker.assign(Identity("10.0.0.5", request_keys([("X-Api-Key", "alice-key")]))).id == phone.id
+
+
+def test_a_second_browser_behind_the_same_address_is_a_session_of_its_own(tracker):
+    """Browsers send back the cookies they were handed: a request without them is another cookie jar."""
+    first = tracker.assign(Identity("127.0.0.1"))
+    tracker.learn(first, response_keys([("Set-Cookie", "sid=aaaa1111; Path=/")], None), cookie=True)
+    second = tracker.assign(Identity("127.0.0.1"))  # the second browser's first request: no cookies yet
+    assert second is not first
+    tracker.learn(second, response_keys([("Set-Cookie", "sid=bbbb2222; Path=/")], None), cookie=True)
+    assert tracker.assign(Identity("127.0.0.1", request_keys([("Cookie", "sid=aaaa1111")]))) is first
+    assert tracker.assign(Identity("127.0.0.1", request_keys([("Cookie", "sid=bbbb2222")]))) is second
+
+
+def test_a_client_that_was_never_handed_a_cookie_stays_one_session_per_address(tracker):
+    """curl or a script with no cookie jar: its cookieless requests are one session, as before."""
+    first = tracker.assign(Identity("127.0.0.1"))
+    tracker.learn(first, response_keys([], {"token": "tok-xyz"}))  # a token in the body is no cookie
+    assert tracker.assign(Identity("127.0.0.1")) is first

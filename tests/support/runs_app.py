@@ -18,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ADJECTIVES = ("melodic", "warping", "sensible", "curly", "granite", "literate", "brave", "quiet")
 ANIMALS = ("gaur", "mongoose", "sawfish", "goose", "corgi", "weasel", "otter", "heron")
 conn = sqlite3.connect(sys.argv[1], check_same_thread=False, isolation_level=None)
-conn.execute("CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, name TEXT NOT NULL, job TEXT NOT NULL)")
+conn.execute(
+    "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, name TEXT NOT NULL, job TEXT NOT NULL)"
+)
 BUG = sys.argv[2] if len(sys.argv) > 2 else ""
 lock = threading.Lock()
 

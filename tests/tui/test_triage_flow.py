@@ -137,3 +137,64 @@ async def test_rerunning_a_journey_from_the_tree_adds_a_run(tmp_path, monkeypatc
         await pilot.pause()
     runs = store.runs()
     assert len(runs) == 2 and runs[0]["issues"] == 2  # the same two planted bugs, found again
+
+
+async def test_a_noise_rule_marked_on_a_step_holds_for_its_operation_only(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recording = tmp_path / "demo.db"
+    shutil.copy(RECORDING, recording)
+    replay(tmp_path, recording)
+    store = RunStore(tmp_path / ".replayqa" / "runs.db")
+    run_id = store.runs()[0]["run_id"]
+    issue = next(i for i in store.issues(run_id) if i["step"] == "#5 GET /cart")
+    step = next(s for s in store.steps(run_id) if s["step"] == "#5 GET /cart")
+    app = TriageApp(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(StepScreen(store, step, issue))
+        await pilot.press("x")
+        await pilot.pause()
+    opened = Recording.open(recording)
+    try:
+        rules = opened.meta["noise_rules"]
+    finally:
+        opened.close()
+    # the recording was made with the spec: its operation id; the same field on another
+    # endpoint may carry a real change
+    assert {r["operation"] for r in rules} == {"getCart"}
+    assert "$.total_cents" in {r["path"] for r in rules}
+
+
+async def test_accepting_a_server_error_as_the_baseline_asks_first(tmp_path, monkeypatch):
+    from replayqa.tui.screens import ConfirmScreen
+
+    monkeypatch.chdir(tmp_path)
+    recording = tmp_path / "demo.db"
+    shutil.copy(RECORDING, recording)
+    replay(tmp_path, recording)
+    store = RunStore(tmp_path / ".replayqa" / "runs.db")
+    run_id = store.runs()[0]["run_id"]
+    issue = next(i for i in store.issues(run_id) if i["step"] == "#5 GET /cart")
+    issue = {**issue, "response": {**issue["response"], "status": 500, "body": '{"detail": "boom"}'}}
+    step = next(s for s in store.steps(run_id) if s["step"] == "#5 GET /cart")
+
+    def updates() -> list:
+        opened = Recording.open(recording)
+        try:
+            return opened.meta.get("baseline_updates") or []
+        finally:
+            opened.close()
+
+    app = TriageApp(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(StepScreen(store, step, issue))
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert updates() == [], "declined: the recording is unchanged"
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+    assert [u["exchange"] for u in updates()] == [5]

@@ -24,33 +24,34 @@ BROWSER_ARGS = [
     "--disable-sync",
 ]
 # What the page's own scripts do: fetch() with the session cookie and the X-XSRFToken header.
+# Each browser works on files of its own, named with its prefix.
 WORK_IN_PAGE = r"""
-async () => {
+async (p) => {
   const xsrf = decodeURIComponent((document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/) || [])[1] || "");
   async function call(method, url, body) {
     const r = await fetch(url, {method, credentials: "same-origin",
       headers: {"Content-Type": "application/json", "X-XSRFToken": xsrf},
       body: body === undefined ? undefined : JSON.stringify(body)});
     const text = await r.text();
-    const expected = url.endsWith("/renamed.txt") && method === "GET";  // read after delete: 404
+    const expected = url.endsWith("renamed.txt") && method === "GET";  // read after delete: 404
     if (r.status >= 400 && !expected) throw new Error(`${method} ${url}: ${r.status} ${text}`);
     return text;
   }
-  const cells = [{cell_type: "markdown", metadata: {}, source: "# QA"}];
+  const cells = [{cell_type: "markdown", metadata: {}, source: "# QA " + p}];
   const notebook = {type: "notebook", content: {cells, metadata: {}, nbformat: 4, nbformat_minor: 5}};
-  await call("PUT", "/api/contents/qa.ipynb", notebook);
-  await call("GET", "/api/contents/qa.ipynb?content=1");
-  await call("PUT", "/api/contents/notes.txt", {type: "file", format: "text", content: "hello"});
-  await call("PATCH", "/api/contents/notes.txt", {path: "renamed.txt"});
+  await call("PUT", `/api/contents/${p}qa.ipynb`, notebook);
+  await call("GET", `/api/contents/${p}qa.ipynb?content=1`);
+  await call("PUT", `/api/contents/${p}notes.txt`, {type: "file", format: "text", content: "hello " + p});
+  await call("PATCH", `/api/contents/${p}notes.txt`, {path: `${p}renamed.txt`});
   await call("GET", "/api/contents?content=1");
-  await call("POST", "/api/contents/qa.ipynb/checkpoints");
+  await call("POST", `/api/contents/${p}qa.ipynb/checkpoints`);
   const session = JSON.parse(await call("POST", "/api/sessions",
-    {path: "qa.ipynb", type: "notebook", name: "qa.ipynb", kernel: {name: "python3"}}));
+    {path: `${p}qa.ipynb`, type: "notebook", name: `${p}qa.ipynb`, kernel: {name: "python3"}}));
   await call("GET", "/api/sessions");
   await call("DELETE", "/api/sessions/" + session.id);
-  await call("DELETE", "/api/contents/renamed.txt");
-  await call("DELETE", "/api/contents/qa.ipynb");
-  await call("GET", "/api/contents/renamed.txt");
+  await call("DELETE", `/api/contents/${p}renamed.txt`);
+  await call("DELETE", `/api/contents/${p}qa.ipynb`);
+  await call("GET", `/api/contents/${p}renamed.txt`);
 }
 """
 
@@ -126,12 +127,16 @@ class JupyterServer(FieldApp):
                     executable_path=CHROMIUM, args=BROWSER_ARGS, proxy={"server": proxy}
                 )
                 try:
-                    page = browser.new_page()
-                    page.goto(f"{instance.base_url}/login")
-                    page.fill("#password_input", instance.extra["token"])
-                    with page.expect_navigation():
-                        page.click("#login_submit")
-                    page.evaluate(WORK_IN_PAGE)
+                    # Two testers' browsers (two contexts: two cookie jars) behind one address, and
+                    # no session markers: the recorder must tell them apart by their cookies.
+                    pages = [browser.new_context().new_page() for _ in range(2)]
+                    for page in pages:
+                        page.goto(f"{instance.base_url}/login")
+                        page.fill("#password_input", instance.extra["token"])
+                        with page.expect_navigation():
+                            page.click("#login_submit")
+                    for prefix, page in zip(("ada-", "bob-"), pages, strict=True):
+                        page.evaluate(WORK_IN_PAGE, prefix)
                 finally:
                     browser.close()
         finally:
