@@ -33,8 +33,15 @@ class Client:
         backoff: float = 0.2,
         transport: httpx.BaseTransport | None = None,
         verify: bool = True,
+        keep_cookies: bool = True,
     ) -> None:
+        """``keep_cookies=False``: no cookie jar; each request sends the cookies it names, no more.
+
+        A replay names every cookie it sends (rebound from the recording); a jar
+        would hand one browser's login to another browser's recorded requests.
+        """
         self.base_url = base_url.rstrip("/")
+        self.keep_cookies = keep_cookies
         self.retries = retries
         self.backoff = backoff
         self.history: list[Exchange] = []
@@ -65,6 +72,8 @@ class Client:
                     continue
                 raise
             self.history.append(exchange_from_response(response, started))
+            if not self.keep_cookies:
+                self._http.cookies.clear()
             return response
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:

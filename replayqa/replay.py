@@ -273,7 +273,7 @@ class _Replayer:
         if not isinstance(state, NullBackend):
             state.check_restore_allowed()
         spec = SpecValidator.load(settings.spec, settings.base_url) if settings.spec else None
-        self.client = Client(settings.base_url, timeout=settings.timeout, retries=1)
+        self.client = Client(settings.base_url, timeout=settings.timeout, retries=1, keep_cookies=False)
         log = LogFile(settings.log_file, 20) if settings.log_file else None
         self.listeners = list(listeners)
         self.runner = JourneyRunner(self.client, state, listeners=self.listeners, spec=spec, log_source=log)

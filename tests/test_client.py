@@ -68,3 +68,22 @@ def test_snapshot_restores_cookies_and_headers():
     client.headers["X-Extra"] = "1"
     client.restore(snap)
     assert client.cookies.get("session") == "one" and "x-extra" not in client.headers
+
+
+def test_without_a_cookie_jar_a_request_sends_only_the_cookies_it_names():
+    """Replays name every cookie: one browser's login must not ride along on another's requests."""
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(200, headers={"Set-Cookie": "sid=alice-session; Path=/"})
+
+    for keep, expected in ((True, [None, "sid=alice-session"]), (False, [None, None])):
+        seen.clear()
+        client = Client("http://app.test", transport=httpx.MockTransport(handler), keep_cookies=keep)
+        client.get("/login")
+        client.get("/")
+        assert seen == expected
+    client = Client("http://app.test", transport=httpx.MockTransport(handler), keep_cookies=False)
+    client.get("/", headers={"Cookie": "sid=bob-session"})
+    assert seen[-1] == "sid=bob-session"
