@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.console import Console
@@ -25,13 +25,9 @@ from replayqa.console import ConsoleProgress, summary_line
 from replayqa.errors import ReplayqaError
 from replayqa.execute import RunOutcome, run_journeys
 from replayqa.knowledge import failed
-from replayqa.lifecycle import AppProcess
 from replayqa.loader import load_files
-from replayqa.model import RunResult, count_paths, count_steps
+from replayqa.model import count_paths, count_steps
 from replayqa.redact import RedactionRules, configure_reports, redact_request, redact_response
-
-if TYPE_CHECKING:  # replay imports openapi-core; load it only when a replay runs
-    from replayqa.replay import ReplaySettings
 
 EXIT_OK, EXIT_ISSUES, EXIT_ERROR = 0, 1, 2
 
@@ -679,156 +675,37 @@ def replay_command(
           --db sqlite:///app_test.db --secret password=qa-password
       replayqa replay recordings/checkout.db --base-url http://127.0.0.1:8000 --learn-noise
     """
+    from replayqa.execute import ReplayOptions, learn_noise_in, replay_recordings
+
     settings = _project_settings(**flags)
     if not settings.base_url:
         raise click.UsageError("give --base-url http://host:port (or base_url in replayqa.toml)")
-    pairs = {**settings.secrets, **dict(_pair(s) for s in secrets)}
-    replay_settings = _replay_settings(settings, sessions, pairs, _shard(shard) if shard else (1, 1))
-    if workers > 1:
-        _replay_with_workers(
-            recordings, settings, replay_settings, as_json, workers, start, health, health_timeout
-        )
-        return
-    app = AppProcess(start, health or settings.base_url, health_timeout).start() if start else None
-    try:
-        if app is not None:  # the app's output is the log issues quote
-            replay_settings = replace(replay_settings, log_file=str(app.log_path))
-        _replay(recordings, settings, replay_settings, as_json, learn_noise)
-    finally:
-        if app is not None:
-            app.stop()
-
-
-def _replay_with_workers(
-    recordings: tuple[Path, ...],
-    settings: Settings,
-    replay_settings: ReplaySettings,
-    as_json: bool,
-    workers: int,
-    start: str | None,
-    health: str | None,
-    health_timeout: float,
-) -> None:
-    """Each worker replays its share of the sessions, against its own app and database copy."""
-    from urllib.parse import urlsplit
-
-    from replayqa.lifecycle import WorkerApps
-    from replayqa.replay import replay_in_parallel
-    from replayqa.state import NullBackend, open_state
-    from replayqa.state.base import StateBackend
-
-    assert settings.base_url is not None
-    console = _console()
-    listeners = [] if as_json else [ConsoleProgress(console)]
-    if settings.db:
-        if not start:
-            raise click.UsageError(
-                "--workers with --db needs --start, using {port} and {db_path} or {db_url}: "
-                "each worker gets its own app and its own copy of the database"
-            )
-        open_state(settings.db, allow_restore=settings.allow_restore).check_restore_allowed()
-        health_path = urlsplit(health).path if health else "/"
-        with WorkerApps(workers, start, settings.db, health_path, health_timeout) as pool:
-            states: list[tuple[str, StateBackend]] = [
-                (w.base_url, open_state(w.db_url, allow_restore=True, lock_timeout=settings.lock_timeout))
-                for w in pool
-            ]
-            result = replay_in_parallel(recordings, replay_settings, states, listeners)
-    else:
-        app = AppProcess(start, health or settings.base_url, health_timeout).start() if start else None
-        try:
-            if app is not None:  # one app for every worker: its output is the log issues quote
-                replay_settings = replace(replay_settings, log_file=str(app.log_path))
-            states = [(settings.base_url, NullBackend()) for _ in range(workers)]
-            result = replay_in_parallel(recordings, replay_settings, states, listeners)
-        finally:
-            if app is not None:
-                app.stop()
-    _report_replay(result, settings, as_json, console)
-
-
-def _replay(
-    recordings: tuple[Path, ...],
-    settings: Settings,
-    replay_settings: ReplaySettings,
-    as_json: bool,
-    learn_noise: bool,
-) -> None:
-    from replayqa.execute import check_reachable
-    from replayqa.replay import replay
-    from replayqa.state import open_state
-
-    assert settings.base_url is not None
-    check_reachable(settings.base_url, settings.timeout)
-    state = open_state(settings.db, allow_restore=settings.allow_restore, lock_timeout=settings.lock_timeout)
-    console = _console()
-    listeners = [] if as_json else [ConsoleProgress(console)]
+    options = ReplayOptions(
+        sessions,
+        dict(_pair(s) for s in secrets),
+        _shard(shard) if shard else (1, 1),
+        workers,
+        start,
+        health,
+        health_timeout,
+    )
     if learn_noise:
-        from replayqa.replay import learn_noise as learn
-
-        rules = learn(recordings, replay_settings, state)
+        rules = learn_noise_in(recordings, settings, options)
         for rule in rules:
             click.echo(f"  {rule.path}" + (f"  of {rule.operation}" if rule.operation else ""))
-        click.echo(
-            f"{_count(len(rules), 'new noise rule')} kept with the recordings "
-            "(review them: replayqa show --json)"
-        )
+        kept = f"{_count(len(rules), 'new noise rule')} kept with the recordings"
+        click.echo(f"{kept} (review them: replayqa show --json)")
         return
-    result = replay(recordings, replay_settings, state, listeners)
-    _report_replay(result, settings, as_json, console)
-
-
-def _report_replay(result: RunResult, settings: Settings, as_json: bool, console: Console) -> None:
-    from replayqa.execute import keep_results
-    from replayqa.report import write_reports
-
-    result.base_url = result.base_url or settings.base_url or ""
-    keep_results(result, settings)
-    reports = write_reports(
-        result,
-        Path(settings.report_dir) / result.run_id,
-        Path(settings.junit) if settings.junit else None,
-        settings.fail_on,
-    )
+    console = _console()
+    outcome = replay_recordings(recordings, settings, options, [] if as_json else [ConsoleProgress(console)])
     if as_json:
         from replayqa.report.serialize import run_dict
 
-        click.echo(
-            json.dumps({**run_dict(result), "reports": {k: str(v) for k, v in reports.items()}}, indent=2)
-        )
+        reports = {k: str(v) for k, v in outcome.reports.items()}
+        click.echo(json.dumps({**run_dict(outcome.result), "reports": reports}, indent=2))
     else:
-        _print_outcome(console, RunOutcome(result, reports), settings.fail_on)
-    sys.exit(EXIT_ISSUES if failed(result, settings.fail_on) else EXIT_OK)
-
-
-def _replay_settings(
-    settings: Settings, sessions: tuple[str, ...], pairs: dict[str, str], shard: tuple[int, int] = (1, 1)
-) -> ReplaySettings:
-    """The replay's settings from the configuration and the flags, in one place for every replay path."""
-    from replayqa.replay import ReplaySettings
-
-    assert settings.base_url is not None
-    return ReplaySettings(
-        settings.base_url,
-        sessions,
-        pairs,
-        rules=_noise_rules(settings),
-        timeout=settings.timeout,
-        spec=settings.spec,
-        log_file=settings.log_file,
-        shard=shard,
-    )
-
-
-def _noise_rules(settings: Settings) -> list[Any]:
-    from replayqa.diff import NoiseRule
-
-    try:
-        return [NoiseRule(**rule) for rule in settings.noise_rules]
-    except TypeError as exc:
-        raise click.UsageError(
-            f"noise_rules in {settings.source}: {exc}; each is {{path, operation, reason}}"
-        ) from None
+        _print_outcome(console, outcome, settings.fail_on)
+    sys.exit(EXIT_ISSUES if failed(outcome.result, settings.fail_on) else EXIT_OK)
 
 
 def _shard(text: str) -> tuple[int, int]:

@@ -78,6 +78,10 @@ class NoiseRule:
     reason: str = ""
     kind: str = "noise"  # noise: never compared | generated: made anew each run, then must hold
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("noise", "generated"):
+            raise ValueError(f"kind {self.kind!r} is not noise or generated")
+
     def matches(self, path: str, operation: str | None) -> bool:
         if self.operation and operation and self.operation != operation:
             return False

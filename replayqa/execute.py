@@ -7,11 +7,14 @@ the journeys, and keeps the results: run store and reports.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -20,6 +23,7 @@ from replayqa.config import Settings
 from replayqa.errors import AppUnreachableError, ConfigError
 from replayqa.events import Listener
 from replayqa.knowledge import KnownIssue, annotate
+from replayqa.lifecycle import AppProcess
 from replayqa.loader import JOURNEY_SUFFIXES, load_file
 from replayqa.logs import LogFile
 from replayqa.model import Branch, Invariant, Journey, Node, RunResult
@@ -29,6 +33,10 @@ from replayqa.runner import JourneyRunner
 from replayqa.spec import SpecValidator
 from replayqa.state import NullBackend, StateBackend, open_state
 from replayqa.store import RunStore
+
+if TYPE_CHECKING:
+    from replayqa.diff import NoiseRule
+    from replayqa.replay import ReplaySettings
 
 
 @dataclass
@@ -183,29 +191,163 @@ def _has_branch(nodes: Sequence[Node]) -> bool:
     return any(isinstance(n, Branch) or (isinstance(n, JPath) and _has_branch(n.steps)) for n in nodes)
 
 
-def rerun(source: str, journey: str, settings: Settings) -> RunResult:
-    """Run one journey again against the configured app: from its journey file, or replay its recording.
+def rerun(source: str, journey: str, settings: Settings, base_url: str | None = None) -> RunResult:
+    """Run one journey again: from its journey file, or replay its recording's sessions.
 
     A step's state comes from the steps before it, so the whole journey runs.
+    ``base_url``: where the stored run ran, which wins over the configured one.
     """
     path = Path(source)
     if not path.is_file():
         raise ConfigError(f"cannot re-run {journey!r}: {source} is gone")
+    settings = replace(settings, base_url=base_url or settings.base_url)
     if path.suffix in JOURNEY_SUFFIXES:
         loaded = load_file(path)
         chosen = [j for j in loaded.journeys if j.name == journey]
         if not chosen:
             raise ConfigError(f"{source} has no journey named {journey!r} any more")
         return run_journeys(chosen, settings, loaded.invariants).result
-    from replayqa.replay import ReplaySettings, replay
+    return replay_recordings([path], settings, ReplayOptions(sessions=tuple(journey.split("+")))).result
+
+
+# -- replaying recordings ----------------------------------------------------------------------
+
+SECRET_PREFIX = "REPLAYQA_SECRET_"
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """What a replay needs besides the project's settings: the CLI's flags, the TUI's choice."""
+
+    sessions: tuple[str, ...] = ()
+    secrets: dict[str, str] = field(default_factory=dict)  # --secret NAME=VALUE
+    shard: tuple[int, int] = (1, 1)
+    workers: int = 1
+    start: str | None = None  # a shell command that starts the app
+    health: str | None = None
+    health_timeout: float = 60.0
+
+
+def replay_recordings(
+    recordings: Sequence[Path], settings: Settings, options: ReplayOptions, listeners: Iterable[Listener] = ()
+) -> RunOutcome:
+    """The replay use case behind ``replayqa replay``, the TUI's re-run and the workers.
+
+    Starts the app if asked, replays against it (or against one app and one
+    database copy per worker), keeps the results and writes the reports.
+    """
+    from replayqa.replay import replay, replay_in_parallel
+
+    replay_settings = _replay_settings(settings, options)
+    if options.workers > 1 and settings.db:
+        result = _replay_with_workers(recordings, settings, options, replay_settings, listeners)
+    else:
+        with _started(options, settings) as log_file:
+            if log_file:  # the app's output is the log issues quote
+                replay_settings = replace(replay_settings, log_file=log_file)
+            if options.workers > 1:
+                assert settings.base_url is not None
+                states: list[tuple[str, StateBackend]] = [
+                    (settings.base_url, NullBackend()) for _ in range(options.workers)
+                ]
+                result = replay_in_parallel(recordings, replay_settings, states, listeners)
+            else:
+                result = replay(recordings, replay_settings, _replay_state(settings), listeners)
+    result.base_url = result.base_url or replay_settings.base_url
+    keep_results(result, settings)
+    junit = Path(settings.junit) if settings.junit else None
+    reports = write_reports(result, Path(settings.report_dir) / result.run_id, junit, settings.fail_on)
+    return RunOutcome(result, reports)
+
+
+def learn_noise_in(recordings: Sequence[Path], settings: Settings, options: ReplayOptions) -> list[NoiseRule]:
+    """``replayqa replay --learn-noise``: the rules learned, already kept with the recordings."""
+    from replayqa.replay import learn_noise
+
+    with _started(options, settings):
+        return learn_noise(recordings, _replay_settings(settings, options), _replay_state(settings))
+
+
+def secrets_from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``REPLAYQA_SECRET_PASSWORD`` for ``password``; ``_X_API_KEY`` serves ``x-api-key`` too.
+
+    CI systems hand secrets over as environment variables, and a TUI re-run
+    has no command line to take ``--secret`` from.
+    """
+    found: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith(SECRET_PREFIX) and len(key) > len(SECRET_PREFIX):
+            name = key[len(SECRET_PREFIX) :].lower()
+            found[name] = found[name.replace("_", "-")] = value
+    return found
+
+
+def _replay_settings(settings: Settings, options: ReplayOptions) -> ReplaySettings:
+    from replayqa.diff import NoiseRule
+    from replayqa.replay import ReplaySettings
 
     if not settings.base_url:
-        raise ConfigError("no base URL: set base_url in replayqa.toml to re-run against the app")
-    state = open_state(settings.db, allow_restore=settings.allow_restore, lock_timeout=settings.lock_timeout)
-    result = replay(
-        [path], ReplaySettings(settings.base_url, tuple(journey.split("+")), dict(settings.secrets)), state
+        raise ConfigError("no base URL: pass --base-url http://host:port or set base_url in replayqa.toml")
+    try:
+        rules = [NoiseRule(**rule) for rule in settings.noise_rules]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"noise_rules in {settings.source}: {exc}; each is {{path, operation, reason, kind}}"
+        ) from None
+    return ReplaySettings(
+        settings.base_url,
+        options.sessions,
+        {**secrets_from_environment(), **settings.secrets, **options.secrets},
+        rules=rules,
+        timeout=settings.timeout,
+        spec=settings.spec,
+        log_file=settings.log_file,
+        shard=options.shard,
     )
-    result.base_url = settings.base_url
-    keep_results(result, settings)
-    write_reports(result, Path(settings.report_dir) / result.run_id, None, settings.fail_on)
-    return result
+
+
+def _replay_state(settings: Settings) -> StateBackend:
+    assert settings.base_url is not None
+    check_reachable(settings.base_url, settings.timeout)
+    return open_state(settings.db, allow_restore=settings.allow_restore, lock_timeout=settings.lock_timeout)
+
+
+@contextmanager
+def _started(options: ReplayOptions, settings: Settings) -> Iterator[str | None]:
+    """The app from ``options.start``, up and healthy, for the block; yields its log file."""
+    if not options.start:
+        yield None
+        return
+    health = options.health or settings.base_url or ""
+    app = AppProcess(options.start, health, options.health_timeout).start()
+    try:
+        yield str(app.log_path)
+    finally:
+        app.stop()
+
+
+def _replay_with_workers(
+    recordings: Sequence[Path],
+    settings: Settings,
+    options: ReplayOptions,
+    replay_settings: ReplaySettings,
+    listeners: Iterable[Listener],
+) -> RunResult:
+    """Each worker replays its share of the sessions, against its own app and database copy."""
+    from replayqa.lifecycle import WorkerApps
+    from replayqa.replay import replay_in_parallel
+
+    assert settings.db is not None
+    if not options.start:
+        raise ConfigError(
+            "--workers with --db needs --start, using {port} and {db_path} or {db_url}: "
+            "each worker gets its own app and its own copy of the database"
+        )
+    open_state(settings.db, allow_restore=settings.allow_restore).check_restore_allowed()
+    health_path = urlsplit(options.health).path if options.health else "/"
+    with WorkerApps(options.workers, options.start, settings.db, health_path, options.health_timeout) as pool:
+        states: list[tuple[str, StateBackend]] = [
+            (w.base_url, open_state(w.db_url, allow_restore=True, lock_timeout=settings.lock_timeout))
+            for w in pool
+        ]
+        return replay_in_parallel(recordings, replay_settings, states, listeners)

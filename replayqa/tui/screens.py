@@ -200,8 +200,10 @@ class RunScreen(Screen[None]):
             self.notify("select a step of the journey to re-run", severity="warning")
             return
         self.notify(f"re-running {step['journey']}…")
+        # against the app this run went to; secrets from replayqa.toml or REPLAYQA_SECRET_* variables
+        ran_at = next((r.get("base_url") for r in self.store.runs() if r["run_id"] == self.run_id), None)
         self.run_worker(
-            lambda: rerun(step["source"], step["journey"], load_settings()),
+            lambda: rerun(step["source"], step["journey"], load_settings(), ran_at or None),
             thread=True,
             name="rerun",
             exit_on_error=False,

@@ -344,3 +344,12 @@ def test_names_the_server_makes_anew_are_learned_from_a_second_run_and_then_held
     issues = [i for j in json.loads(done.stdout)["journeys"] for i in j["issues"]]
     assert {i["step"].split(" ", 1)[1] for i in issues} == {"GET /runs/1", "GET /runs/2"}
     assert all(d["path"] == "$.name" for i in issues for d in i["diff"])
+
+
+def test_secrets_come_from_the_environment_as_ci_systems_hand_them_over(cli, tmp_path):
+    with DemoServer(tmp_path / "shop-env", env={"REPLAYQA_DEMO_FIX_ALL": "1"}) as shop:
+        base = ["replay", str(RECORDING), "--base-url", shop.base_url, "--db", shop.db_url, "--json"]
+        without = cli(*base)
+        with_env = cli(*base, env={"REPLAYQA_SECRET_PASSWORD": SECRET[1].partition("=")[2]})
+    assert without.returncode == 1, "a redacted password is sent as a placeholder: the login fails"
+    assert with_env.returncode == 0, with_env.stdout[-1500:]
