@@ -222,9 +222,9 @@ def generated_rules(first: _GroupState, second: _GroupState) -> list[NoiseRule]:
                 where = where if difference.where == "body" else f"header:{difference.path}"
                 rule = NoiseRule(where, operation_of(row), reason, "generated")
                 rules.setdefault((rule.path, rule.operation), rule)
-    twins = {d.path: d for d in second.db_diffs if d.kind == "changed"}
+    db_twins = {d.path: d for d in second.db_diffs if d.kind == "changed"}
     for difference in (d for d in first.db_diffs if d.kind == "changed"):
-        twin = twins.get(difference.path)
+        twin = db_twins.get(difference.path)
         if twin is not None and made_anew(difference.old, difference.new, twin.new):
             table, column = difference.path.split("/", 1)[0], difference.path.rpartition("/")[2]
             rule = NoiseRule(f"db:{table}.{column}", None, reason, "generated")

@@ -252,11 +252,20 @@ async def test_a_large_recording_loads_its_exchanges_a_page_at_a_time(tmp_path):
         assert exchanges.row_count == 500, "only the first page at first"
         exchanges.focus()
         exchanges.move_cursor(row=495)
-        await pilot.pause()
+        await _until(pilot, lambda: exchanges.row_count == 1_000)  # a loaded machine takes longer
         assert exchanges.row_count == 1_000 and exchanges.cursor_row == 495
         exchanges.move_cursor(row=990)
-        await pilot.pause()
+        await _until(pilot, lambda: exchanges.row_count == 1_200)
         assert exchanges.row_count == 1_200
+
+
+async def _until(pilot, condition, seconds: float = 5.0) -> None:
+    """Let the app work until ``condition`` holds or ``seconds`` pass; the caller asserts after."""
+    for _ in range(int(seconds / 0.05)):
+        await pilot.pause()
+        if condition():
+            return
+        await pilot.pause(0.05)
 
 
 async def test_flaky_fixed_and_new_marks_from_the_issues_screen(store):
