@@ -227,3 +227,26 @@ def test_restoring_a_capture_into_a_different_schema_says_what_differs(pg_url, s
             target.restore_capture(capture)
     finally:
         target.disconnect()
+
+
+def test_tables_a_session_created_or_dropped_are_restored_and_captured(pg_url, shop):
+    """A CMS makes a table per content type: the next replay must find the table gone, and back."""
+    state = open_state(pg_url, track_changes=False)
+    state.connect()
+    try:
+        start = state.capture()
+        shop.execute("CREATE TABLE articles (id serial PRIMARY KEY, title text)")
+        shop.execute("INSERT INTO articles (title) VALUES ('hello')")
+        shop.execute("DROP TABLE order_lines")
+        end = state.capture()
+        assert end.tables.get("articles") == 1, "a table made after connecting is captured"
+        assert "order_lines" not in end.tables
+
+        state.restore_capture(start, drop=["articles"], create=["order_lines"])
+        restored = state.capture()
+    finally:
+        state.disconnect()
+    assert "articles" not in restored.tables, "dropped, so the session can create it again"
+    assert restored.tables["order_lines"] == 2, "made again, with its rows"
+    assert contents(pg_url)["order_lines"] == [(1, 1, 1, 2), (2, 2, 2, 1)]
+    assert shop.execute("CREATE TABLE articles (id serial PRIMARY KEY)") == []
