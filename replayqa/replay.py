@@ -344,9 +344,13 @@ def _replay_group(
     state: StateBackend,
     extra_rules: list[NoiseRule] | None = None,
 ) -> tuple[JourneyResult, _GroupState]:
-    first = group[0]
+    first, last = group[0], group[-1]
     if first["start_checkpoint_id"] and not isinstance(state, NullBackend):
-        state.restore_capture(recording.capture(first["start_checkpoint_id"]))
+        start = recording.capture(first["start_checkpoint_id"])
+        end = recording.capture(last["end_checkpoint_id"]) if last["end_checkpoint_id"] else start
+        # tables the session made must go, so it can make them again; those it dropped come back
+        made, dropped = set(end.tables) - set(start.tables), set(start.tables) - set(end.tables)
+        state.restore_capture(start, drop=made, create=dropped)
     ids = {s["id"] for s in group}
     rows = sorted((r for r in recording.exchanges() if r["session_id"] in ids), key=lambda r: r["id"])
     rows = [r for r in rows if r["status"] is not None]  # nothing to compare without a recorded response

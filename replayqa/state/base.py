@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -49,7 +49,9 @@ class StateBackend(Protocol):
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]: ...
     def check_restore_allowed(self) -> None: ...
     def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture: ...
-    def restore_capture(self, capture: DatabaseCapture) -> None: ...
+    def restore_capture(
+        self, capture: DatabaseCapture, *, drop: Collection[str] = (), create: Collection[str] = ()
+    ) -> None: ...
 
 
 def is_test_database_name(name: str) -> bool:
@@ -102,7 +104,9 @@ class NullBackend:
     def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture:
         raise StateError("no database to capture: pass --db with the app's database URL")
 
-    def restore_capture(self, capture: DatabaseCapture) -> None:
+    def restore_capture(
+        self, capture: DatabaseCapture, *, drop: Collection[str] = (), create: Collection[str] = ()
+    ) -> None:
         raise StateError("no database to restore into: pass --db with the app's database URL")
 
 

@@ -27,6 +27,7 @@ import json
 import re
 import time
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,7 +231,7 @@ class PostgresBackend:
         tables, counts = [], {}
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            for table in self.tables:
+            for table in self._discover_tables():  # as they are now: a session may have made some
                 columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
                 query = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT").format(columns, table.ident)
                 with conn.cursor().copy(query) as copy:
@@ -243,6 +244,7 @@ class PostgresBackend:
                         "name": table.name,
                         "key": list(table.primary_key),
                         "columns": list(table.columns),
+                        "types": list(table.types),
                         "copy": data.decode("utf-8"),
                     }
                 )
@@ -252,13 +254,52 @@ class PostgresBackend:
         payload = zlib.compress(json.dumps(document).encode("utf-8"), 6)
         return DatabaseCapture("postgresql", payload, counts, time.time())
 
-    def restore_capture(self, capture: DatabaseCapture) -> None:
-        """Load a capture into this database (same schema), in one transaction."""
+    def restore_capture(
+        self, capture: DatabaseCapture, *, drop: Collection[str] = (), create: Collection[str] = ()
+    ) -> None:
+        """Load a capture into this database (same schema), in one transaction.
+
+        ``drop``: tables the recorded session created, which this state did
+        not have yet; ``create``: tables the session dropped, made again from
+        the capture's columns and types. Any other difference of schema is an
+        error: the database must be migrated to the recorded schema first.
+        """
         check_capture_backend(capture, "postgresql")
         self.check_restore_allowed()
         conn = self._require()
         document = json.loads(zlib.decompress(capture.data))
-        by_name = {(t.schema, t.name): t for t in self.tables}
+        with self._transaction("restore a capture into"):
+            current = self._discover_tables()
+            for table in (t for t in current if t.label in drop):
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table.ident))
+            present = {(t.schema, t.name) for t in current if t.label not in drop}
+            for entry in document["tables"]:
+                if (entry["schema"], entry["name"]) not in present and _label(entry) in create:
+                    _create_table(conn, entry)
+            current = self._discover_tables()
+            plan = self._restore_plan(document, current)
+            self._lock(current, "EXCLUSIVE")
+            self._disable_fk_triggers()
+            for table, entry in plan:
+                conn.execute(sql.SQL("DELETE FROM {}").format(table.ident))
+                columns = sql.SQL(", ").join(sql.Identifier(c) for c in entry["columns"])
+                with conn.cursor().copy(
+                    sql.SQL("COPY {} ({}) FROM STDIN").format(table.ident, columns)
+                ) as copy:
+                    copy.write(entry["copy"].encode("utf-8"))
+            known = {name for name, _, _ in read_sequences(conn)}
+            for sequence, value, is_called in document["sequences"]:
+                if sequence in known:
+                    conn.execute("SELECT setval(%s::regclass, %s, %s)", (sequence, value, is_called))
+            tracked = {t.oid for t in self.tables}
+            if self.track_changes:
+                conn.execute(
+                    sql.SQL("INSERT INTO {} (relid) SELECT unnest(%s::oid[])").format(_writes()),
+                    ([t.oid for t, _ in plan if t.oid in tracked],),
+                )
+
+    def _restore_plan(self, document: dict[str, Any], current: list[Table]) -> list[tuple[Table, Any]]:
+        by_name = {(t.schema, t.name): t for t in current}
         plan = []
         for entry in document["tables"]:
             table = by_name.get((entry["schema"], entry["name"]))
@@ -274,25 +315,7 @@ class PostgresBackend:
                     "which the capture holds; migrate it to the recorded schema first"
                 )
             plan.append((table, entry))
-        with self._transaction("restore a capture into"):
-            self._lock_tables("EXCLUSIVE")
-            self._disable_fk_triggers()
-            for table, entry in plan:
-                conn.execute(sql.SQL("DELETE FROM {}").format(table.ident))
-                columns = sql.SQL(", ").join(sql.Identifier(c) for c in entry["columns"])
-                with conn.cursor().copy(
-                    sql.SQL("COPY {} ({}) FROM STDIN").format(table.ident, columns)
-                ) as copy:
-                    copy.write(entry["copy"].encode("utf-8"))
-            known = {name for name, _, _ in read_sequences(conn)}
-            for sequence, value, is_called in document["sequences"]:
-                if sequence in known:
-                    conn.execute("SELECT setval(%s::regclass, %s, %s)", (sequence, value, is_called))
-            if self.track_changes:
-                conn.execute(
-                    sql.SQL("INSERT INTO {} (relid) SELECT unnest(%s::oid[])").format(_writes()),
-                    ([t.oid for t, _ in plan],),
-                )
+        return plan
 
     def query(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         return self._require().execute(query.encode(), params).fetchall()
@@ -436,10 +459,13 @@ class PostgresBackend:
             ) from exc
 
     def _lock_tables(self, mode: str) -> None:
-        if self.tables:
+        self._lock(self.tables, mode)
+
+    def _lock(self, tables: list[Table], mode: str) -> None:
+        if tables:
             self._require().execute(
                 sql.SQL("LOCK TABLE {} IN " + mode + " MODE").format(
-                    sql.SQL(", ").join(t.ident for t in self.tables)
+                    sql.SQL(", ").join(t.ident for t in tables)
                 )
             )
 
@@ -574,12 +600,39 @@ def _copy_field(text: str) -> str | None:
     )
 
 
+def _label(entry: dict[str, Any]) -> str:
+    return entry["name"] if entry["schema"] == "public" else f"{entry['schema']}.{entry['name']}"
+
+
+def _create_table(conn: psycopg.Connection[Any], entry: dict[str, Any]) -> None:
+    """A table a session dropped, made again from its capture: columns, types, primary key."""
+    types = entry.get("types") or []
+    if len(types) != len(entry["columns"]):
+        raise StateError(
+            f"cannot restore table {_label(entry)}, which the session dropped: the recording is older "
+            "than the column types it would need; record the session again"
+        )
+    parts = [
+        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
+        for c, t in zip(entry["columns"], types, strict=True)
+    ]
+    if entry.get("key"):
+        parts.append(
+            sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(sql.Identifier(k) for k in entry["key"]))
+        )
+    conn.execute(
+        sql.SQL("CREATE TABLE {} ({})").format(
+            sql.Identifier(entry["schema"], entry["name"]), sql.SQL(", ").join(parts)
+        )
+    )
+
+
 def capture_rows(capture: DatabaseCapture) -> dict[str, dict[str, dict[str, Any]]]:
     """A capture as rows: table -> primary key (as text) -> column -> value (as COPY text)."""
     document = json.loads(zlib.decompress(capture.data))
     result: dict[str, dict[str, dict[str, Any]]] = {}
     for entry in document["tables"]:
-        label = entry["name"] if entry["schema"] == "public" else f"{entry['schema']}.{entry['name']}"
+        label = _label(entry)
         key_columns = entry.get("key") or entry["columns"]
         rows: dict[str, dict[str, Any]] = {}
         for line in entry["copy"].split("\n"):

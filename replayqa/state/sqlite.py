@@ -13,6 +13,7 @@ import sqlite3
 import tempfile
 import time
 import zlib
+from collections.abc import Collection
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,10 @@ class SQLiteBackend:
         finally:
             target.unlink(missing_ok=True)
 
-    def restore_capture(self, capture: DatabaseCapture) -> None:
+    def restore_capture(
+        self, capture: DatabaseCapture, *, drop: Collection[str] = (), create: Collection[str] = ()
+    ) -> None:
+        """The whole file comes back: tables made or dropped since go with it (``drop``, ``create``)."""
         check_capture_backend(capture, "sqlite")
         self.check_restore_allowed()
         conn, folder = self._require()

@@ -26,6 +26,7 @@ shared test server often cannot change; triggers need only table rights.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,8 +152,10 @@ class UndoLogBackend(PostgresBackend):
     def release(self, name: str) -> None:
         self._marks.pop(name, None)
 
-    def restore_capture(self, capture: DatabaseCapture) -> None:
-        super().restore_capture(capture)
+    def restore_capture(
+        self, capture: DatabaseCapture, *, drop: Collection[str] = (), create: Collection[str] = ()
+    ) -> None:
+        super().restore_capture(capture, drop=drop, create=create)
         self._require().execute("DELETE FROM replayqa_undo.log")
         self._marks.clear()  # the restored state is no checkpoint's
 

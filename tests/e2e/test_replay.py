@@ -353,3 +353,18 @@ def test_secrets_come_from_the_environment_as_ci_systems_hand_them_over(cli, tmp
         with_env = cli(*base, env={"REPLAYQA_SECRET_PASSWORD": SECRET[1].partition("=")[2]})
     assert without.returncode == 1, "a redacted password is sent as a placeholder: the login fails"
     assert with_env.returncode == 0, with_env.stdout[-1500:]
+
+
+def test_a_table_the_session_created_is_gone_before_each_replay(cli, notes_app, recording_proxy):
+    """Headless CMSs make a table per content type: a second replay must not find it there already."""
+    import httpx
+
+    app, dsn = notes_app
+    proxy = recording_proxy("--upstream", app.base_url, "--out", "cms.db", "--db", dsn)
+    with httpx.Client(base_url=proxy.url) as client:
+        assert client.post("/notebooks/recipes").status_code == 201
+        client.post("/notes", json={"text": "soup"})
+    assert proxy.stop()[0] == 0
+    for attempt in range(2):
+        done = cli("replay", "cms.db", "--base-url", app.base_url, "--db", dsn, "--json")
+        assert done.returncode == 0, f"replay {attempt + 1}: " + done.stdout[-2000:] + done.stderr
