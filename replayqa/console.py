@@ -31,9 +31,8 @@ class ConsoleProgress:
             self._status.update(f"{event.journey} › {event.path} › {event.step}")
         elif isinstance(event, ev.PathFinished):
             self.console.print(path_line(event.result), no_wrap=True, overflow="ellipsis")
-        elif isinstance(event, ev.NoiseLearned):
-            line = Text(f"  ~ {event.journey}: values the server makes anew each run: ", style="dim")
-            line.append(", ".join(event.places), style="dim")
+        elif isinstance(event, ev.Note):
+            line = Text(f"  ~ {event.journey}: {event.text}", style="dim")
             self.console.print(line, no_wrap=True, overflow="ellipsis")
         elif isinstance(event, ev.RunFinished) and self._status is not None:
             self._status.stop()

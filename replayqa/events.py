@@ -55,11 +55,11 @@ class IssueFound:
 
 
 @dataclass(frozen=True)
-class NoiseLearned:
-    """A replay ran twice from one state and found values the server makes anew (``$.name of POST /runs``)."""
+class Note:
+    """Something a reader of the run should know that is no issue: what a replay learned or left out."""
 
     journey: str
-    places: tuple[str, ...]
+    text: str
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ Event = (
     | CheckpointTaken
     | StateRestored
     | IssueFound
-    | NoiseLearned
+    | Note
     | PathFinished
     | JourneyFinished
     | RunFinished

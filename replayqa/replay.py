@@ -16,7 +16,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from replayqa.provenance import Binding, form_fields, produced_values, trace
 from replayqa.record.storage import Recording, write_meta
 from replayqa.redact import stable_placeholders
 from replayqa.runner import JourneyRunner
-from replayqa.spec import SpecValidator
+from replayqa.spec import SpecIndex, SpecValidator, load_spec_document
 from replayqa.state import NullBackend, StateBackend
 from replayqa.state.base import ColumnRedaction, capture_rows
 from replayqa.suggest import Finding, suggest
@@ -74,6 +74,7 @@ class _GroupState:
     recorded_database: dict[str, dict[str, dict[str, Any]]] | None = None  # the recorded end state
     db_diffs: list[Difference] = field(default_factory=list)
     digests: dict[int, str] = field(default_factory=dict)  # binary bodies, compared by hash
+    undescribed: int = 0  # exchanges the --spec does not describe: not validated
 
     def differs(self) -> bool:
         return bool(self.diffs or self.db_diffs)
@@ -272,7 +273,9 @@ class _Replayer:
         self.state = state
         if not isinstance(state, NullBackend):
             state.check_restore_allowed()
-        spec = SpecValidator.load(settings.spec, settings.base_url) if settings.spec else None
+        document = load_spec_document(settings.spec) if settings.spec else None
+        spec = SpecValidator(document, settings.base_url) if document else None
+        self.described = _describer(document, settings.base_url) if document else None
         self.client = Client(settings.base_url, timeout=settings.timeout, retries=1, keep_cookies=False)
         log = LogFile(settings.log_file, 20) if settings.log_file else None
         self.listeners = list(listeners)
@@ -292,7 +295,9 @@ class _Replayer:
         self, recording: Recording, group: list[dict[str, Any]], rules: Iterable[NoiseRule] = ()
     ) -> tuple[JourneyResult, _GroupState]:
         """One run of a group from its recorded state, judged, its events to the runner's listeners."""
-        return _replay_group(recording, group, self.settings, self.runner, self.state, list(rules))
+        return _replay_group(
+            recording, group, self.settings, self.runner, self.state, list(rules), self.described
+        )
 
     def group(self, recording: Recording, group: list[dict[str, Any]]) -> tuple[JourneyResult, _GroupState]:
         """Replay a group; when it differs, a second run from the same state tells noise from change.
@@ -313,8 +318,11 @@ class _Replayer:
                 learned = generated_rules(first, second)
                 _rejudge(result, first, learned, second, buffer)
                 if learned:
-                    note = ev.NoiseLearned(result.journey, _described(learned))
-                    buffer.insert(_before_path_end(buffer), note)
+                    note = "values the server makes anew each run: " + ", ".join(_described(learned))
+                    buffer.insert(_before_path_end(buffer), ev.Note(result.journey, note))
+            if first.undescribed:
+                note = f"{first.undescribed} of {len(first.rows)} exchanges not in the spec, not validated"
+                buffer.insert(_before_path_end(buffer), ev.Note(result.journey, note))
             _judge_database(result, first, buffer)
         finally:
             self.runner.listeners = list(self.listeners)
@@ -343,6 +351,7 @@ def _replay_group(
     runner: JourneyRunner,
     state: StateBackend,
     extra_rules: list[NoiseRule] | None = None,
+    described: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[JourneyResult, _GroupState]:
     first, last = group[0], group[-1]
     if first["start_checkpoint_id"] and not isinstance(state, NullBackend):
@@ -358,11 +367,14 @@ def _replay_group(
     group_state = _GroupState(rows, trace(rows), Comparer(rules=rules))
     group_state.comparer.bindings = group_state.values
     name = "+".join(s["name"] for s in group)
+    # the spec validates what it describes: a single-page app's HTML and public routes are not in it
+    validated = [described(row) if described else False for row in rows]
+    group_state.undescribed = validated.count(False) if described else 0
     steps: list[Node] = [
         Step(
             f"#{row['id']} {row['method']} {urlsplit(row['url']).path}",  # the recording's exchange id
             _ReplayAction(index, group_state, settings.secrets),
-            checks=(Check("status", value=row["status"]), *((Check("schema"),) if settings.spec else ())),
+            checks=(Check("status", value=row["status"]), *((Check("schema"),) if validated[index] else ())),
             continue_on_failure=True,
         )
         for index, row in enumerate(rows)
@@ -520,6 +532,19 @@ def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
             row["status"], dict(row["response_headers"]), row["response_body"] or ""
         )
         issue.diff = [d.to_dict() for d in group.diffs.get(index, [])]
+
+
+def _describer(document: dict[str, Any], base_url: str) -> Callable[[dict[str, Any]], bool]:
+    """Whether the spec has an operation for a recorded exchange (under the app's base path too)."""
+    index = SpecIndex(document)
+    base = urlsplit(base_url).path.rstrip("/")
+
+    def described(row: dict[str, Any]) -> bool:
+        path = urlsplit(row["url"]).path
+        stripped = path[len(base) :] or "/" if base and path.startswith(base + "/") else path
+        return any(index.match(row["method"], p) is not None for p in (path, stripped))
+
+    return described
 
 
 def _compare(

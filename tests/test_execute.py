@@ -65,5 +65,7 @@ def test_a_step_that_passed_in_another_run_of_the_same_build_is_flaky(tmp_path):
 def test_secret_variables_name_fields_and_dashed_headers():
     from replayqa.execute import secrets_from_environment
 
-    found = secrets_from_environment({"REPLAYQA_SECRET_X_API_KEY": "k1", "REPLAYQA_SECRET_": "x", "HOME": "/"})
+    found = secrets_from_environment(
+        {"REPLAYQA_SECRET_X_API_KEY": "k1", "REPLAYQA_SECRET_": "x", "HOME": "/"}
+    )
     assert found == {"x_api_key": "k1", "x-api-key": "k1"}
