@@ -50,8 +50,9 @@ class Step:
     #: context name -> body path; the value is saved after the step passes.
     save: dict[str, str] = field(default_factory=dict)
     #: The path goes on after this step fails: a replayed response that differs is a finding,
-    #: not a broken precondition, and the steps after it still show what else changed.
-    continue_on_failure: bool = False
+    #: not a broken precondition, and the steps after it still show what else changed. A callable
+    #: decides from the step's exchange (a replay goes on while the status class is the recorded one).
+    continue_on_failure: bool | Callable[[Exchange | None], bool] = False
 
 
 @dataclass

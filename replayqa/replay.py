@@ -29,14 +29,25 @@ from replayqa.errors import ConfigError, ReplayError, ReplayqaError
 from replayqa.events import Listener
 from replayqa.knowledge import route_template
 from replayqa.logs import LogFile
-from replayqa.model import Check, HttpResponse, Issue, Journey, JourneyResult, Node, RunResult, Severity, Step
+from replayqa.model import (
+    Check,
+    Exchange,
+    HttpResponse,
+    Issue,
+    Journey,
+    JourneyResult,
+    Node,
+    RunResult,
+    Severity,
+    Step,
+)
 from replayqa.provenance import Binding, form_fields, produced_values, trace
 from replayqa.record.storage import Recording, write_meta
 from replayqa.redact import stable_placeholders
 from replayqa.runner import JourneyRunner
 from replayqa.spec import SpecIndex, SpecValidator, load_spec_document
 from replayqa.state import NullBackend, StateBackend
-from replayqa.state.base import ColumnRedaction, capture_rows
+from replayqa.state.base import ColumnRedaction, capture_rows, row_counts
 from replayqa.suggest import Finding, suggest
 
 _HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "accept-encoding"}
@@ -75,6 +86,12 @@ class _GroupState:
     db_diffs: list[Difference] = field(default_factory=list)
     digests: dict[int, str] = field(default_factory=dict)  # binary bodies, compared by hash
     undescribed: int = 0  # exchanges the --spec does not describe: not validated
+    stopped_at: str | None = None  # the step after which the chain could not go on
+    #: Write effects: recorded rows per table after some writes (by exchange id), and this run's.
+    effects: dict[int, dict[str, int]] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # "recorded"/"replayed" -> last seen
+    state: StateBackend | None = None
+    effect_diffs: dict[int, list[Difference]] = field(default_factory=dict)
 
     def differs(self) -> bool:
         return bool(self.diffs or self.db_diffs)
@@ -320,6 +337,9 @@ class _Replayer:
                 if learned:
                     note = "values the server makes anew each run: " + ", ".join(_described(learned))
                     buffer.insert(_before_path_end(buffer), ev.Note(result.journey, note))
+            if first.stopped_at and self._can_restore(group):
+                note = f"database not compared: the path stopped at {first.stopped_at}"
+                buffer.insert(_before_path_end(buffer), ev.Note(result.journey, note))
             if first.undescribed:
                 note = f"{first.undescribed} of {len(first.rows)} exchanges not in the spec, not validated"
                 buffer.insert(_before_path_end(buffer), ev.Note(result.journey, note))
@@ -366,6 +386,12 @@ def _replay_group(
     rules = settings.rules + [NoiseRule(**r) for r in recording.noise_rules()] + (extra_rules or [])
     group_state = _GroupState(rows, trace(rows), Comparer(rules=rules))
     group_state.comparer.bindings = group_state.values
+    if first["start_checkpoint_id"] and not isinstance(state, NullBackend):
+        ids_here = {row["id"] for row in rows}
+        group_state.effects = {k: v for k, v in recording.write_effects().items() if k in ids_here}
+        start_counts = dict(recording.capture(first["start_checkpoint_id"]).tables)
+        group_state.counts = {"recorded": start_counts, "replayed": dict(start_counts)}
+        group_state.state = state
     name = "+".join(s["name"] for s in group)
     # the spec validates what it describes: a single-page app's HTML and public routes are not in it
     validated = [described(row) if described else False for row in rows]
@@ -375,14 +401,16 @@ def _replay_group(
             f"#{row['id']} {row['method']} {urlsplit(row['url']).path}",  # the recording's exchange id
             _ReplayAction(index, group_state, settings.secrets),
             checks=(Check("status", value=row["status"]), *((Check("schema"),) if validated[index] else ())),
-            continue_on_failure=True,
+            continue_on_failure=_chain_goes_on(row["status"]),
         )
         for index, row in enumerate(rows)
     ]
     journey = Journey(name, steps, description=f"replay of {recording.path.name}", source=str(recording.path))
     result = runner.run_journey(journey)
     _attach_diffs(result, group_state)
-    if group[-1]["end_checkpoint_id"] and not isinstance(state, NullBackend):
+    if len(result.steps) < len(rows):  # what the rest would have written is no regression
+        group_state.stopped_at = result.steps[-1].step
+    elif group[-1]["end_checkpoint_id"] and not isinstance(state, NullBackend):
         recorded = capture_rows(recording.capture(group[-1]["end_checkpoint_id"]))
         try:
             group_state.database = capture_rows(state.capture(ColumnRedaction(stable_placeholders())))
@@ -429,10 +457,32 @@ class _ReplayAction:
         if row["response_body"] is None and row["response_body_sha256"]:  # binary: compared by hash
             self.group.digests[self.index] = hashlib.sha256(response.content).hexdigest()
         differences = _compare(row, replayed, self.group.digests.get(self.index), self.group.comparer)
+        effects = self._write_effects(row["id"])
+        if effects:
+            self.group.effect_diffs[self.index] = effects
+            differences += effects
         if differences:
             self.group.diffs[self.index] = differences
             raise ReplayMismatch(_mismatch(differences))
         return response
+
+    def _write_effects(self, exchange_id: int) -> list[Difference]:
+        """Rows per table this step added or removed, against what the recorded exchange did."""
+        recorded = self.group.effects.get(exchange_id)
+        if recorded is None or self.group.state is None:
+            return []
+        replayed = row_counts(self.group.state)
+        if replayed is None:
+            return []
+        before = self.group.counts
+        found = []
+        for table in sorted(set(recorded) | set(replayed)):
+            wrote = recorded.get(table, 0) - before["recorded"].get(table, 0)
+            writes = replayed.get(table, 0) - before["replayed"].get(table, 0)
+            if wrote != writes:
+                found.append(Difference("db", f"{table}/rows written", "changed", wrote, writes))
+        self.group.counts = {"recorded": recorded, "replayed": replayed}
+        return found
 
     # -- rebinding ---------------------------------------------------------------
 
@@ -534,6 +584,20 @@ def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
         issue.diff = [d.to_dict() for d in group.diffs.get(index, [])]
 
 
+def _chain_goes_on(recorded: int) -> Callable[[Exchange | None], bool]:
+    """After a difference, the replay goes on while the status class is the recorded one.
+
+    A 201 that became a 500 or a 401 leaves nothing for the steps after it to
+    build on: their failures would only echo this one.
+    """
+
+    def goes_on(exchange: Exchange | None) -> bool:
+        response = exchange.response if exchange is not None else None
+        return response is not None and response.status // 100 == recorded // 100
+
+    return goes_on
+
+
 def _describer(document: dict[str, Any], base_url: str) -> Callable[[dict[str, Any]], bool]:
     """Whether the spec has an operation for a recorded exchange (under the app's base path too)."""
     index = SpecIndex(document)
@@ -580,6 +644,12 @@ def _rejudge(
     diffs: dict[int, list[Difference]] = {}
     for index, replayed in sorted(run.replayed.items()):
         found = _compare(run.rows[index], replayed, run.digests.get(index), comparer)
+        twins = {d.path: d for d in second.effect_diffs.get(index, [])}
+        found += [
+            d
+            for d in run.effect_diffs.get(index, [])
+            if not (d.path in twins and made_anew(d.old, d.new, twins[d.path].new))
+        ]
         if found:
             diffs[index] = found
     steps = {s.step.split(" ", 1)[0]: s for s in result.steps}

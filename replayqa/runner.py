@@ -141,7 +141,7 @@ class JourneyRunner:
         try:
             for index, node in enumerate(nodes):
                 if isinstance(node, Step):
-                    if not self._run_step(node, route) and not node.continue_on_failure:
+                    if not self._run_step(node, route) and not self._goes_on(node):
                         self._finish_route(route)
                         return
                 elif isinstance(node, Checkpoint):
@@ -156,6 +156,11 @@ class JourneyRunner:
         finally:
             for name in taken_here:
                 self.state.release(name)
+
+    def _goes_on(self, step: Step) -> bool:
+        if callable(step.continue_on_failure):
+            return step.continue_on_failure(self._route_steps[-1].exchange if self._route_steps else None)
+        return step.continue_on_failure
 
     def _run_branch(self, branch: Branch, route: tuple[str, ...], scope: dict[str, _Saved]) -> None:
         saved = scope[branch.checkpoint_name]

@@ -36,7 +36,7 @@ from replayqa.record.traffic import RequestInfo, ResponseInfo
 from replayqa.redact import RedactionRules, Redactor, stable_placeholders
 from replayqa.spec import SpecIndex
 from replayqa.state import open_state
-from replayqa.state.base import ColumnRedaction, StateBackend
+from replayqa.state.base import ColumnRedaction, StateBackend, row_counts
 
 log = logging.getLogger("replayqa.record")
 
@@ -166,6 +166,8 @@ class Recorder:
             cookie=bool(cookie_keys(response.headers)),
         )
         self._write(pending, response, None)
+        if pending.request.method not in _READS and not self._pending:
+            self._note_write_effects(pending.exchange_id)
 
     def on_error(self, flow_id: str, error: str) -> None:
         pending = self._pending.pop(flow_id, None)
@@ -238,12 +240,31 @@ class Recorder:
         self.sink.row("checkpoints", checkpoint_row(checkpoint_id, group_id, kind, capture))
         return checkpoint_id
 
+    def _note_write_effects(self, exchange_id: int) -> None:
+        """Rows per table after a write nothing else overlapped: a replay compares what each step wrote.
+
+        A create sent twice, whose second copy a later step deletes, leaves the
+        end state as recorded; only the step's own effect shows it.
+        """
+        if self.state is None:
+            return
+        try:
+            counts = row_counts(self.state)
+        except Exception as exc:  # a busy or locked database: the counts are optional, the traffic is kept
+            log.warning("counting rows after exchange %s failed: %s", exchange_id, exc)
+            return
+        if counts is not None:
+            self.sink.row("write_effects", {"id": exchange_id, "counts": json.dumps(counts)})
+
     def _write(self, pending: _Pending, response: ResponseInfo | None, error: str | None) -> None:
         """Hand the raw exchange to the sink: redaction and row building happen on its side."""
         self.counts["exchanges"] += 1
         self.sink.exchange(
             pending.exchange_id, pending.session.id, pending.operation, pending.request, response, error
         )
+
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def _database_kind(url: str | None) -> str | None:

@@ -84,6 +84,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "response_streamed": int,
         "error": str,
     },
+    #: Rows per table after a write that nothing else overlapped: what one exchange wrote.
+    "write_effects": {"id": int, "counts": str},
     "checkpoints": {
         "id": int,
         "group_id": int,
@@ -319,6 +321,12 @@ class Recording:
             "checkpoints": self.checkpoints(),
             "sessions": sessions,
         }
+
+    def write_effects(self) -> dict[int, dict[str, int]]:
+        """Exchange id -> rows per table right after it (recordings made before 2026-11-30 have none)."""
+        if "write_effects" not in self.db.table_names():
+            return {}
+        return {r["id"]: json.loads(r["counts"]) for r in self.db.table("write_effects").rows}
 
     def noise_rules(self) -> list[dict[str, Any]]:
         return list(self.meta.get("noise_rules") or [])

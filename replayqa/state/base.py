@@ -118,6 +118,12 @@ def check_capture_backend(capture: DatabaseCapture, backend: str) -> None:
         )
 
 
+def row_counts(state: StateBackend) -> dict[str, int] | None:
+    """Rows per table, where the backend can count them cheaply (not every backend can)."""
+    counter = getattr(state, "row_counts", None)
+    return counter() if callable(counter) else None
+
+
 def capture_rows(capture: DatabaseCapture) -> dict[str, dict[str, dict[str, Any]]]:
     """Any capture as rows: table -> primary key (as text) -> column -> value."""
     if capture.backend == "sqlite":

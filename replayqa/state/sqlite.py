@@ -159,6 +159,15 @@ class SQLiteBackend:
         finally:
             source_path.unlink(missing_ok=True)
 
+    def row_counts(self) -> dict[str, int]:
+        """Rows per table now, labelled as captures label them: one step's write effects are the change."""
+        conn, _ = self._require()
+        tables = self.tables()
+        if not tables:
+            return {}
+        query = " UNION ALL ".join(f"SELECT ?, count(*) FROM {_quote(t)}" for t in tables)
+        return {name: count for name, count in conn.execute(query, tables)}
+
     # -- helpers -------------------------------------------------------------
 
     def tables(self) -> list[str]:

@@ -387,3 +387,37 @@ def test_a_spec_validates_only_the_exchanges_it_describes_and_counts_the_rest(cl
         )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:]
     assert "exchanges not in the spec, not validated" in done.stdout
+
+
+def test_a_write_the_session_undid_later_is_still_seen_at_its_step(cli, recording_proxy, tmp_path):
+    """A create that writes twice leaves the end state as recorded once the job is deleted."""
+    import httpx
+
+    from tests.support.apps import ChildApp
+
+    database = tmp_path / "runs_test.db"
+    db = f"sqlite:///{database}"
+    app = ChildApp("runs_app.py", str(database))
+    try:
+        proxy = recording_proxy("--upstream", app.base_url, "--out", "runs.db", "--db", db)
+        with httpx.Client(base_url=proxy.url) as client:
+            run = client.post("/runs", json={"job": "build"}).json()
+            client.get(f"/runs/{run['id']}")
+            client.delete("/runs?job=build")
+        assert proxy.stop()[0] == 0
+        clean = cli("replay", "runs.db", "--base-url", app.base_url, "--db", db)
+    finally:
+        app.stop()
+    assert clean.returncode == 0, clean.stdout[-2000:]
+
+    buggy = ChildApp("runs_app.py", str(database), "created_twice")
+    try:
+        done = cli("replay", "runs.db", "--base-url", buggy.base_url, "--db", db, "--json")
+    finally:
+        buggy.stop()
+    assert done.returncode == 1
+    issues = [i for j in json.loads(done.stdout)["journeys"] for i in j["issues"]]
+    assert [(i["step"], [(d["path"], d["old"], d["new"]) for d in i["diff"]]) for i in issues] == [
+        ("#1 POST /runs", [("runs/rows written", 1, 2)]),
+        ("#3 DELETE /runs", [("runs/rows written", -1, -2)]),
+    ]

@@ -4,6 +4,9 @@
 creates a run named ``adjective-animal`` at random; ``GET /runs/ID`` reads it.
 With BUG ``renamed_on_read``, a read answers a fresh random name of the same
 shape instead of the stored one: a regression no value format can reveal.
+``DELETE /runs?job=NAME`` deletes a job's runs. With BUG ``created_twice``, a
+create writes its row twice and answers as if once; deleting the job later
+removes both, so the end state is as recorded.
 """
 
 from __future__ import annotations
@@ -46,7 +49,16 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             name = random_name()
             cursor = conn.execute("INSERT INTO runs (name, job) VALUES (?, ?)", (name, body["job"]))
+            if BUG == "created_twice":
+                conn.execute("INSERT INTO runs (name, job) VALUES (?, ?)", (name + "-copy", body["job"]))
         self._send(201, {"id": cursor.lastrowid, "name": name, "job": body["job"]})
+
+    def do_DELETE(self) -> None:
+        job = self.path.partition("?job=")[2]
+        with lock:
+            conn.execute("DELETE FROM runs WHERE job = ?", (job,))
+        self.send_response(204)
+        self.end_headers()
 
     def do_GET(self) -> None:
         run_id = self.path.rstrip("/").rpartition("/")[2]
