@@ -88,6 +88,9 @@ class Journey:
     source: str | None = None
     #: Checked after every step of this journey, besides the run's own invariants.
     invariants: list[Invariant] = field(default_factory=list)
+    #: Called before the first step, every time the journey runs: a replay restores the state
+    #: its session was recorded in.
+    setup: Callable[[], None] | None = None
 
 
 class Severity(StrEnum):

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from replayqa import events as ev
 from replayqa.client import Client
 from replayqa.diff import Comparer, Difference, NoiseRule, made_anew
-from replayqa.errors import ConfigError, ReplayError, ReplayqaError
+from replayqa.errors import ConfigError, ReplayError
 from replayqa.events import Listener
 from replayqa.knowledge import route_template
 from replayqa.logs import LogFile
@@ -38,7 +38,6 @@ from replayqa.model import (
     JourneyResult,
     Node,
     RunResult,
-    Severity,
     Step,
 )
 from replayqa.provenance import Binding, form_fields, produced_values, trace
@@ -116,16 +115,8 @@ def replay(
     opened = [open_recording(Path(p)) for p in recordings]
     try:
         groups = _selected_groups(opened, settings)
-        result = RunResult(
-            run_id=time.strftime("replay-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], started_at=time.time()
-        )
         with _Replayer(settings, state, listeners) as replayer:
-            replayer.runner.emit(ev.RunStarted(result.run_id, _names(groups), settings.base_url))
-            for recording, group in groups:
-                result.journeys.append(replayer.group(recording, group)[0])
-        result.duration_ms = (time.time() - result.started_at) * 1000
-        replayer.runner.emit(ev.RunFinished(result))
-        return result
+            return replayer.run(groups)
     finally:
         for recording in opened:
             recording.close()
@@ -192,8 +183,7 @@ def learn_noise(
             rules = {(r["path"], r.get("operation")): r for r in recording.noise_rules()}
             with _Replayer(settings, state or NullBackend(), ()) as replayer:
                 for group in _selected_groups([recording], settings, must_exist=False):
-                    first = replayer.run_group(*group)[1]
-                    second = replayer.run_group(*group)[1]
+                    first, second = replayer.run_quietly(*group), replayer.run_quietly(*group)
                     _require_as_recorded(group[1], first, second)
                     for rule in generated_rules(first, second):
                         if (rule.path, rule.operation) not in rules:
@@ -308,47 +298,54 @@ class _Replayer:
         finally:
             self.client.close()
 
-    def run_group(
-        self, recording: Recording, group: list[dict[str, Any]], rules: Iterable[NoiseRule] = ()
-    ) -> tuple[JourneyResult, _GroupState]:
-        """One run of a group from its recorded state, judged, its events to the runner's listeners."""
-        return _replay_group(
-            recording, group, self.settings, self.runner, self.state, list(rules), self.described
-        )
+    def run(self, groups: list[tuple[Recording, list[dict[str, Any]]]]) -> RunResult:
+        """Every group as one journey, on the runner; each judged once it ran (see ``_settle``)."""
+        self._built: dict[int, tuple[Recording, list[dict[str, Any]], _GroupState]] = {}
+        journeys = []
+        for recording, group in groups:
+            journey, group_state = self.build(recording, group)
+            self._built[id(journey)] = (recording, group, group_state)
+            journeys.append(journey)
+        run_id = time.strftime("replay-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        return self.runner.run(journeys, run_id, isolate=False, settle=self._settle)
 
-    def group(self, recording: Recording, group: list[dict[str, Any]]) -> tuple[JourneyResult, _GroupState]:
-        """Replay a group; when it differs, a second run from the same state tells noise from change.
+    def build(self, recording: Recording, group: list[dict[str, Any]]) -> tuple[Journey, _GroupState]:
+        return _journey(recording, group, self.settings, self.state, self.described)
 
-        A value both runs got anew, in one shape (a random name the server
-        makes), is noise where it first shows up and is held to that value
-        everywhere after. A difference the second run did not see is still
-        reported, and says so. The group's events reach the listeners once
-        judged, so a path is never shown passing and then failing.
-        """
-        buffer: list[ev.Event] = []
-        self.runner.listeners = [buffer.append]
+    def run_quietly(self, recording: Recording, group: list[dict[str, Any]]) -> _GroupState:
+        """One more run of a group from its recorded state, for comparing: its events go nowhere."""
+        journey, group_state = self.build(recording, group)
+        listeners, self.runner.listeners = self.runner.listeners, []
         try:
-            result, first = self.run_group(recording, group)
-            if first.differs() and self._can_restore(group):
-                self.runner.listeners = []
-                second = self.run_group(recording, group)[1]
-                learned = generated_rules(first, second)
-                _rejudge(result, first, learned, second, buffer)
-                if learned:
-                    note = "values the server makes anew each run: " + ", ".join(_described(learned))
-                    buffer.insert(_before_path_end(buffer), ev.Note(result.journey, note))
-            if first.stopped_at and self._can_restore(group):
-                note = f"database not compared: the path stopped at {first.stopped_at}"
-                buffer.insert(_before_path_end(buffer), ev.Note(result.journey, note))
-            if first.undescribed:
-                note = f"{first.undescribed} of {len(first.rows)} exchanges not in the spec, not validated"
-                buffer.insert(_before_path_end(buffer), ev.Note(result.journey, note))
-            _judge_database(result, first, buffer)
+            self.runner.run_journey(journey)
         finally:
-            self.runner.listeners = list(self.listeners)
-        for event in buffer:
-            self.runner.emit(event)
-        return result, first
+            self.runner.listeners = listeners
+        return group_state
+
+    def _settle(self, journey: Journey, result: JourneyResult, events: list[ev.Event]) -> None:
+        """Judge a group's run before anyone hears of it.
+
+        When it differs from the recording and the state can be restored, a
+        second run from the same state tells noise from change: a value both
+        runs got anew, in one shape (a random name the server makes), is noise
+        where it first shows up and is held to that value everywhere after. A
+        difference the second run did not see is still reported, and says so.
+        """
+        recording, group, first = self._built[id(journey)]
+        _attach_diffs(result, first)
+        notes = []
+        if first.differs() and self._can_restore(group):
+            second = self.run_quietly(recording, group)
+            learned = generated_rules(first, second)
+            _rejudge(result, first, learned, second, events)
+            if learned:
+                notes.append("values the server makes anew each run: " + ", ".join(_described(learned)))
+        if len(result.steps) < len(journey.steps) and self._can_restore(group):
+            notes.append(f"database not compared: the path stopped at {result.steps[-1].step}")
+        if first.undescribed:
+            notes.append(f"{first.undescribed} of {len(first.rows)} exchanges not in the spec, not validated")
+        for note in notes:
+            events.insert(_before_path_end(events), ev.Note(result.journey, note))
 
     def _can_restore(self, group: list[dict[str, Any]]) -> bool:
         return not isinstance(self.state, NullBackend) and bool(group[0]["start_checkpoint_id"])
@@ -364,35 +361,40 @@ def _groups(recording: Recording, names: tuple[str, ...]) -> list[list[dict[str,
     return chosen
 
 
-def _replay_group(
+DATABASE_STEP = "database effects"
+
+
+def _journey(
     recording: Recording,
     group: list[dict[str, Any]],
     settings: ReplaySettings,
-    runner: JourneyRunner,
     state: StateBackend,
-    extra_rules: list[NoiseRule] | None = None,
     described: Callable[[dict[str, Any]], bool] | None = None,
-) -> tuple[JourneyResult, _GroupState]:
+) -> tuple[Journey, _GroupState]:
+    """A group as a journey: its recorded state as setup, its requests as steps, the end state judged last."""
     first, last = group[0], group[-1]
-    if first["start_checkpoint_id"] and not isinstance(state, NullBackend):
-        start = recording.capture(first["start_checkpoint_id"])
-        end = recording.capture(last["end_checkpoint_id"]) if last["end_checkpoint_id"] else start
-        # tables the session made must go, so it can make them again; those it dropped come back
-        made, dropped = set(end.tables) - set(start.tables), set(start.tables) - set(end.tables)
-        state.restore_capture(start, drop=made, create=dropped)
     ids = {s["id"] for s in group}
     rows = sorted((r for r in recording.exchanges() if r["session_id"] in ids), key=lambda r: r["id"])
     rows = [r for r in rows if r["status"] is not None]  # nothing to compare without a recorded response
-    rules = settings.rules + [NoiseRule(**r) for r in recording.noise_rules()] + (extra_rules or [])
+    rules = settings.rules + [NoiseRule(**r) for r in recording.noise_rules()]
     group_state = _GroupState(rows, trace(rows), Comparer(rules=rules))
     group_state.comparer.bindings = group_state.values
-    if first["start_checkpoint_id"] and not isinstance(state, NullBackend):
+    setup = None
+    restores = bool(first["start_checkpoint_id"]) and not isinstance(state, NullBackend)
+    if restores:
+        start = recording.capture(first["start_checkpoint_id"])
+        end = recording.capture(last["end_checkpoint_id"]) if last["end_checkpoint_id"] else None
+        # tables the session made must go, so it can make them again; those it dropped come back
+        made = set(end.tables) - set(start.tables) if end else set()
+        dropped = set(start.tables) - set(end.tables) if end else set()
+
+        def setup() -> None:
+            state.restore_capture(start, drop=made, create=dropped)
+
         ids_here = {row["id"] for row in rows}
         group_state.effects = {k: v for k, v in recording.write_effects().items() if k in ids_here}
-        start_counts = dict(recording.capture(first["start_checkpoint_id"]).tables)
-        group_state.counts = {"recorded": start_counts, "replayed": dict(start_counts)}
+        group_state.counts = {"recorded": dict(start.tables), "replayed": dict(start.tables)}
         group_state.state = state
-    name = "+".join(s["name"] for s in group)
     # the spec validates what it describes: a single-page app's HTML and public routes are not in it
     validated = [described(row) if described else False for row in rows]
     group_state.undescribed = validated.count(False) if described else 0
@@ -405,22 +407,33 @@ def _replay_group(
         )
         for index, row in enumerate(rows)
     ]
-    journey = Journey(name, steps, description=f"replay of {recording.path.name}", source=str(recording.path))
-    result = runner.run_journey(journey)
-    _attach_diffs(result, group_state)
-    if len(result.steps) < len(rows):  # what the rest would have written is no regression
-        group_state.stopped_at = result.steps[-1].step
-    elif group[-1]["end_checkpoint_id"] and not isinstance(state, NullBackend):
-        recorded = capture_rows(recording.capture(group[-1]["end_checkpoint_id"]))
-        try:
-            group_state.database = capture_rows(state.capture(ColumnRedaction(stable_placeholders())))
-        except ReplayqaError as exc:
-            message = f"cannot capture the database: {exc}"
-            result.issues.append(Issue(result.journey, "main", "database", message))
-        else:
-            group_state.recorded_database = recorded
-            group_state.db_diffs = group_state.comparer.tables(recorded, group_state.database)
-    return result, group_state
+    if restores and end is not None:
+        steps.append(Step(DATABASE_STEP, _DatabaseCheck(group_state, capture_rows(end), state)))
+    name = "+".join(s["name"] for s in group)
+    source = str(recording.path)
+    return Journey(name, steps, f"replay of {recording.path.name}", source=source, setup=setup), group_state
+
+
+class DatabaseMismatch(AssertionError):
+    """The end state differs from the recorded one (a step failure, not an error)."""
+
+
+class _DatabaseCheck:
+    """The last step: the database as the session left it, against the recorded end capture."""
+
+    def __init__(self, group: _GroupState, recorded: dict[str, Any], state: StateBackend) -> None:
+        self.group, self.recorded, self.state = group, recorded, state
+
+    def __call__(self, client: Client, context: Any) -> None:
+        self.group.recorded_database = self.recorded
+        self.group.database = capture_rows(self.state.capture(ColumnRedaction(stable_placeholders())))
+        self.group.db_diffs = self.group.comparer.tables(self.recorded, self.group.database)
+        if self.group.db_diffs:
+            raise DatabaseMismatch(_database_message(self.group.db_diffs))
+
+
+def _database_message(differences: list[Difference]) -> str:
+    return "database differs from the recording: " + "; ".join(d.describe() for d in differences[:5])
 
 
 class _ReplayAction:
@@ -570,9 +583,12 @@ def fill_secret(value: str, secret: str) -> str:
 
 
 def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
-    """Give each mismatch issue its recorded response and structured diff."""
+    """Give each mismatch issue its recorded response and structured diff; the database its own kind."""
     by_step = {f"#{row['id']}": i for i, row in enumerate(group.rows)}
     for issue in result.issues:
+        if issue.step == DATABASE_STEP and group.db_diffs:
+            _database_issue(issue, group.db_diffs)
+            continue
         index = by_step.get(issue.step.split(" ", 1)[0])
         if index is None:
             continue
@@ -582,6 +598,12 @@ def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
             row["status"], dict(row["response_headers"]), row["response_body"] or ""
         )
         issue.diff = [d.to_dict() for d in group.diffs.get(index, [])]
+
+
+def _database_issue(issue: Issue, differences: list[Difference]) -> None:
+    issue.kind, issue.error = "db-regression", _database_message(differences)
+    issue.diff = [d.to_dict() for d in differences]
+    issue.suggestion = suggest(Finding(issue.error))
 
 
 def _chain_goes_on(recorded: int) -> Callable[[Exchange | None], bool]:
@@ -670,8 +692,18 @@ def _rejudge(
         )
         issue.diff = [d.to_dict() for d in diffs[index]]
     run.diffs = diffs
-    if run.recorded_database is not None:
+    if run.recorded_database is not None and run.db_diffs:
         run.db_diffs = comparer.tables(run.recorded_database, run.database)
+        issue = next((i for i in result.issues if i.step == DATABASE_STEP), None)
+        step = steps.get(DATABASE_STEP.split(" ", 1)[0])
+        if issue is not None and not run.db_diffs:
+            _withdraw(result, issue, buffer)
+            if step is not None:
+                step.passed, step.error = True, None
+        elif issue is not None:
+            _database_issue(issue, run.db_diffs)
+            if step is not None:
+                step.error = issue.error
 
 
 def _withdraw(result: JourneyResult, issue: Issue, buffer: list[ev.Event]) -> None:
@@ -689,26 +721,6 @@ def _before_path_end(buffer: list[ev.Event]) -> int:
 
 def _described(rules: list[NoiseRule]) -> tuple[str, ...]:
     return tuple(f"{r.path} of {r.operation}" if r.operation else r.path for r in rules)
-
-
-def _judge_database(result: JourneyResult, run: _GroupState, buffer: list[ev.Event]) -> None:
-    if not run.db_diffs:
-        return
-    message = "database differs from the recording: " + "; ".join(d.describe() for d in run.db_diffs[:5])
-    issue = Issue(
-        result.journey,
-        "main",
-        "database effects",
-        message,
-        Severity.HIGH,
-        "db-regression",
-        suggestion=suggest(Finding(message)),
-    )
-    issue.diff = [d.to_dict() for d in run.db_diffs]
-    result.issues.append(issue)
-    for path_result in result.paths:
-        path_result.issues.append(issue)
-    buffer.insert(_before_path_end(buffer), ev.IssueFound(issue))
 
 
 def _typed(value: str, location: str) -> Any:

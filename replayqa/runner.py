@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import traceback
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,6 +51,10 @@ from replayqa.validate import validate_journey
 _RUN_START = "__replayqa_run_start__"
 
 
+#: After a journey ran: the journey, its result, and the events its listeners have not had yet.
+Settle = Callable[[Journey, JourneyResult, list[ev.Event]], None]
+
+
 @dataclass
 class _Saved:
     """What a checkpoint holds besides the database."""
@@ -86,8 +90,21 @@ class JourneyRunner:
     def add_listener(self, listener: ev.Listener) -> None:
         self.listeners.append(listener)
 
-    def run(self, journeys: Sequence[Journey], run_id: str | None = None) -> RunResult:
-        """Run journeys one after another, each from the same database state."""
+    def run(
+        self,
+        journeys: Sequence[Journey],
+        run_id: str | None = None,
+        *,
+        isolate: bool = True,
+        settle: Settle | None = None,
+    ) -> RunResult:
+        """Run journeys one after another, each from the same database state.
+
+        ``isolate=False``: the journeys set up their own state (``Journey.setup``).
+        ``settle(journey, result, events)`` is called after each journey with the
+        events it would have sent; it may run the journey again and change the
+        result and those events before the listeners get them.
+        """
         for journey in journeys:
             validate_journey(journey, self.variables)
         result = RunResult(
@@ -99,14 +116,17 @@ class JourneyRunner:
         connected_here = not self.state.is_connected()
         if connected_here:
             self.state.connect()
-        isolate = len(journeys) > 1 and not isinstance(self.state, NullBackend)
+        isolate = isolate and len(journeys) > 1 and not isinstance(self.state, NullBackend)
         try:
             if isolate:
                 self.state.checkpoint(_RUN_START)
             for index, journey in enumerate(journeys):
                 if isolate and index:
                     self.state.rollback(_RUN_START)
-                result.journeys.append(self.run_journey(journey, run_id=result.run_id))
+                if settle is None:
+                    result.journeys.append(self.run_journey(journey, run_id=result.run_id))
+                else:
+                    result.journeys.append(self._settled(journey, result.run_id, settle))
         finally:
             if isolate and self.state.is_connected():
                 self.state.release(_RUN_START)
@@ -114,6 +134,20 @@ class JourneyRunner:
                 self.state.disconnect()
         result.duration_ms = (time.time() - result.started_at) * 1000
         self.emit(ev.RunFinished(result))
+        return result
+
+    def _settled(self, journey: Journey, run_id: str, settle: Settle) -> JourneyResult:
+        listeners = self.listeners
+        events: list[ev.Event] = []
+        self.listeners = [events.append]
+        try:
+            result = self.run_journey(journey, run_id=run_id)
+            self.listeners = []  # what settle runs again is its own business
+            settle(journey, result, events)
+        finally:
+            self.listeners = listeners
+        for event in events:
+            self.emit(event)
         return result
 
     def run_journey(self, journey: Journey, run_id: str = "") -> JourneyResult:
@@ -129,10 +163,13 @@ class JourneyRunner:
             {"run_id": run_id, "run_key": _run_key(run_id), **self.variables, **journey.variables}
         )
         self.emit(ev.JourneyStarted(journey.name))
+        result = self._journey
+        if journey.setup is not None:
+            journey.setup()
         self._run_nodes(journey.steps, (), {})
-        self._journey.duration_ms = (time.time() - started) * 1000
-        self.emit(ev.JourneyFinished(self._journey))
-        return self._journey
+        result.duration_ms = (time.time() - started) * 1000
+        self.emit(ev.JourneyFinished(result))
+        return result
 
     # -- tree walking --------------------------------------------------------
 

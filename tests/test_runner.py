@@ -299,3 +299,24 @@ def test_events_describe_the_run(shop, client):
     assert kinds.count("PathFinished") == 2 and kinds.count("StateRestored") == 2
     finished = [e.result.step for e in seen if isinstance(e, ev.StepFinished)]
     assert finished == ["inc", "inc", "inc"]
+
+
+def test_a_settled_journey_reaches_listeners_only_as_judged(shop, client):
+    """A replay judges a group after it ran (a second run, noise learned): no verdict is heard twice."""
+    heard: list[ev.Event] = []
+    runner = JourneyRunner(client, listeners=[heard.append])
+    journey = Journey("j", [Step("boom", RequestAction("GET", "/boom"), checks=[Check("status", value=200)])])
+    journey.setup = lambda: shop.state.update(n=41)  # every run of the journey starts here
+
+    def settle(journey, result, events):
+        assert [type(e) for e in heard] == [ev.RunStarted], "nothing of the journey is out yet"
+        assert runner.run_journey(journey).steps[0].passed is False, "the journey can run again"
+        result.issues.clear()
+        result.paths[0].issues.clear()
+        result.steps[0].passed = True
+        events[:] = [e for e in events if not isinstance(e, ev.IssueFound)]
+
+    run = runner.run([journey], "run-1", settle=settle)
+    assert run.passed and shop.state["n"] == 41
+    finished = [e.result for e in heard if isinstance(e, ev.PathFinished)]
+    assert [p.passed for p in finished] == [True] and not any(isinstance(e, ev.IssueFound) for e in heard)
