@@ -403,7 +403,7 @@ def _journey(
             f"#{row['id']} {row['method']} {urlsplit(row['url']).path}",  # the recording's exchange id
             _ReplayAction(index, group_state, settings.secrets),
             checks=(Check("status", value=row["status"]), *((Check("schema"),) if validated[index] else ())),
-            continue_on_failure=_chain_goes_on(row["status"]),
+            continue_on_failure=_chain_goes_on(row["status"], index in group_state.sources),
         )
         for index, row in enumerate(rows)
     ]
@@ -606,14 +606,20 @@ def _database_issue(issue: Issue, differences: list[Difference]) -> None:
     issue.suggestion = suggest(Finding(issue.error))
 
 
-def _chain_goes_on(recorded: int) -> Callable[[Exchange | None], bool]:
-    """After a difference, the replay goes on while the status class is the recorded one.
+def _chain_goes_on(recorded: int, feeds_later: bool) -> Callable[[Exchange | None], bool]:
+    """After a difference, the replay goes on unless the chain broke.
 
-    A 201 that became a 500 or a 401 leaves nothing for the steps after it to
-    build on: their failures would only echo this one.
+    It broke when a later request sends a value this response produced (an
+    id, a token, a cookie) and the response is no longer of the recorded
+    status class: a 201 that became a 500 or a 401 leaves nothing for the
+    steps after it to build on, and their failures would only echo this one.
+    A response nothing later uses never breaks it: a refused double submit
+    that now goes through is a finding, and so is what it wrote.
     """
 
     def goes_on(exchange: Exchange | None) -> bool:
+        if not feeds_later:
+            return True
         response = exchange.response if exchange is not None else None
         return response is not None and response.status // 100 == recorded // 100
 

@@ -47,7 +47,8 @@ def test_the_unchanged_app_replays_with_no_differences_three_times_in_a_row(cli,
     for _ in range(3):
         done, summary = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"})
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr
-        assert summary["summary"]["issues"] == 0 and summary["summary"]["steps"] == 24
+        # the 24 recorded requests, and each of the 4 session groups' database comparison
+        assert summary["summary"]["issues"] == 0 and summary["summary"]["steps"] == 24 + 4
 
 
 EXPECTED = {
@@ -421,3 +422,16 @@ def test_a_write_the_session_undid_later_is_still_seen_at_its_step(cli, recordin
         ("#1 POST /runs", [("runs/rows written", 1, 2)]),
         ("#3 DELETE /runs", [("runs/rows written", -1, -2)]),
     ]
+
+
+def test_a_login_without_its_secret_stops_the_path_and_names_the_secret(cli, tmp_path):
+    """A 401 where the recording logged in leaves nothing to build on: one issue, not a cascade."""
+    with DemoServer(tmp_path / "shop-nosecret", env={"REPLAYQA_DEMO_FIX_ALL": "1"}) as shop:
+        base = ["replay", str(RECORDING), "--base-url", shop.base_url, "--db", shop.db_url]
+        done = cli(*base, "--session", "item-removal")  # logs in as the seeded admin first
+        summary = json.loads(cli(*base, "--session", "item-removal", "--json").stdout)
+    assert done.returncode == 1
+    assert "database not compared: the path stopped at" in done.stdout
+    issues = [i for j in summary["journeys"] for i in j["issues"]]
+    assert len(issues) == 1 and issues[0]["response"]["status"] == 401
+    assert '--secret "password=VALUE"' in issues[0]["suggestion"]
