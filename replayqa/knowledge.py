@@ -48,11 +48,12 @@ def fingerprint_fields(issue: Issue) -> dict[str, str]:
         # and however many requests hit it: what tells two apart is what the server said.
         body = normalise(issue.response.body[:200])
         return {"operation": operation, "kind": "server-error", "detail": f"{issue.response.status} {body}"}
-    if issue.diff:
+    if issue.diff and issue.kind == "db-regression":  # the cause: table, column, kind of change
+        detail = normalise(", ".join(sorted({f"db {d['path']} {d['kind']}" for d in issue.diff})))
+    elif issue.diff:
         detail = ", ".join(
             sorted({f"{d['where']} {_ANY_INDEX.sub('[*]', str(d['path']))}" for d in issue.diff})
         )
-        detail = normalise(detail) if issue.kind == "db-regression" else detail
     else:
         detail = normalise(issue.error)
     return {"operation": operation, "kind": issue.kind, "detail": detail}

@@ -346,6 +346,7 @@ class _Replayer:
             notes.append(f"{first.undescribed} of {len(first.rows)} exchanges not in the spec, not validated")
         for note in notes:
             events.insert(_before_path_end(events), ev.Note(result.journey, note))
+        _split_by_cause(result, first.db_diffs, events)
 
     def _can_restore(self, group: list[dict[str, Any]]) -> bool:
         return not isinstance(self.state, NullBackend) and bool(group[0]["start_checkpoint_id"])
@@ -604,6 +605,32 @@ def _database_issue(issue: Issue, differences: list[Difference]) -> None:
     issue.kind, issue.error = "db-regression", _database_message(differences)
     issue.diff = [d.to_dict() for d in differences]
     issue.suggestion = suggest(Finding(issue.error))
+
+
+def _split_by_cause(result: JourneyResult, differences: list[Difference], events: list[ev.Event]) -> None:
+    """One database issue per cause (table, column, kind of change), each with its own fingerprint.
+
+    Three faults in one end state are three findings: marking one known or
+    accepted must leave the other two standing.
+    """
+    issue = next((i for i in result.issues if i.step == DATABASE_STEP and i.kind == "db-regression"), None)
+    causes: dict[tuple[str, str, str], list[Difference]] = {}
+    for difference in differences:
+        table = difference.path.split("/", 1)[0]
+        column = difference.path.rpartition("/")[2] if difference.kind == "changed" else ""
+        causes.setdefault((table, column, difference.kind), []).append(difference)
+    if issue is None or len(causes) < 2:
+        return
+    split = [replace(issue) for _ in causes]
+    for one, group in zip(split, causes.values(), strict=True):
+        _database_issue(one, group)
+    for issues in [result.issues, *(p.issues for p in result.paths)]:
+        if issue in issues:
+            at = issues.index(issue)
+            issues[at : at + 1] = split
+    found = next((i for i, e in enumerate(events) if isinstance(e, ev.IssueFound) and e.issue is issue), None)
+    if found is not None:
+        events[found : found + 1] = [ev.IssueFound(one) for one in split]
 
 
 def _chain_goes_on(recorded: int, feeds_later: bool) -> Callable[[Exchange | None], bool]:

@@ -435,3 +435,22 @@ def test_a_login_without_its_secret_stops_the_path_and_names_the_secret(cli, tmp
     issues = [i for j in summary["journeys"] for i in j["issues"]]
     assert len(issues) == 1 and issues[0]["response"]["status"] == 401
     assert '--secret "password=VALUE"' in issues[0]["suggestion"]
+
+
+def test_each_database_cause_is_a_finding_of_its_own(cli, tmp_path):
+    """Marking one database change known must leave the others standing: one fingerprint per cause."""
+    done, summary = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "0"})
+    assert done.returncode == 1
+    found = [
+        (j["name"], i["fingerprint"], {(d["path"].split("/")[0], d["kind"]) for d in i["diff"]})
+        for j in summary["journeys"]
+        for i in j["issues"]
+        if i["kind"] == "db-regression"
+    ]
+    assert all(len(causes) == 1 for _, _, causes in found), "one table and kind of change per issue"
+    double = [f for f in found if f[0] == "double-submit"]
+    assert {c for _, _, causes in double for c in causes} == {("orders", "added"), ("payments", "added")}
+    by_cause = {}
+    for _, fingerprint, causes in found:
+        by_cause.setdefault(fingerprint, set()).update(causes)
+    assert all(len({k for _, k in causes}) == 1 for causes in by_cause.values()), "added is not removed"
