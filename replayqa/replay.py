@@ -40,7 +40,7 @@ from replayqa.model import (
     RunResult,
     Step,
 )
-from replayqa.provenance import Binding, form_fields, produced_values, trace
+from replayqa.provenance import Binding, form_fields, parse_json, produced_values, trace
 from replayqa.record.storage import Recording, write_meta
 from replayqa.redact import stable_placeholders
 from replayqa.runner import JourneyRunner
@@ -559,8 +559,50 @@ class _ReplayAction:
             return
         new = dict(produced_values(replayed.status, replayed.headers.items(), replayed.body))
         for location, value in wanted.items():
+            location = _same_item(location, row["response_body"], replayed.body)
             if location in new:
                 self.group.values[value] = _typed(new[location], location)
+
+
+_LIST_ITEM = re.compile(r"^body:(\$[^\[]*)\[(\d+)\](.*)$")
+
+
+def _same_item(location: str, recorded_body: str | None, replayed_body: str | None) -> str:
+    """A value taken from a list item is taken from the same item, wherever the list now puts it.
+
+    ``body:$.runs[1].name`` was the second run's when recorded; if the
+    replayed list comes in another order, the name must come from the item
+    most like the recorded one (its job, its state), not from the second place.
+    """
+    match = _LIST_ITEM.match(location)
+    if match is None:
+        return location
+    prefix, index, rest = match.group(1), int(match.group(2)), match.group(3)
+    old_items = _at(parse_json(recorded_body, None), prefix)
+    new_items = _at(parse_json(replayed_body, None), prefix)
+    if not (isinstance(old_items, list) and isinstance(new_items, list)) or index >= len(old_items):
+        return location
+    item = old_items[index]
+    if not isinstance(item, dict) or not all(isinstance(other, dict) for other in new_items):
+        return location
+    nearest = range(len(new_items))
+    best = max(nearest, key=lambda j: (_likeness(item, new_items[j]), -abs(j - index)), default=index)
+    return f"body:{prefix}[{best}]{rest}"
+
+
+def _at(data: Any, path: str) -> Any:
+    for key in path.removeprefix("$").split(".")[1:]:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _likeness(recorded: dict[str, Any], replayed: dict[str, Any]) -> int:
+    """How many plain fields two items share: server-made ids differ, names and kinds do not."""
+    return sum(
+        1
+        for key, value in recorded.items()
+        if not isinstance(value, dict | list) and key in replayed and replayed[key] == value
+    )
 
 
 def fill_secret(value: str, secret: str) -> str:

@@ -454,3 +454,31 @@ def test_each_database_cause_is_a_finding_of_its_own(cli, tmp_path):
     for _, fingerprint, causes in found:
         by_cause.setdefault(fingerprint, set()).update(causes)
     assert all(len({k for _, k in causes}) == 1 for causes in by_cause.values()), "added is not removed"
+
+
+def test_a_value_taken_from_a_list_comes_from_the_same_item_in_another_order(cli, recording_proxy, tmp_path):
+    """The list's order change is one finding; the step that used an item's name must not be another."""
+    import httpx
+
+    from tests.support.apps import ChildApp
+
+    database = tmp_path / "runs_test.db"
+    db = f"sqlite:///{database}"
+    app = ChildApp("runs_app.py", str(database))
+    try:
+        proxy = recording_proxy("--upstream", app.base_url, "--out", "runs.db", "--db", db)
+        with httpx.Client(base_url=proxy.url) as client:
+            for job in ("build", "deploy"):
+                client.post("/runs", json={"job": job})
+            deploy = next(r for r in client.get("/runs").json()["runs"] if r["job"] == "deploy")
+            client.get(f"/runs/{deploy['name']}")  # a name the server made: rebound from the list
+        assert proxy.stop()[0] == 0
+    finally:
+        app.stop()
+    reordered = ChildApp("runs_app.py", str(database), "reversed_list")
+    try:
+        done = cli("replay", "runs.db", "--base-url", reordered.base_url, "--db", db, "--json")
+    finally:
+        reordered.stop()
+    issues = [i for j in json.loads(done.stdout)["journeys"] for i in j["issues"]]
+    assert [(i["step"], [d["path"] for d in i["diff"]]) for i in issues] == [("#3 GET /runs", ["$.runs"])]

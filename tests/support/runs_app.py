@@ -1,10 +1,12 @@
 """A job-runs API on SQLite whose server names each run at random, as schedulers and CI systems do.
 
 ``python runs_app.py DB_PATH [BUG]`` prints ``listening on URL``. ``POST /runs``
-creates a run named ``adjective-animal`` at random; ``GET /runs/ID`` reads it.
+creates a run named ``adjective-animal`` at random; ``GET /runs/ID`` (or
+``/runs/NAME``) reads it.
 With BUG ``renamed_on_read``, a read answers a fresh random name of the same
 shape instead of the stored one: a regression no value format can reveal.
-``DELETE /runs?job=NAME`` deletes a job's runs. With BUG ``created_twice``, a
+``GET /runs`` lists them, oldest first (newest first with BUG
+``reversed_list``). ``DELETE /runs?job=NAME`` deletes a job's runs. With BUG ``created_twice``, a
 create writes its row twice and answers as if once; deleting the job later
 removes both, so the end state is as recorded.
 """
@@ -61,9 +63,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self) -> None:
-        run_id = self.path.rstrip("/").rpartition("/")[2]
+        if self.path.rstrip("/") == "/runs":  # BUG reversed_list: the newest first, as some lists change to
+            with lock:
+                rows = conn.execute("SELECT id, name, job FROM runs ORDER BY id").fetchall()
+            runs = [{"id": i, "name": n, "job": j} for i, n, j in rows]
+            self._send(200, {"runs": runs[::-1] if BUG == "reversed_list" else runs})
+            return
+        run_id = self.path.rstrip("/").rpartition("/")[2]  # an id, or a run's name
+        column = "id" if run_id.isdigit() else "name"
         with lock:
-            row = conn.execute("SELECT id, name, job FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = conn.execute(f"SELECT id, name, job FROM runs WHERE {column} = ?", (run_id,)).fetchone()
         if row is None:
             self._send(404, {"detail": "no such run"})
             return
