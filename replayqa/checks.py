@@ -47,6 +47,8 @@ def evaluate(check: Check, exchange: Exchange, spec: SpecValidator | None = None
         return "response does not match the OpenAPI spec: " + "; ".join(problems) if problems else None
     if check.kind == "db":
         return None  # judged by the runner, which sees the database before and after
+    if check.kind == "custom":  # a callable judge: what is wrong with the exchange, or None
+        return check.value(exchange)
     body = response.json_or_none()
     try:
         actual = resolve_path(body, check.path or "$")

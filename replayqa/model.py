@@ -25,7 +25,9 @@ Action = Callable[[Any, Any], Any]
 class Check:
     """One expectation about a step's response.
 
-    kind is one of ``status``, ``equals``, ``exists``, ``matches``, ``schema``.
+    kind is one of ``status``, ``equals``, ``exists``, ``matches``, ``schema``, or ``custom``
+    (``value`` is a callable given the exchange that returns what is wrong, or None: a
+    replay's comparison with the recorded response is one).
     ``path`` addresses the JSON body (``items[0].id``); ``value`` is the
     expected status (int, list of ints or ``"4xx"``), value, bool or regex.
     """

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import httpx
+
 from replayqa import events as ev
 from replayqa.client import Client
 from replayqa.diff import Comparer, Difference, NoiseRule, made_anew
@@ -53,10 +55,6 @@ _HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "kee
 _PLACEHOLDER = re.compile(r"\[redacted(:[0-9a-f]+)?\]")
 
 
-class ReplayMismatch(AssertionError):
-    """A replayed response that differs from the recording (a step failure, not an error)."""
-
-
 @dataclass
 class ReplaySettings:
     base_url: str
@@ -67,6 +65,7 @@ class ReplaySettings:
     spec: str | None = None
     log_file: str | None = None  # the app's log, quoted in issues
     shard: tuple[int, int] = (1, 1)  # replay the K-th of N shares of the session groups
+    transport: httpx.BaseTransport | None = None  # the client's seam: tests and embedders
 
 
 @dataclass
@@ -283,7 +282,13 @@ class _Replayer:
         document = load_spec_document(settings.spec) if settings.spec else None
         spec = SpecValidator(document, settings.base_url) if document else None
         self.described = _describer(document, settings.base_url) if document else None
-        self.client = Client(settings.base_url, timeout=settings.timeout, retries=1, keep_cookies=False)
+        self.client = Client(
+            settings.base_url,
+            timeout=settings.timeout,
+            retries=1,
+            keep_cookies=False,
+            transport=settings.transport,
+        )
         log = LogFile(settings.log_file, 20) if settings.log_file else None
         self.listeners = list(listeners)
         self.runner = JourneyRunner(self.client, state, listeners=self.listeners, spec=spec, log_source=log)
@@ -403,7 +408,10 @@ def _journey(
         Step(
             f"#{row['id']} {row['method']} {urlsplit(row['url']).path}",  # the recording's exchange id
             _ReplayAction(index, group_state, settings.secrets),
-            checks=(Check("status", value=row["status"]), *((Check("schema"),) if validated[index] else ())),
+            checks=(
+                Check("custom", value=_AsRecorded(index, group_state)),
+                *((Check("schema"),) if validated[index] else ()),
+            ),
             continue_on_failure=_chain_goes_on(row["status"], index in group_state.sources),
         )
         for index, row in enumerate(rows)
@@ -438,7 +446,7 @@ def _database_message(differences: list[Difference]) -> str:
 
 
 class _ReplayAction:
-    """Send one recorded request, rebound; compare its response with the recording."""
+    """Send one recorded request, rebound; learn what the response hands on to later requests."""
 
     def __init__(self, index: int, group: _GroupState, secrets: dict[str, str]) -> None:
         self.index = index
@@ -470,33 +478,7 @@ class _ReplayAction:
         self._learn(row, replayed)
         if row["response_body"] is None and row["response_body_sha256"]:  # binary: compared by hash
             self.group.digests[self.index] = hashlib.sha256(response.content).hexdigest()
-        differences = _compare(row, replayed, self.group.digests.get(self.index), self.group.comparer)
-        effects = self._write_effects(row["id"])
-        if effects:
-            self.group.effect_diffs[self.index] = effects
-            differences += effects
-        if differences:
-            self.group.diffs[self.index] = differences
-            raise ReplayMismatch(_mismatch(differences))
         return response
-
-    def _write_effects(self, exchange_id: int) -> list[Difference]:
-        """Rows per table this step added or removed, against what the recorded exchange did."""
-        recorded = self.group.effects.get(exchange_id)
-        if recorded is None or self.group.state is None:
-            return []
-        replayed = row_counts(self.group.state)
-        if replayed is None:
-            return []
-        before = self.group.counts
-        found = []
-        for table in sorted(set(recorded) | set(replayed)):
-            wrote = recorded.get(table, 0) - before["recorded"].get(table, 0)
-            writes = replayed.get(table, 0) - before["replayed"].get(table, 0)
-            if wrote != writes:
-                found.append(Difference("db", f"{table}/rows written", "changed", wrote, writes))
-        self.group.counts = {"recorded": recorded, "replayed": replayed}
-        return found
 
     # -- rebinding ---------------------------------------------------------------
 
@@ -562,6 +544,46 @@ class _ReplayAction:
             location = _same_item(location, row["response_body"], replayed.body)
             if location in new:
                 self.group.values[value] = _typed(new[location], location)
+
+
+class _AsRecorded:
+    """The step's check: the response, and the rows the step wrote, as the recording has them."""
+
+    def __init__(self, index: int, group: _GroupState) -> None:
+        self.index = index
+        self.group = group
+
+    def __call__(self, exchange: Exchange) -> str | None:
+        row, replayed = self.group.rows[self.index], self.group.replayed.get(self.index)
+        if replayed is None:
+            return None
+        differences = _compare(row, replayed, self.group.digests.get(self.index), self.group.comparer)
+        effects = self._write_effects(row["id"])
+        if effects:
+            self.group.effect_diffs[self.index] = effects
+            differences += effects
+        if not differences:
+            return None
+        self.group.diffs[self.index] = differences
+        return _mismatch(differences)
+
+    def _write_effects(self, exchange_id: int) -> list[Difference]:
+        """Rows per table this step added or removed, against what the recorded exchange did."""
+        recorded = self.group.effects.get(exchange_id)
+        if recorded is None or self.group.state is None:
+            return []
+        replayed = row_counts(self.group.state)
+        if replayed is None:
+            return []
+        before = self.group.counts
+        found = []
+        for table in sorted(set(recorded) | set(replayed)):
+            wrote = recorded.get(table, 0) - before["recorded"].get(table, 0)
+            writes = replayed.get(table, 0) - before["replayed"].get(table, 0)
+            if wrote != writes:
+                found.append(Difference("db", f"{table}/rows written", "changed", wrote, writes))
+        self.group.counts = {"recorded": recorded, "replayed": replayed}
+        return found
 
 
 _LIST_ITEM = re.compile(r"^body:(\$[^\[]*)\[(\d+)\](.*)$")
@@ -762,7 +784,7 @@ def _rejudge(
             continue
         seen_twice = {(d.where, d.path) for d in second.diffs.get(index, [])}
         once = [d for d in diffs[index] if (d.where, d.path) not in seen_twice]
-        issue.error = step.error = f"assertion failed: {_mismatch(diffs[index])}" + (
+        issue.error = step.error = _mismatch(diffs[index]) + (
             f" ({len(once)} of these not seen on a second run from the same state)" if once else ""
         )
         issue.diff = [d.to_dict() for d in diffs[index]]
