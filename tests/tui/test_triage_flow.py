@@ -54,16 +54,17 @@ async def test_known_issues_marked_in_the_tui_pass_the_next_replay(tmp_path, mon
     recording = tmp_path / "demo.db"
     shutil.copy(RECORDING, recording)
     code, summary = replay(tmp_path, recording)
-    assert code == 1 and summary["summary"]["issues"] == 2  # the response and the database effects
+    # the response, and the database effects: one issue per cause (a cart line removed, a total changed)
+    assert code == 1 and summary["summary"]["issues"] == 3
 
     store = RunStore(tmp_path / ".replayqa" / "runs.db")
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("i")
         assert isinstance(app.screen, IssuesScreen)
-        await pilot.press("k", "down", "k")
+        await pilot.press("k", "down", "k", "down", "k")
         await pilot.pause()
-    assert {r.status for r in store.known_rules()} == {"known"} and len(store.known_rules()) == 2
+    assert {r.status for r in store.known_rules()} == {"known"} and len(store.known_rules()) == 3
 
     code, summary = replay(tmp_path, recording, "--fail-on", "new")
     assert code == 0, "the rules made in the TUI are honoured by the replay's exit code"
@@ -79,7 +80,7 @@ async def test_accepting_a_baseline_and_marking_noise_change_the_recording(tmp_p
     store = RunStore(tmp_path / ".replayqa" / "runs.db")
     run_id = store.runs()[0]["run_id"]
     issue = next(i for i in store.issues(run_id) if i["step"] == "#5 GET /cart")
-    db_issue = next(i for i in store.issues(run_id) if i["kind"] == "db-regression")
+    db_issues = [i for i in store.issues(run_id) if i["kind"] == "db-regression"]  # one per cause
     step = next(s for s in store.steps(run_id) if s["step"] == "#5 GET /cart")
 
     app = TriageApp(store)
@@ -87,9 +88,10 @@ async def test_accepting_a_baseline_and_marking_noise_change_the_recording(tmp_p
         await app.push_screen(StepScreen(store, step, issue))
         await pilot.press("a")
         await pilot.pause()
-        await app.push_screen(StepScreen(store, {**step, "step": "database effects"}, db_issue))
-        await pilot.press("x")
-        await pilot.pause()
+        for db_issue in db_issues:
+            await app.push_screen(StepScreen(store, {**step, "step": "database effects"}, db_issue))
+            await pilot.press("x")
+            await pilot.pause()
 
     opened = Recording.open(recording)
     try:
