@@ -43,6 +43,37 @@ def replay_against(cli, tmp_path, env: dict[str, str], *extra: str):
     return done, (json.loads(done.stdout) if done.stdout.startswith("{") else None)
 
 
+def record_runs(recording_proxy, database: Path, session) -> None:
+    """Record ``session(client)`` against the runs app on ``database`` into runs.db, with --db."""
+    import httpx
+
+    from tests.support.apps import ChildApp
+
+    app = ChildApp("runs_app.py", str(database))
+    try:
+        proxy = recording_proxy(
+            "--upstream", app.base_url, "--out", "runs.db", "--db", f"sqlite:///{database}"
+        )
+        with httpx.Client(base_url=proxy.url) as client:
+            session(client)
+        assert proxy.stop()[0] == 0
+    finally:
+        app.stop()
+
+
+def replay_runs(cli, database: Path, *bug: str, json_output: bool = True):
+    from tests.support.apps import ChildApp
+
+    app = ChildApp("runs_app.py", str(database), *bug)
+    try:
+        db = f"sqlite:///{database}"
+        return cli(
+            "replay", "runs.db", "--base-url", app.base_url, "--db", db, *(["--json"] if json_output else [])
+        )
+    finally:
+        app.stop()
+
+
 def test_the_unchanged_app_replays_with_no_differences_three_times_in_a_row(cli, tmp_path):
     for _ in range(3):
         done, summary = replay_against(cli, tmp_path, {"REPLAYQA_DEMO_FIX_ALL": "1"})
@@ -392,30 +423,17 @@ def test_a_spec_validates_only_the_exchanges_it_describes_and_counts_the_rest(cl
 
 def test_a_write_the_session_undid_later_is_still_seen_at_its_step(cli, recording_proxy, tmp_path):
     """A create that writes twice leaves the end state as recorded once the job is deleted."""
-    import httpx
 
-    from tests.support.apps import ChildApp
+    def session(client):
+        run = client.post("/runs", json={"job": "build"}).json()
+        client.get(f"/runs/{run['id']}")
+        client.delete("/runs?job=build")
 
     database = tmp_path / "runs_test.db"
-    db = f"sqlite:///{database}"
-    app = ChildApp("runs_app.py", str(database))
-    try:
-        proxy = recording_proxy("--upstream", app.base_url, "--out", "runs.db", "--db", db)
-        with httpx.Client(base_url=proxy.url) as client:
-            run = client.post("/runs", json={"job": "build"}).json()
-            client.get(f"/runs/{run['id']}")
-            client.delete("/runs?job=build")
-        assert proxy.stop()[0] == 0
-        clean = cli("replay", "runs.db", "--base-url", app.base_url, "--db", db)
-    finally:
-        app.stop()
+    record_runs(recording_proxy, database, session)
+    clean = replay_runs(cli, database, json_output=False)
     assert clean.returncode == 0, clean.stdout[-2000:]
-
-    buggy = ChildApp("runs_app.py", str(database), "created_twice")
-    try:
-        done = cli("replay", "runs.db", "--base-url", buggy.base_url, "--db", db, "--json")
-    finally:
-        buggy.stop()
+    done = replay_runs(cli, database, "created_twice")
     assert done.returncode == 1
     issues = [i for j in json.loads(done.stdout)["journeys"] for i in j["issues"]]
     assert [(i["step"], [(d["path"], d["old"], d["new"]) for d in i["diff"]]) for i in issues] == [
@@ -458,27 +476,15 @@ def test_each_database_cause_is_a_finding_of_its_own(cli, tmp_path):
 
 def test_a_value_taken_from_a_list_comes_from_the_same_item_in_another_order(cli, recording_proxy, tmp_path):
     """The list's order change is one finding; the step that used an item's name must not be another."""
-    import httpx
 
-    from tests.support.apps import ChildApp
+    def session(client):
+        for job in ("build", "deploy"):
+            client.post("/runs", json={"job": job})
+        deploy = next(r for r in client.get("/runs").json()["runs"] if r["job"] == "deploy")
+        client.get(f"/runs/{deploy['name']}")  # a name the server made: rebound from the list
 
     database = tmp_path / "runs_test.db"
-    db = f"sqlite:///{database}"
-    app = ChildApp("runs_app.py", str(database))
-    try:
-        proxy = recording_proxy("--upstream", app.base_url, "--out", "runs.db", "--db", db)
-        with httpx.Client(base_url=proxy.url) as client:
-            for job in ("build", "deploy"):
-                client.post("/runs", json={"job": job})
-            deploy = next(r for r in client.get("/runs").json()["runs"] if r["job"] == "deploy")
-            client.get(f"/runs/{deploy['name']}")  # a name the server made: rebound from the list
-        assert proxy.stop()[0] == 0
-    finally:
-        app.stop()
-    reordered = ChildApp("runs_app.py", str(database), "reversed_list")
-    try:
-        done = cli("replay", "runs.db", "--base-url", reordered.base_url, "--db", db, "--json")
-    finally:
-        reordered.stop()
+    record_runs(recording_proxy, database, session)
+    done = replay_runs(cli, database, "reversed_list")
     issues = [i for j in json.loads(done.stdout)["journeys"] for i in j["issues"]]
     assert [(i["step"], [d["path"] for d in i["diff"]]) for i in issues] == [("#3 GET /runs", ["$.runs"])]

@@ -141,8 +141,8 @@ async def test_rerunning_a_journey_from_the_tree_adds_a_run(tmp_path, monkeypatc
     assert len(runs) == 2 and runs[0]["issues"] == 2  # the same two planted bugs, found again
 
 
-async def test_a_noise_rule_marked_on_a_step_holds_for_its_operation_only(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def replayed_cart_step(tmp_path: Path) -> tuple[Path, RunStore, dict, dict]:
+    """A copy of the demo recording replayed with one bug: its store, and the step that differs."""
     recording = tmp_path / "demo.db"
     shutil.copy(RECORDING, recording)
     replay(tmp_path, recording)
@@ -150,6 +150,12 @@ async def test_a_noise_rule_marked_on_a_step_holds_for_its_operation_only(tmp_pa
     run_id = store.runs()[0]["run_id"]
     issue = next(i for i in store.issues(run_id) if i["step"] == "#5 GET /cart")
     step = next(s for s in store.steps(run_id) if s["step"] == "#5 GET /cart")
+    return recording, store, step, issue
+
+
+async def test_a_noise_rule_marked_on_a_step_holds_for_its_operation_only(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recording, store, step, issue = replayed_cart_step(tmp_path)
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
         await app.push_screen(StepScreen(store, step, issue))
@@ -170,14 +176,8 @@ async def test_accepting_a_server_error_as_the_baseline_asks_first(tmp_path, mon
     from replayqa.tui.screens import ConfirmScreen
 
     monkeypatch.chdir(tmp_path)
-    recording = tmp_path / "demo.db"
-    shutil.copy(RECORDING, recording)
-    replay(tmp_path, recording)
-    store = RunStore(tmp_path / ".replayqa" / "runs.db")
-    run_id = store.runs()[0]["run_id"]
-    issue = next(i for i in store.issues(run_id) if i["step"] == "#5 GET /cart")
+    recording, store, step, issue = replayed_cart_step(tmp_path)
     issue = {**issue, "response": {**issue["response"], "status": 500, "body": '{"detail": "boom"}'}}
-    step = next(s for s in store.steps(run_id) if s["step"] == "#5 GET /cart")
 
     def updates() -> list:
         opened = Recording.open(recording)
