@@ -345,8 +345,9 @@ class _Replayer:
             _rejudge(result, first, learned, second, events)
             if learned:
                 notes.append("values the server makes anew each run: " + ", ".join(_described(learned)))
-        if len(result.steps) < len(journey.steps) and self._can_restore(group):
-            notes.append(f"database not compared: the path stopped at {result.steps[-1].step}")
+        broke_at = _fold_consequences(result, first, events)
+        if broke_at is not None and self._can_restore(group):
+            notes.append(f"database not compared: the chain broke at {broke_at}")
         if first.undescribed:
             notes.append(f"{first.undescribed} of {len(first.rows)} exchanges not in the spec, not validated")
         for note in notes:
@@ -412,7 +413,7 @@ def _journey(
                 Check("custom", value=_AsRecorded(index, group_state)),
                 *((Check("schema"),) if validated[index] else ()),
             ),
-            continue_on_failure=_chain_goes_on(row["status"], index in group_state.sources),
+            continue_on_failure=True,  # every step runs: the session's own clean-up too
         )
         for index, row in enumerate(rows)
     ]
@@ -671,6 +672,47 @@ def _database_issue(issue: Issue, differences: list[Difference]) -> None:
     issue.suggestion = suggest(Finding(issue.error))
 
 
+def _fold_consequences(result: JourneyResult, run: _GroupState, events: list[ev.Event]) -> str | None:
+    """Failures that only echo a broken chain are folded into the step that broke it.
+
+    The chain breaks where a later request needs a value this response
+    produced (an id, a token, a cookie) and the response left its recorded
+    status class: a login answered 401, a create answered 500. The steps
+    that sent what it should have made fail too, and say nothing new; they
+    are named on the breaking step's issue instead. Every step still ran, so
+    the session's own clean-up did too. What the database holds then is no
+    regression of its own: it is not compared. Returns the breaking step.
+    """
+    broken: set[int] = set()
+    first: Issue | None = None
+    folded: list[str] = []
+    issues = {i.step.split(" ", 1)[0]: i for i in result.issues if i.step != DATABASE_STEP}
+    uses: dict[int, set[int]] = {}
+    for binding in run.bindings:
+        uses.setdefault(binding.exchange, set()).add(binding.source.exchange)
+    for index, row in enumerate(run.rows):
+        label = f"#{row['id']}"
+        issue = issues.get(label)
+        if issue is not None and uses.get(index, set()) & broken:  # it needed what a broken step made
+            folded.append(issue.step)
+            _withdraw(result, issue, events)
+            broken.add(index)
+            continue
+        replayed = run.replayed.get(index)
+        changed_class = replayed is None or replayed.status // 100 != row["status"] // 100
+        if issue is not None and changed_class and index in run.sources:
+            broken.add(index)
+            first = first or issue
+    if first is None:
+        return None
+    if folded:
+        first.error += f" (then {len(folded)} later steps that needed what it made failed too)"
+    database = next((i for i in result.issues if i.step == DATABASE_STEP), None)
+    if database is not None:
+        _withdraw(result, database, events)
+    return first.step
+
+
 def _split_by_cause(result: JourneyResult, differences: list[Difference], events: list[ev.Event]) -> None:
     """One database issue per cause (table, column, kind of change), each with its own fingerprint.
 
@@ -695,26 +737,6 @@ def _split_by_cause(result: JourneyResult, differences: list[Difference], events
     found = next((i for i, e in enumerate(events) if isinstance(e, ev.IssueFound) and e.issue is issue), None)
     if found is not None:
         events[found : found + 1] = [ev.IssueFound(one) for one in split]
-
-
-def _chain_goes_on(recorded: int, feeds_later: bool) -> Callable[[Exchange | None], bool]:
-    """After a difference, the replay goes on unless the chain broke.
-
-    It broke when a later request sends a value this response produced (an
-    id, a token, a cookie) and the response is no longer of the recorded
-    status class: a 201 that became a 500 or a 401 leaves nothing for the
-    steps after it to build on, and their failures would only echo this one.
-    A response nothing later uses never breaks it: a refused double submit
-    that now goes through is a finding, and so is what it wrote.
-    """
-
-    def goes_on(exchange: Exchange | None) -> bool:
-        if not feeds_later:
-            return True
-        response = exchange.response if exchange is not None else None
-        return response is not None and response.status // 100 == recorded // 100
-
-    return goes_on
 
 
 def _describer(document: dict[str, Any], base_url: str) -> Callable[[dict[str, Any]], bool]:

@@ -97,8 +97,9 @@ def test_a_changed_field_is_an_issue_naming_the_field(tmp_path):
     assert result.issues[0].expected is not None and result.issues[0].expected.status == 201
 
 
-def test_a_create_that_fails_stops_the_path_whose_next_step_needs_its_id(tmp_path):
+def test_a_create_that_fails_is_one_issue_though_the_read_that_needed_its_id_fails_too(tmp_path):
     shop = Shop(create_status=500)
     result = replay_on(shop, tmp_path)
-    assert shop.seen == ["POST /orders"], "the read needs the id the create did not make"
+    assert shop.seen == ["POST /orders", f"GET /orders/{RECORDED_ID}"], "every step runs, clean-up too"
     assert [i.step for i in result.issues] == ["#1 POST /orders"]
+    assert "(then 1 later steps that needed what it made failed too)" in result.issues[0].error

@@ -442,14 +442,14 @@ def test_a_write_the_session_undid_later_is_still_seen_at_its_step(cli, recordin
     ]
 
 
-def test_a_login_without_its_secret_stops_the_path_and_names_the_secret(cli, tmp_path):
+def test_a_login_without_its_secret_is_one_issue_that_names_the_secret(cli, tmp_path):
     """A 401 where the recording logged in leaves nothing to build on: one issue, not a cascade."""
     with DemoServer(tmp_path / "shop-nosecret", env={"REPLAYQA_DEMO_FIX_ALL": "1"}) as shop:
         base = ["replay", str(RECORDING), "--base-url", shop.base_url, "--db", shop.db_url]
         done = cli(*base, "--session", "item-removal")  # logs in as the seeded admin first
         summary = json.loads(cli(*base, "--session", "item-removal", "--json").stdout)
     assert done.returncode == 1
-    assert "database not compared: the path stopped at" in done.stdout
+    assert "database not compared: the chain broke at #18 POST /auth/login" in done.stdout
     issues = [i for j in summary["journeys"] for i in j["issues"]]
     assert len(issues) == 1 and issues[0]["response"]["status"] == 401
     assert '--secret "password=VALUE"' in issues[0]["suggestion"]
