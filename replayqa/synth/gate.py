@@ -4,7 +4,9 @@ A journey that passes every run is kept. One that fails the same way every
 run is kept too: it found something, and its issues are reported (one per
 fingerprint, so a bug hit by ten requests is one finding). One whose verdict
 changes between runs is flaky and set aside, with the steps that wavered, so
-nobody learns to ignore a red build.
+nobody learns to ignore a red build. A server error is never set aside: a
+5xx that shows up in one run of three is a bug that shows up one time in
+three, and the journey is kept with it.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def gate(journeys: Sequence[Journey], settings: Settings, runs: int = 3, console
     """Run the journeys ``runs`` times from the same database state and sort them."""
     verdict = GateVerdict(runs)
     outcomes: dict[str, list[frozenset[tuple[str, str, str]]]] = {j.name: [] for j in journeys}
+    server_errors: dict[str, list[Issue]] = {}  # issues whose response was a 5xx, from any run
     listeners = []
     if console is not None:
         from replayqa.console import StepSpinner
@@ -92,6 +95,9 @@ def gate(journeys: Sequence[Journey], settings: Settings, runs: int = 3, console
                 for ran in result.journeys:
                     failures = frozenset((i.path, i.step, i.kind) for i in ran.issues)
                     outcomes[ran.journey].append(failures)
+                    server_errors.setdefault(ran.journey, []).extend(
+                        i for i in ran.issues if i.response is not None and i.response.status >= 500
+                    )
         finally:
             if restores and state.is_connected():
                 state.release(_START)
@@ -101,6 +107,10 @@ def gate(journeys: Sequence[Journey], settings: Settings, runs: int = 3, console
     first = {j.journey: j for j in verdict.first.journeys}
     for journey in journeys:
         seen = outcomes[journey.name]
+        if len(set(seen)) > 1 and server_errors.get(journey.name):
+            verdict.kept.append(journey)  # wavering, but with a 5xx: the server error is the finding
+            verdict.failing[journey.name] = server_errors[journey.name]
+            continue
         if len(set(seen)) > 1:
             places = [{f"{p}/{s}" for p, s, _ in run} for run in seen]
             always = places[0].intersection(*places[1:])
