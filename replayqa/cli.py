@@ -640,14 +640,16 @@ def _percent(part: int, whole: int) -> str:
 @click.option(
     "--learn-noise",
     is_flag=True,
-    help="Replay each session twice from the same state; save what differs as noise rules in the recording.",
+    help="Replay each session twice from the same state; keep the values the server made anew each time "
+    "as noise rules in the recording.",
 )
 @click.option(
     "--secret",
     "secrets",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Value for a redacted field or header, e.g. password=... (repeatable).",
+    help="Value for a redacted field or header, e.g. password=... or authorization=user:pw (repeatable; "
+    "also REPLAYQA_SECRET_PASSWORD=... in the environment).",
 )
 def replay_command(
     recordings: tuple[Path, ...],
