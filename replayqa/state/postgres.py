@@ -320,16 +320,21 @@ class PostgresBackend:
     def row_counts(self) -> dict[str, int]:
         """Rows per table now, labelled as captures label them: one step's write effects are the change."""
         conn = self._require()
-        tables = self._discover_tables()
-        if not tables:
-            return {}
-        query = sql.SQL(" UNION ALL ").join(
-            sql.SQL("SELECT {}::text AS label, count(*) AS n FROM {}").format(sql.Literal(t.label), t.ident)
-            for t in tables
-        )
-        with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return {row["label"]: row["n"] for row in conn.execute(query).fetchall()}
+        try:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                tables = self._discover_tables()
+                if not tables:
+                    return {}
+                query = sql.SQL(" UNION ALL ").join(
+                    sql.SQL("SELECT {}::text AS label, count(*) AS n FROM {}").format(
+                        sql.Literal(t.label), t.ident
+                    )
+                    for t in tables
+                )
+                return {row["label"]: row["n"] for row in conn.execute(query).fetchall()}
+        except psycopg.Error as exc:  # a dropped connection, a lock timeout: the caller decides
+            raise StateError(f"cannot count the rows of the tables: {exc}") from exc
 
     def query(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         return self._require().execute(query.encode(), params).fetchall()

@@ -162,11 +162,12 @@ class SQLiteBackend:
     def row_counts(self) -> dict[str, int]:
         """Rows per table now, labelled as captures label them: one step's write effects are the change."""
         conn, _ = self._require()
-        tables = self.tables()
-        if not tables:
-            return {}
-        query = " UNION ALL ".join(f"SELECT ?, count(*) FROM {_quote(t)}" for t in tables)
-        return {name: count for name, count in conn.execute(query, tables)}
+        try:
+            tables = self.tables()
+            query = " UNION ALL ".join(f"SELECT ?, count(*) FROM {_quote(t)}" for t in tables)
+            return {name: count for name, count in conn.execute(query, tables)} if tables else {}
+        except sqlite3.Error as exc:  # locked, or gone: the caller decides what that costs
+            raise StateError(f"cannot count the rows of {self.path}: {exc}") from exc
 
     # -- helpers -------------------------------------------------------------
 
