@@ -84,7 +84,6 @@ class _GroupState:
     db_diffs: list[Difference] = field(default_factory=list)
     digests: dict[int, str] = field(default_factory=dict)  # binary bodies, compared by hash
     undescribed: int = 0  # exchanges the --spec does not describe: not validated
-    stopped_at: str | None = None  # the step after which the chain could not go on
     #: Write effects: recorded rows per table after some writes (by exchange id), and this run's.
     effects: dict[int, dict[str, int]] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # "recorded"/"replayed" -> last seen
@@ -265,10 +264,6 @@ def _selected_groups(
 
 def _shard_of(label: str, shards: int) -> int:
     return int(hashlib.sha256(label.encode()).hexdigest(), 16) % shards
-
-
-def _names(groups: list[tuple[Recording, list[dict[str, Any]]]]) -> tuple[str, ...]:
-    return tuple("+".join(s["name"] for s in g) for _, g in groups)
 
 
 class _Replayer:
