@@ -10,7 +10,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -879,6 +880,14 @@ def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
     "--allow-restore", is_flag=True, default=None, help="Allow restores of a non-test-named database."
 )
 @click.option("--runs", type=int, default=3, show_default=True, help="With --base-url: consecutive runs.")
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="With --base-url: the whole budget. What the quality gate leaves is spent fuzzing: real "
+    "values first, then boundary and malformed ones, for server errors. [default: 30 s of fuzzing]",
+)
+@click.option("--no-fuzz", is_flag=True, help="With --base-url: run the quality gate only, no fuzz phase.")
 def synth(
     spec: str,
     recordings: tuple[Path, ...],
@@ -890,6 +899,8 @@ def synth(
     db: str | None,
     allow_restore: bool | None,
     runs: int,
+    max_time: float | None,
+    no_fuzz: bool,
 ) -> None:
     """Turn an OpenAPI spec, and recordings, into branching journeys.
 
@@ -898,7 +909,9 @@ def synth(
     careful tester tries (invalid body, no auth, unknown id, twice, another
     user). With --base-url, journeys are run 3 times: passing ones are kept,
     failing ones are kept and reported as found issues (exit 1), flaky ones
-    set aside.
+    set aside. Then a fuzz phase spends the rest of --max-time: every
+    operation with values the app handed out, then boundary and malformed
+    values; each server error it can reproduce is kept as a journey.
 
     \b
     Examples:
@@ -907,6 +920,8 @@ def synth(
           --var email=admin@shop.test --var password=admin-pass \\
           --base-url http://127.0.0.1:8000 --db sqlite:///shop-test.db
       replayqa synth --spec spec.yaml --auth header:Authorization --var "api_key=token s3cret"
+      replayqa synth --spec http://127.0.0.1:8000/openapi.json --base-url http://127.0.0.1:8000 \\
+          --db sqlite:///app-test.db --max-time 300
     """
     from replayqa.synth import synthesize, write_journeys
 
@@ -922,6 +937,22 @@ def synth(
 
         settings = _project_settings(base_url=base_url, db=db, allow_restore=allow_restore, spec=spec)
         settings = replace(settings, vars={**settings.vars, **values})
+        budget = max_time or 0.0
+        session = None
+        if not no_fuzz and result.spec_synth is not None:
+            from replayqa.synth.fuzz import FuzzSession
+
+            session = FuzzSession(result.spec_synth, settings)
+            probe_until = time.monotonic() + max(10.0, budget * 0.2)
+            with _fuzz_progress(console, "Probing", probe_until) as show:
+                session.fuzzer.progress = show
+                stats = session.probe(probe_until)
+            console.print(
+                f"Probe: {stats.requests} requests, {len(stats.reached)} of {stats.total_ops} "
+                "operations answered 2xx; journeys use the values the app handed out.",
+                highlight=False,
+            )
+            journeys = result.spec_synth.rebuild(session.fuzzer.proven_path, session.fuzzer.minimal_bodies())
         verdict = gate(journeys, settings, runs, console)
         journeys = verdict.kept
         found = bool(verdict.failing)
@@ -929,6 +960,17 @@ def synth(
             console.print(line, highlight=False)
         if found and verdict.reports:
             console.print(f"Triage them: replayqa tui (report: {next(iter(verdict.reports.values()))})")
+        if session is not None:
+            left = budget - (time.time() - started) if budget else 30.0
+            fuzz_until = time.monotonic() + max(5.0, left)
+            with _fuzz_progress(console, "Fuzzing", fuzz_until) as show:
+                session.fuzzer.progress = show
+                outcome = session.fuzz(fuzz_until)
+            for line in outcome.lines():
+                console.print(line, highlight=False)
+            if outcome.reproducer is not None:
+                journeys = [*journeys, outcome.reproducer]
+                found = True
     written, removed = write_journeys(journeys, out)
     paths = sum(count_paths(j.steps) for j in journeys)
     steps = sum(count_steps(j.steps) for j in journeys)
@@ -941,6 +983,30 @@ def synth(
     names = "".join(f" --var {n}=..." for n in sorted(values))
     console.print(f"Run them with: replayqa run {out} --base-url URL --spec {spec}{names}", highlight=False)
     sys.exit(EXIT_ISSUES if found else EXIT_OK)
+
+
+@contextmanager
+def _fuzz_progress(console: Console, title: str, deadline: float) -> Iterator[Callable[[Any], None]]:
+    """A progress bar over a fuzz budget; yields the callback the fuzz phase reports to."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    total = max(1.0, deadline - time.monotonic())
+    with Progress(
+        TextColumn(title),
+        BarColumn(bar_width=16),
+        TextColumn("{task.fields[line]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(title, total=total, line="")
+
+        def show(stats: Any) -> None:
+            reached = f"{len(stats.reached)}/{stats.total_ops}"
+            line = f"{stats.requests} requests, {reached} ops 2xx, {stats.server_errors} 5xx"
+            progress.update(task, completed=total - max(0.0, deadline - time.monotonic()), line=line)
+
+        yield show
 
 
 @main.command()

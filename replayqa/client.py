@@ -19,6 +19,9 @@ from replayqa.model import Exchange, HttpRequest, HttpResponse
 
 #: Errors raised before the request reached the app: safe to retry, even for POST.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+#: What a kept-alive connection the server already closed gives: the request went to a dead
+#: socket and no response came back. Retried once, on a fresh connection, as browsers do.
+_STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 class Client:
@@ -59,6 +62,7 @@ class Client:
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send a request, retrying only when it could not be sent at all."""
         attempt = 0
+        stale_retried = False
         while True:
             started = time.time()
             request = self._http.build_request(method, url, **kwargs)
@@ -69,6 +73,9 @@ class Client:
                 if isinstance(exc, _NOT_SENT) and attempt < self.retries:
                     time.sleep(self.backoff * 2**attempt)
                     attempt += 1
+                    continue
+                if isinstance(exc, _STALE_CONNECTION) and not stale_retried:
+                    stale_retried = True
                     continue
                 raise
             self.history.append(exchange_from_response(response, started))

@@ -303,6 +303,9 @@ def _synth(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
                 *common,
                 *variables,
                 *(["--auth", app.synth_auth] if app.synth_auth else []),
+                # The rest of the budget is for running the kept journeys once more.
+                "--max-time",
+                str(int(ctx.budget * 0.8)),
                 cwd=work,
                 timeout=ctx.budget,
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from replayqa.loader import dump_journey
 from replayqa.model import Journey
@@ -23,6 +24,8 @@ class SynthResult:
     written: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The spec synthesizer (spec only): the fuzz phase builds its requests the same way.
+    spec_synth: Any = None
 
 
 def synthesize(
@@ -48,7 +51,8 @@ def synthesize(
 
         journeys = RecordingSynth(api, options).journeys(recordings)
     else:
-        journeys = SpecSynth(api, options).journeys()
+        spec_synth = SpecSynth(api, options)
+        return SynthResult(spec_synth.journeys(), spec_synth=spec_synth)
     return SynthResult(journeys)
 
 

@@ -13,17 +13,20 @@ state, so one failure does not hide the rest.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from replayqa.actions import RequestAction
 from replayqa.model import Branch, Check, Checkpoint, Journey, Node, Path, Step
 from replayqa.synth.openapi import Api, Operation
-from replayqa.synth.resources import Auth, Resource, ResourceMap, singular
+from replayqa.synth.resources import Auth, Resource, ResourceMap, normalise, singular
 from replayqa.synth.values import example_value, invalid_body
 
 PRIMARY, OTHER = "primary", "other"
+#: Any answer but a server error: the check of a request whose data synth had to make up.
+NOT_5XX: list[Any] = ["1xx", "2xx", "3xx", "4xx"]
 UNKNOWN_INT = 999999937
 _STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -51,6 +54,10 @@ class SynthOptions:
     negative: bool = True
     #: Operations that already got their generated branches (across journeys).
     branched: set[str] = field(default_factory=set)
+    #: Steps proven (by the fuzz phase's probe) to reach an operation with real values, or None.
+    proven: Callable[[Operation], list[Step] | None] | None = None
+    #: Operations (``METHOD /path``) the app accepts only with the required body fields.
+    minimal: set[str] = field(default_factory=set)
 
 
 class Builder:
@@ -66,6 +73,8 @@ class Builder:
         self.covered: list[str] = []
         #: (path template, parameter) -> context value found for it in a listing (``/countries/{code}``)
         self.lookups: dict[tuple[str, str], str] = {}
+        #: Parameters and body fields filled with a made-up value: no call made or listed one.
+        self.made_up: list[str] = []
 
     def unique(self, base: str) -> str:
         name, n = base, 2
@@ -101,6 +110,13 @@ class SpecSynth:
                 journeys.append(self.lifecycle(resource))
         journeys.append(self.each_operation())
         return journeys
+
+    def rebuild(self, proven: Callable[[Operation], list[Step] | None], minimal: set[str]) -> list[Journey]:
+        """The journeys again, knowing which calls reach which operation and which bodies pass."""
+        self.options.proven = proven
+        self.options.minimal = set(minimal)
+        self.options.branched = set()
+        return self.journeys()
 
     # -- identities ---------------------------------------------------------------
 
@@ -167,15 +183,32 @@ class SpecSynth:
             example = (
                 op.body_examples[0][1]
                 if op.body_examples
-                else example_value(op.body_schema, self.api.flatten, unique=unique or str(len(builder.names)))
+                else example_value(
+                    op.body_schema,
+                    self.api.flatten,
+                    unique=unique or str(len(builder.names)),
+                    full=op.key not in self.options.minimal,
+                )
             )
         if isinstance(example, dict):
             example = dict(example)
+            required = (
+                set(self.api.flatten(op.body_schema).get("required") or []) if op.body_schema else set()
+            )
             for prop, resource in self.map.body_resources(op).items():
                 var = self.map.resources[resource].var
                 if var in builder.available:
                     example[prop] = [ref(var)] if isinstance(example.get(prop), list) else ref(var)
+                elif prop in example and prop not in required:
+                    del example[prop]  # an optional reference synth could only make up: better absent
+                elif prop in example:
+                    builder.made_up.append(prop)
         return example
+
+    def _names_another(self, prop: str) -> bool:
+        """A field naming another resource by its name or slug (``work_pool_name``)."""
+        match = re.fullmatch(r"(.+?)[_-]?(name|Name|slug|Slug)", prop)
+        return match is not None and self.map._closest(normalise(match.group(1))) in self.map.resources
 
     def _path(self, op: Operation, builder: Builder, overrides: dict[str, Any] | None = None) -> str:
         path = op.path
@@ -190,6 +223,7 @@ class SpecSynth:
                 elif looked_up:
                     value = ref(looked_up)
                 else:
+                    builder.made_up.append(param.name)
                     value = (
                         param.example
                         if param.example is not None
@@ -233,6 +267,33 @@ class SpecSynth:
             form=form,
         )
 
+    def fuzz_request(
+        self, op: Operation, path_values: dict[str, Any], body: Any, query: dict[str, Any]
+    ) -> RequestAction:
+        """A request with the given values in place: the fuzz phase's, as the primary user."""
+        path = op.path
+        for param in op.path_params:
+            value = path_values.get(param.name, "")
+            text = value if isinstance(value, str) and value.startswith("{{") else quote(str(value), safe="")
+            path = path.replace("{" + param.name + "}", text)
+        headers = self._auth_headers(op, PRIMARY)
+        headers.update(
+            {
+                p.name: str(p.example if p.example is not None else example_value(p.schema, self.api.flatten))
+                for p in op.parameters
+                if p.location == "header" and p.required and p.name.lower() != "authorization"
+            }
+        )
+        form = body if op.body_type and "json" not in op.body_type and isinstance(body, dict) else None
+        return RequestAction(
+            op.method,
+            self.base_path + path,
+            headers=headers,
+            query={**self._query(op), **query},
+            json=body if form is None else None,
+            form=form,
+        )
+
     def call(self, op: Operation, builder: Builder, who: str = PRIMARY, name: str | None = None) -> Step:
         """A step calling ``op`` with everything it needs made first."""
         self.ensure_inputs(op, builder, who)
@@ -243,13 +304,22 @@ class SpecSynth:
         if produced is not None and produced[2]:
             resource, id_path, _ = produced
             save[resource.var] = id_path
+        made_up = len(builder.made_up)
+        action = self.request(op, builder, who)
+        guessed = builder.made_up[made_up:]
         step = Step(
             builder.unique(name or step_name(op) + ("" if who == PRIMARY else f"_as_{who}")),
-            self.request(op, builder, who),
+            action,
             description=op.summary,
             checks=_reaches(op),
             save=save,
         )
+        if guessed:
+            # No call makes or lists what these name: a 4xx on a value synth made up says
+            # nothing about the app, so only a server error is a finding here.
+            step.description = f"{op.summary} (no real {', '.join(guessed)} found: made-up values)".strip()
+            step.checks = (Check("status", value=NOT_5XX),)
+            step.save = {}
         return step
 
     def produces(self, op: Operation) -> tuple[Resource, str, bool] | None:
@@ -473,11 +543,31 @@ class SpecSynth:
             if op.deprecated or op is self.auth.login:
                 continue
             sub = self._sub(builder)
-            step = self.call(op, sub)
+            proven = self.options.proven(op) if self.options.proven else None
+            if proven:
+                *made, step = proven
+                for before in made:
+                    sub.add(before)
+                step = Step(sub.unique(step_name(op)), step.action, op.summary)
+            elif self.options.proven is not None:
+                # The probe tried this operation with every value the app handed out and got no
+                # 2xx: the request can only be made up, and only a server error says anything.
+                step = Step(
+                    sub.unique(step_name(op)),
+                    self.request(op, sub),
+                    f"{op.summary} (the probe found no request the app accepts: made-up values)".strip(),
+                    checks=(Check("status", value=NOT_5XX),),
+                )
+                sub.made_up.append("*")
+            else:
+                step = self.call(op, sub)
             # Coverage, not verdicts: our guessed data may rightly get a documented 4xx. A 5xx, an
-            # undocumented status or a response off the spec is still an issue.
+            # undocumented 4xx or a response off the spec is still an issue; an undocumented 2xx is
+            # a spec mismatch (the schema check says so once), not a reason to stop.
             documented: list[Any] = sorted(int(s) for s in op.responses if s.isdigit())
-            step.checks = (Check("status", value=documented or ["2xx", "4xx"]), Check("schema"))
+            if not sub.made_up:
+                expected = [*documented, "2xx"] if documented else ["2xx", "4xx"]
+                step.checks = (Check("status", value=expected), Check("schema"))
             sub.add(step, op)
             name = step_name(op)
             while name in seen:

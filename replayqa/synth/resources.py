@@ -37,6 +37,37 @@ def normalise(name: str) -> str:
     return singular(re.sub(r"[^a-z0-9]", "", re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()))
 
 
+_ROLES = (
+    "Response",
+    "Output",
+    "Out",
+    "Create",
+    "Update",
+    "Read",
+    "Public",
+    "Schema",
+    "Dto",
+    "Request",
+    "Input",
+)
+#: A role suffix at a word boundary: ``FlowRunResponse``, ``flow_run_read`` (not ``Thread``).
+_SCHEMA_SUFFIXES = re.compile(
+    r"(?:(?<=[a-z0-9])(?:" + "|".join(_ROLES) + r")|_(?:" + "|".join(r.lower() for r in _ROLES) + r"))$"
+)
+
+
+def resource_name(schema_name: str) -> str:
+    """A resource's name from its schema's: ``FlowRunResponse``, ``flow_run_read`` → flowrun.
+
+    Specs name the same thing several ways by role (what is sent, what comes
+    back); the role suffix is not part of what the thing is.
+    """
+    name = schema_name.split(".")[-1]
+    stripped = _SCHEMA_SUFFIXES.sub("", name)
+    stripped = _SCHEMA_SUFFIXES.sub("", stripped) or name  # FlowRunCreateResponse
+    return normalise(stripped)
+
+
 def id_param_resource(name: str, path: str) -> str | None:
     """The resource a path parameter or body field refers to, by its name: ``cart_id`` → cart."""
     match = re.fullmatch(r"(.+?)[_-]?(id|Id|ID|uuid|Uuid|key|Key|ids|Ids|IDs)", name)
@@ -142,7 +173,7 @@ class ResourceMap:
         id_field = next((f for f in _ID_FIELDS[:3] if f in props), None)
         if id_field is not None:
             name = self.api.ref_name(schema) or self.api.ref_name(self.api.deref(schema))
-            resource = normalise(name) if name else _collection_name(op.path)
+            resource = resource_name(name) if name else _collection_name(op.path)
             if resource:
                 if name:
                     self._schema_to_resource[name] = resource

@@ -272,3 +272,100 @@ def invalid_body(body: Any, schema: Any, flatten: Deref) -> tuple[Any, str] | No
         if prop in body and kind in ("integer", "number", "boolean", "array", "object"):
             return {**body, prop: "not-a-" + kind}, f"{prop!r} has the wrong type"
     return None
+
+
+# --- boundary and malformed values, for the fuzz phase ----------------------------------------
+
+#: Strings that break code which trusts its input: a NUL, control and bidi characters, astral
+#: characters, SQL and path punctuation, and a long one.
+_AWKWARD = (
+    ("a NUL character", "a\u0000b"),
+    ("unicode", "ǅ\u202eŉ🙂\U0010fffd"),
+    ("quotes and path characters", "'\"%/../;--"),
+    ("whitespace only", " \t\n"),
+    ("a long string", "x" * 10_000),
+)
+_BAD_FORMATS = {
+    "date-time": ("2024-02-30T25:61:61Z", "9999-12-31T23:59:59.999999+14:00", "0001-01-01T00:00:00"),
+    "date": ("2024-02-30", "0000-00-00"),
+    "time": ("25:61:61",),
+    "uuid": ("not-a-uuid", "00000000-0000-0000-0000-000000000000"),
+    "email": ("no-at-sign", "@@"),
+    "uri": ("::not a uri",),
+    "ipv4": ("999.1.1.1",),
+}
+
+
+def boundary_values(schema: Any, flatten: Deref) -> list[tuple[str, Any]]:
+    """Values at and past the edges of ``schema``, each with what it is, for one field at a time.
+
+    What finds server errors is what validation forgets: a number past the
+    database's integer, a string past a column's length, a format that parses
+    into an impossible date, a type the code did not expect, a null.
+    """
+    flat = flatten(schema)
+    if not isinstance(flat, dict):
+        return []
+    kind = _type(flat)
+    out: list[tuple[str, Any]] = [("null", None)]
+    if flat.get("enum"):
+        choices = [v for v in flat["enum"] if isinstance(v, str)]
+        out.append(("a value outside the enum", "__none_of_these__"))
+        if choices:
+            out.append(("an enum value in other case", choices[0].swapcase()))
+    if kind == "string":
+        low, high = flat.get("minLength"), flat.get("maxLength")
+        if isinstance(high, int):
+            out.append((f"{high + 1} characters (maxLength {high})", "x" * (high + 1)))
+        if isinstance(low, int) and low > 0:
+            out.append((f"{low - 1} characters (minLength {low})", "x" * (low - 1)))
+        out.append(("an empty string", ""))
+        for bad in _BAD_FORMATS.get(str(flat.get("format") or ""), ()):
+            out.append((f"a bad {flat['format']}", bad))
+        if flat.get("pattern"):
+            out.append(("a string off the pattern", "!~"))
+        out += list(_AWKWARD)
+        out += [
+            ("a number for a string", 1e308),
+            ("an object for a string", {"a": 1}),
+            ("a list for a string", ["a"]),
+        ]
+    elif kind in ("integer", "number"):
+        for key, step, what in (
+            ("minimum", -1, "below the minimum"),
+            ("maximum", 1, "above the maximum"),
+            ("exclusiveMinimum", 0, "the exclusive minimum"),
+            ("exclusiveMaximum", 0, "the exclusive maximum"),
+        ):
+            edge = flat.get(key)
+            if isinstance(edge, int | float) and not isinstance(edge, bool):
+                out.append((f"{what} ({edge})", edge + step))
+        out += [
+            ("zero", 0),
+            ("a negative number", -1),
+            ("past a 32-bit integer", 2**31),
+            ("past a 64-bit integer", 2**63),
+            ("a huge negative number", -(10**30)),
+            ("a string for a number", "12abc"),
+            ("a boolean for a number", True),
+        ]
+        if kind == "integer":
+            out.append(("a fraction for an integer", 1.5))
+        else:
+            out.append(("a huge float", 1e308))
+    elif kind == "boolean":
+        out += [("a string for a boolean", "maybe"), ("a number for a boolean", 2)]
+    elif kind == "array":
+        items = flatten(flat.get("items") or {})
+        sample = example_value(items, flatten) if items else "x"
+        out += [("an empty list", []), ("a list of nulls", [None, None]), ("a string for a list", "x")]
+        out.append(("a long list", [sample] * 1000))
+        if isinstance(flat.get("maxItems"), int):
+            out.append((f"{flat['maxItems'] + 1} items (maxItems)", [sample] * (flat["maxItems"] + 1)))
+        if items:
+            out += [
+                (f"a list holding: {what}", [value]) for what, value in boundary_values(items, flatten)[1:4]
+            ]
+    elif kind == "object":
+        out += [("an empty object", {}), ("a string for an object", "x"), ("a list for an object", [])]
+    return out

@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from flask import Flask, g, jsonify, request
+from werkzeug.routing import IntegerConverter
 
 #: name -> (collection path, fields: name -> (schema, required), references: field -> resource)
 RESOURCES: dict[str, tuple[str, dict[str, tuple[dict[str, Any], bool]], dict[str, str]]] = {
@@ -346,9 +347,18 @@ class Refused(Exception):
         self.status = status
 
 
+class _RowId(IntegerConverter):
+    """An id SQLite can hold: a larger number in a path is no row (404), not an OverflowError (500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(db_path: str, server_errors: bool = False) -> Flask:
     """``server_errors`` plants two distinct 500s: in search, and in updating a book's pages."""
     app = Flask("library")
+    app.url_map.converters["int"] = _RowId
     kinds = [*RESOURCES, "review", "loan", "shelf_book"]
     with sqlite3.connect(db_path) as conn:
         for kind in kinds:

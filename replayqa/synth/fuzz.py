@@ -1,0 +1,655 @@
+"""The fuzz phase: the rest of synth's budget, spent on requests no journey file would hold.
+
+Two aims, one loop, through the one runner:
+
+* **Reach.** Every operation first gets a request built from values the app
+  handed out earlier in the phase (ids, names, paths, slugs), so a path
+  parameter names something that exists, and a nested one belongs to its
+  parent: ``/buckets/{bucket_id}/collections/{collection_id}`` is filled from
+  a collection, together with the bucket it was made in. A made-up value is
+  the last resort, and a 4xx on one says nothing.
+* **Server errors.** Then, round after round while the budget lasts, one
+  field at a time gets a boundary or malformed value (:mod:`.values`), and
+  every 5xx the spec does not document is a finding.
+
+A finding becomes a *reproducer*: the failing request, preceded by the
+requests that made the values it used, each saving what the next needs. It is
+run once more, from the same database state, and kept only if the 5xx comes
+back, so what synth writes is a bug a maintainer can rerun, not a rumour.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from replayqa.actions import RequestAction
+from replayqa.model import Branch, Check, Checkpoint, Journey, Node, Path, Step
+from replayqa.synth.fromspec import NOT_5XX
+from replayqa.synth.openapi import Api, Operation
+from replayqa.synth.resources import id_param_resource, normalise, resource_name
+from replayqa.synth.values import boundary_values, example_value
+
+#: Keys an object is known by: an object holding one of these is a thing the app manages.
+_KEYS = ("id", "uuid", "key", "name", "slug", "path", "code")
+_PER_KEY = 12  # values remembered per (resource, field): the newest first
+_BATCH = 10  # malformed requests per operation per round: every operation gets its turn early
+_RESERVE = 0.15  # of the phase kept for replaying the findings
+_METHOD_ORDER = {"POST": 0, "PUT": 1, "GET": 2, "PATCH": 3, "DELETE": 4}
+
+
+@dataclass
+class Origin:
+    """The request that handed a value out: how a reproducer makes it again."""
+
+    op: Operation
+    fills: dict[str, Entry]
+    body: Any
+    where: str  # the value's place in that response body ("data.id", "[2].name")
+
+
+@dataclass
+class Entry:
+    value: Any
+    parents: dict[str, Any]  # the path parameters of the request that handed it out
+    origin: Origin | None = None
+
+
+@dataclass
+class Finding:
+    op: Operation
+    status: int
+    fills: dict[str, Entry]
+    body: Any
+    query: dict[str, Any]
+    label: str  # what was malformed
+    raw: str | None = None
+
+
+@dataclass
+class FuzzStats:
+    requests: int = 0
+    reached: set[str] = field(default_factory=set)  # operations answered 2xx
+    server_errors: int = 0
+    left: float = 0.0
+    total_ops: int = 0
+
+
+class ValuePool:
+    """Values the app handed out, by (resource, field), with the request that made each."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], list[Entry]] = {}
+
+    def add(self, resource: str, name: str, entry: Entry) -> None:
+        if not _usable(entry.value):
+            return
+        bucket = self.entries.setdefault((resource, name), [])
+        if any(e.value == entry.value for e in bucket):
+            return
+        bucket.insert(0, entry)
+        del bucket[_PER_KEY:]
+
+    def harvest(
+        self, resource: str, body: Any, parents: dict[str, Any], origin: Callable[[str], Origin]
+    ) -> None:
+        """Remember every keyed object in a response, under the resource it is, and its fields."""
+        for where, owner, obj in _objects(body, resource):
+            for name, value in obj.items():
+                if isinstance(value, dict | list) or not _usable(value):
+                    continue
+                entry = Entry(value, parents, origin(f"{where}.{name}" if where else name))
+                self.add(owner, name, entry)
+                self.add("*", name, entry)
+                linked = id_param_resource(name, "") if name.lower() not in _KEYS else None
+                if linked:
+                    self.add(linked, "id", entry)
+
+    def forget(self, value: Any) -> None:
+        """A value whose thing was deleted: no later request should name it."""
+        for bucket in self.entries.values():
+            bucket[:] = [e for e in bucket if e.value != value]
+
+    def pick(self, keys: list[tuple[str, str]], fixed: dict[str, Any]) -> Entry | None:
+        """The newest entry under the first key that has one agreeing with what is already chosen."""
+        for key in keys:
+            for entry in self.entries.get(key, ()):
+                if all(fixed.get(k, v) == v for k, v in entry.parents.items()):
+                    return entry
+        return None
+
+
+def _usable(value: Any) -> bool:
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, str):
+        return 0 < len(value) <= 200 and "{{" not in value
+    return isinstance(value, int)
+
+
+def _objects(
+    body: Any, resource: str, where: str = "", depth: int = 0
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(place, resource, object) for each keyed object in a body, wrappers and lists looked into."""
+    if depth > 3:
+        return
+    if isinstance(body, list):
+        for index, item in enumerate(body[:20]):
+            yield from _objects(item, resource, f"{where}[{index}]", depth + 1)
+        return
+    if not isinstance(body, dict):
+        return
+    if any(k in body and _usable(body[k]) for k in _KEYS):
+        yield where, resource, body
+    for key, sub in body.items():
+        if isinstance(sub, dict | list):
+            place = f"{where}.{key}" if where else key
+            wrapper = key in ("data", "result", "results", "items", "item", "records", "content", "value")
+            yield from _objects(sub, resource if wrapper else normalise(key), place, depth + 1)
+
+
+def param_keys(op: Operation, name: str) -> list[tuple[str, str]]:
+    """Where a value for path parameter ``name`` may be in the pool, most specific first."""
+    keys: list[tuple[str, str]] = []
+    literal = _literal_before(op.path, name)
+    resource = id_param_resource(name, op.path)
+    if resource:
+        keys += [(resource, "id"), (resource, "uuid"), (resource, "key")]
+    match = re.fullmatch(r"(.+?)[_-]?(name|Name|slug|Slug|path|Path|code|Code)", name)
+    if match:
+        keys.append((normalise(match.group(1)), match.group(2).lower()))
+    if literal:
+        keys += [(literal, name), (literal, "id" if resource == literal else name)]
+    keys += [(normalise(name), "id"), ("*", name)]
+    seen: set[tuple[str, str]] = set()
+    return [k for k in keys if not (k in seen or seen.add(k))]  # type: ignore[func-returns-value]
+
+
+def _literal_before(path: str, name: str) -> str | None:
+    """The collection a parameter sits in: ``/flows/name/{name}`` → flow; ``/pools/{id}`` → pool."""
+    segments = [s for s in path.split("/") if s]
+    if "{" + name + "}" not in segments:
+        return None
+    before = [s for s in segments[: segments.index("{" + name + "}")] if not s.startswith("{")]
+    for segment in reversed(before):
+        if segment.lower() not in ("name", "by-name", "id", "by-id", "api", "v1", "v2", "v3"):
+            return normalise(segment)
+    return None
+
+
+def op_resource(api: Api, op: Operation) -> str:
+    """What an operation's response is a thing of: its schema's name, else the path's collection."""
+    _, schema = op.success_schema()
+    if schema is not None:
+        flat = api.flatten(schema)
+        named = api.ref_name(schema) or api.ref_name(flat.get("items") or {})
+        if named:
+            return resource_name(named)
+    literals = [s for s in op.path.split("/") if s and not s.startswith("{")]
+    return normalise(literals[-1]) if literals else "root"
+
+
+class Fuzzer:
+    """Spends a budget on an API through a runner; collects reach and reproducible 5xx findings."""
+
+    def __init__(
+        self,
+        api: Api,
+        request_for: Callable[..., RequestAction],
+        run: Callable[[Journey], Any],
+        deadline: float,
+        progress: Callable[[FuzzStats], None] | None = None,
+        skip: set[str] | None = None,
+    ) -> None:
+        self.api = api
+        self.request_for = request_for
+        self.run = run
+        self.deadline = deadline
+        self.progress = progress or (lambda stats: None)
+        self.pool = ValuePool()
+        self.stats = FuzzStats()
+        self.findings: dict[tuple[str, int], Finding] = {}
+        #: The first valid request that got a 2xx, per operation: what journeys are built from.
+        self.proven: dict[str, Finding] = {}
+        skip = skip or set()
+        self.ops = sorted(
+            (op for op in api.operations if not op.deprecated and op.label not in skip),
+            key=lambda op: (len(op.path_params), _METHOD_ORDER.get(op.method, 5), op.path),
+        )
+        self.stats.total_ops = len(self.ops)
+        self._mutations = {op.key: self._malformed(op) for op in self.ops}
+        self._counter = 0
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def probe(self, stop: float) -> None:
+        """Reach first: every operation once with the best values there are, twice over.
+
+        The second pass retries what failed with the values the first pass
+        found, and with only the required fields, since a body full of optional
+        fields is the commonest reason a valid-looking request is refused.
+        """
+        for attempt in range(2):
+            for op in self.ops:
+                if time.monotonic() > stop:
+                    return
+                if op.key in self.proven:
+                    continue
+                self._send(op, [self._positive(op, minimal=attempt == 1 and op.body_schema is not None)])
+
+    def fuzz(self, stop: float) -> FuzzStats:
+        """Malformed values, one field at a time, every operation taking its turn, until ``stop``."""
+        rounds = 0
+        while time.monotonic() < stop:
+            pending = False
+            for op in self.ops:
+                if time.monotonic() > stop:
+                    break
+                batch = self._mutations[op.key][:_BATCH]
+                del self._mutations[op.key][:_BATCH]
+                variants = []
+                if op.key not in self.proven or rounds % 3 == 0:
+                    variants.append(self._positive(op, minimal=rounds % 2 == 1))
+                variants += [self._variant(op, *m) for m in batch]
+                pending = pending or bool(self._mutations[op.key])
+                if variants:
+                    self._send(op, variants)
+            rounds += 1
+            if not pending and (rounds > 6 or all(op.key in self.proven for op in self.ops)):
+                break
+        return self.stats
+
+    def proven_path(self, op: Operation) -> list[Step] | None:
+        """Steps that reach ``op`` with a 2xx: the calls that made its values, then the call.
+
+        The values are the app's own, traced to the responses that handed them
+        out, so the journey makes them again wherever it runs.
+        """
+        variant = self.proven.get(op.key)
+        if variant is None:
+            return None
+        steps: list[Step] = []
+        names: dict[int, str] = {}
+        self._chain(variant.fills, steps, names, prefix=_slug(op))
+        steps.append(Step(_slug(op), self.action(variant, self._holder(names)), variant.label))
+        return steps
+
+    def minimal_bodies(self) -> set[str]:
+        """Operations reached only once their body held just the required fields."""
+        return {key for key, v in self.proven.items() if v.label != "valid" and v.op.body_schema is not None}
+
+    def _positive(self, op: Operation, minimal: bool = False) -> Finding:
+        fills = self._fill(op)
+        body = self._body(op, fills, minimal)
+        return Finding(op, 0, fills, body, {}, "valid" if not minimal else "valid (required fields only)")
+
+    def _variant(self, op: Operation, where: str, label: str, value: Any) -> Finding:
+        variant = self._positive(op)
+        variant.label = label
+        if where == "raw":
+            variant.raw = value
+        elif where.startswith("query:"):
+            variant.query = {where[6:]: value}
+        elif where.startswith("path:"):
+            variant.fills = {**variant.fills, where[5:]: Entry(value, {})}
+        elif where == "body":
+            variant.body = value
+        elif isinstance(variant.body, dict):
+            variant.body = _set(variant.body, where.split("."), value)
+        return variant
+
+    def _malformed(self, op: Operation) -> list[tuple[str, str, Any]]:
+        """(where, what, value) for one operation, one field at a time, fields taking turns."""
+        per_field: list[list[tuple[str, str, Any]]] = []
+        flatten = self.api.flatten
+        for param in op.parameters:
+            if param.location in ("query", "path"):
+                prefix = f"{param.location}:{param.name}"
+                values = boundary_values(param.schema, flatten)
+                if param.location == "path":
+                    values = [(w, v) for w, v in values if v is not None and not isinstance(v, dict | list)]
+                per_field.append([(prefix, f"{param.location} {param.name}: {w}", v) for w, v in values])
+        if op.body_schema is not None:
+            flat = flatten(op.body_schema)
+            props = flat.get("properties") or {}
+            for name, sub in list(props.items())[:30]:
+                per_field.append([(name, f"body {name}: {w}", v) for w, v in boundary_values(sub, flatten)])
+                inner = flatten(sub).get("properties") or {}
+                for child, schema in list(inner.items())[:10]:
+                    per_field.append(
+                        [
+                            (f"{name}.{child}", f"body {name}.{child}: {w}", v)
+                            for w, v in boundary_values(schema, flatten)
+                        ]
+                    )
+            whole: list[tuple[str, str, Any]] = [
+                ("body", "an empty object", {}),
+                ("body", "a list for the body", []),
+                ("body", "null body", None),
+            ]
+            whole.append(("raw", "a body that is not JSON", '{"unterminated": '))
+            per_field.append(whole)
+        mixed: list[tuple[str, str, Any]] = []
+        while any(per_field):
+            for queue in per_field:
+                if queue:
+                    mixed.append(queue.pop(0))
+        return mixed
+
+    # -- values ---------------------------------------------------------------------------
+
+    def _fill(self, op: Operation) -> dict[str, Entry]:
+        """A value for each path parameter, deepest first, so parents come from the child's origin."""
+        fills: dict[str, Entry] = {}
+        given: dict[str, Entry] = {}  # parameters a deeper value's origin already decided
+        for param in reversed(op.path_params):
+            entry = given.get(param.name) or self.pool.pick(
+                param_keys(op, param.name), {k: e.value for k, e in given.items()}
+            )
+            if entry is None:
+                made_up = (
+                    param.example
+                    if param.example is not None
+                    else example_value(param.schema, self.api.flatten, param.name)
+                )
+                entry = Entry(made_up, {})
+            fills[param.name] = entry
+            for name, value in entry.parents.items():
+                parent = entry.origin.fills.get(name) if entry.origin else None
+                given.setdefault(name, parent if parent is not None else Entry(value, {}))
+        return fills
+
+    def _body(self, op: Operation, fills: dict[str, Entry], minimal: bool) -> Any:
+        if op.body_schema is None:
+            return op.body_examples[0][1] if op.body_examples else None
+        self._counter += 1
+        body = (
+            op.body_examples[0][1]
+            if op.body_examples and not minimal
+            else example_value(op.body_schema, self.api.flatten, unique=f"f{self._counter}", full=not minimal)
+        )
+        if not isinstance(body, dict):
+            return body
+        body = dict(body)
+        for prop in list(body):
+            if prop.lower() in _KEYS or isinstance(body[prop], dict):
+                continue
+            keys = (
+                param_keys(op, prop)
+                if id_param_resource(prop, "") or re.search(r"(name|slug)$", prop)
+                else []
+            )
+            keys = [k for k in keys if k[0] != "*" or k[1] != prop or id_param_resource(prop, "")]
+            entry = self.pool.pick(keys, {}) if keys else None
+            if entry is not None:
+                value = entry.value
+                body[prop] = [value] if isinstance(body[prop], list) else value
+                fills[f"body:{prop}"] = entry
+        return body
+
+    # -- sending --------------------------------------------------------------------------
+
+    def action(self, variant: Finding, name_of: Callable[[Entry], Any] | None = None) -> RequestAction:
+        """The request for a variant; ``name_of`` turns a pool entry into what the request holds."""
+        name_of = name_of or (lambda e: e.value)
+        path_values = {k: name_of(e) for k, e in variant.fills.items() if not k.startswith("body:")}
+        body = variant.body
+        if isinstance(body, dict):
+            body = dict(body)
+            for key, entry in variant.fills.items():
+                if key.startswith("body:") and key[5:] in body:
+                    held = name_of(entry)
+                    body[key[5:]] = [held] if isinstance(body[key[5:]], list) else held
+        action = self.request_for(variant.op, path_values, body, variant.query)
+        if variant.raw is not None:
+            action.json = None
+            action.form = None
+            action.body = variant.raw
+            action.headers = {**action.headers, "Content-Type": "application/json"}
+        return action
+
+    def _send(self, op: Operation, variants: list[Finding]) -> None:
+        steps: list[Node] = []
+        for index, variant in enumerate(variants):
+            steps.append(
+                Step(
+                    f"{_slug(op)}_{index}",
+                    self.action(variant),
+                    variant.label,
+                    checks=(Check("status", value=NOT_5XX),),
+                    continue_on_failure=True,
+                )
+            )
+        result = self.run(Journey(f"fuzz_{_slug(op)}", steps, "fuzz", tags=("synth", "fuzz")))
+        documented = {int(s) for s in op.responses if s.isdigit()}
+        for variant, ran in zip(variants, result.steps, strict=False):
+            self.stats.requests += 1
+            response = ran.exchange.response if ran.exchange else None
+            if response is None:
+                continue
+            status = response.status
+            if 200 <= status < 300:
+                self.stats.reached.add(op.label)
+                if variant.label.startswith("valid"):
+                    self.proven.setdefault(op.key, variant)
+                self._learn(op, variant, response)
+            elif status >= 500 and status != 503 and status not in documented:
+                self.stats.server_errors += 1
+                variant.status = status
+                self.findings.setdefault((op.label, status), variant)
+        self.stats.left = max(0.0, self.deadline - time.monotonic())
+        self.progress(self.stats)
+
+    def _learn(self, op: Operation, variant: Finding, response: Any) -> None:
+        if op.method == "DELETE":
+            for key, entry in variant.fills.items():
+                if not key.startswith("body:"):
+                    self.pool.forget(entry.value)
+            return
+        try:
+            body = response.json_or_none()
+        except Exception:
+            body = None
+        if body is None:
+            return
+        parents = {k: e.value for k, e in variant.fills.items() if not k.startswith("body:")}
+        resource = op_resource(self.api, op)
+        self.pool.harvest(
+            resource, body, parents, lambda where: Origin(op, variant.fills, variant.body, where)
+        )
+
+    # -- reproducers ----------------------------------------------------------------------
+
+    def reproducers(self) -> Journey | None:
+        """One path per finding: the requests that made its values, then the request that failed."""
+        if not self.findings:
+            return None
+        paths = []
+        for (_, status), finding in sorted(self.findings.items(), key=lambda kv: kv[0]):
+            steps: list[Step] = []
+            names: dict[int, str] = {}
+            self._chain(finding.fills, steps, names)
+            held = self._holder(names)
+            failing = Step(
+                f"{_slug(finding.op)}_server_error",
+                self.action(finding, held),
+                f"{finding.op.method} {finding.op.path} with {finding.label} answered {status}",
+                checks=(Check("status", value=NOT_5XX),),
+            )
+            steps.append(failing)
+            what = f"{finding.op.key} answered {status} to {finding.label}"
+            paths.append(Path(f"{_slug(finding.op)}_{status}", list(steps), what))
+        journey = Journey(
+            "server_errors",
+            [Checkpoint("start"), Branch("start", paths)],
+            "Requests that made the server answer 5xx during synth's fuzz phase, each with the "
+            "requests that made the values it used.",
+            tags=("synth", "fuzz"),
+        )
+        return journey
+
+    def _holder(self, names: dict[int, str]) -> Callable[[Entry], Any]:
+        return lambda entry: "{{ " + names[id(entry)] + " }}" if id(entry) in names else entry.value
+
+    def _chain(
+        self,
+        fills: dict[str, Entry],
+        steps: list[Step],
+        names: dict[int, str],
+        depth: int = 0,
+        prefix: str = "",
+    ) -> None:
+        for entry in fills.values():
+            origin = entry.origin
+            if origin is None or id(entry) in names or depth > 4:
+                continue
+            self._chain(origin.fills, steps, names, depth + 1, prefix)
+            var = f"{prefix}_made_{len(names) + 1}" if prefix else f"made_{len(names) + 1}"
+            variant = Finding(origin.op, 0, origin.fills, origin.body, {}, "valid")
+            steps.append(
+                Step(
+                    f"make_{var}",
+                    self.action(variant, self._holder(names)),
+                    f"{origin.op.method} {origin.op.path}: makes the value the failing request uses",
+                    checks=(Check("status", value="2xx"),),
+                    save={var: origin.where},
+                )
+            )
+            names[id(entry)] = var
+
+
+def _set(body: dict[str, Any], where: list[str], value: Any) -> dict[str, Any]:
+    copy = dict(body)
+    if len(where) == 1:
+        copy[where[0]] = value
+        return copy
+    inner = copy.get(where[0])
+    copy[where[0]] = _set(inner if isinstance(inner, dict) else {}, where[1:], value)
+    return copy
+
+
+def _slug(op: Operation) -> str:
+    text = op.operation_id or f"{op.method} {op.path}"
+    text = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", text)
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "op"
+
+
+@dataclass
+class FuzzOutcome:
+    stats: FuzzStats
+    reproducer: Journey | None = None
+    confirmed: list[str] = field(default_factory=list)  # "label status: what", reproduced
+    unconfirmed: list[str] = field(default_factory=list)  # seen once, not again from the same state
+
+    def lines(self) -> list[str]:
+        s = self.stats
+        out = [
+            f"Fuzz phase: {s.requests} requests, {len(s.reached)} of {s.total_ops} operations answered 2xx, "
+            f"{len(self.confirmed)} server error(s) reproduced"
+            + (f", {len(self.unconfirmed)} seen once only" if self.unconfirmed else "")
+        ]
+        out += [f"  server error: {line}" for line in self.confirmed]
+        out += [f"  seen once, not reproduced: {line}" for line in self.unconfirmed]
+        return out
+
+
+class FuzzSession:
+    """The fuzz phase against one app, in two parts around the quality gate.
+
+    :meth:`probe` reaches every operation it can before journeys are built,
+    so they are built from values the app handed out; :meth:`fuzz` spends
+    what the gate left. Only the fuzz part rolls the database back: the probe,
+    like the gate, leaves what it made (the values it learned must still exist).
+    """
+
+    _MARK = "__replayqa_fuzz_start__"
+
+    def __init__(
+        self, synth: Any, settings: Any, progress: Callable[[FuzzStats], None] | None = None
+    ) -> None:
+        from dataclasses import replace
+
+        self.synth = synth
+        self.settings = replace(settings, spec=None)
+        skip = {synth.auth.login.label} if synth.auth.login is not None else set()
+        self._runner: Any = None
+        self.fuzzer = Fuzzer(synth.api, synth.fuzz_request, self._run, 0.0, progress, skip)
+        self._login: list[Any] = []
+
+    def _run(self, journey: Journey) -> Any:
+        return self._runner.run_journey(journey)
+
+    @contextmanager
+    def _runner_for(self, deadline: float) -> Iterator[Any]:
+        from replayqa.execute import open_runner
+        from replayqa.synth.fromspec import PRIMARY, Builder
+
+        self.fuzzer.deadline = deadline
+        with open_runner(self.settings) as (runner, state):
+            self._runner = runner
+            login = Builder(self.synth, "fuzz_log_in")
+            self.synth._identity(login, PRIMARY)
+            self._login = login.nodes
+            if login.nodes:
+                runner.run_journey(Journey("fuzz_log_in", login.nodes, "log in for the fuzz phase"))
+                made = {k: runner.context[k] for k in login.available if k in runner.context}
+                runner.variables.update(made)
+            yield runner, state
+
+    def probe(self, deadline: float) -> FuzzStats:
+        with self._runner_for(deadline):
+            self.fuzzer.probe(deadline)
+        return self.fuzzer.stats
+
+    def fuzz(self, deadline: float) -> FuzzOutcome:
+        from replayqa.state import NullBackend
+
+        with self._runner_for(deadline) as (runner, state):
+            restores = not isinstance(state, NullBackend)
+            if restores:
+                state.check_restore_allowed()
+                state.checkpoint(self._MARK)
+            try:
+                started = time.monotonic()
+                self.fuzzer.fuzz(started + (deadline - started) * (1 - _RESERVE))
+                outcome = FuzzOutcome(self.fuzzer.stats)
+                journey = self.fuzzer.reproducers()
+                if journey is not None:
+                    if restores:
+                        state.rollback(self._MARK)
+                    if self._login:
+                        journey.steps = [*self._login, *journey.steps]
+                    outcome.reproducer, outcome.confirmed, outcome.unconfirmed = _confirm(
+                        journey, runner, self.fuzzer
+                    )
+            finally:
+                if restores and state.is_connected():
+                    state.rollback(self._MARK)
+                    state.release(self._MARK)
+        return outcome
+
+
+def _confirm(journey: Journey, runner: Any, fuzzer: Fuzzer) -> tuple[Journey | None, list[str], list[str]]:
+    """Run the reproducers once; keep the paths whose last request got its 5xx again."""
+    result = runner.run_journey(journey)
+    branch = next(n for n in journey.steps if isinstance(n, Branch))
+    by_path = {p.name: p for p in branch.paths}
+    again: set[str] = set()
+    for ran in result.paths:
+        name = ran.path.split("/")[-1]
+        path = by_path.get(name)
+        last = ran.steps[-1] if ran.steps else None
+        response = last.exchange.response if last is not None and last.exchange else None
+        made = all(s.passed for s in ran.steps[:-1])  # the values it needs were made again
+        failed = response is not None and response.status >= 500
+        final = path.steps[-1] if path is not None else None
+        if isinstance(final, Step) and last is not None and last.step == final.name and made and failed:
+            again.add(name)
+    confirmed = [p.description for p in branch.paths if p.name in again]
+    unconfirmed = [p.description for p in branch.paths if p.name not in again]
+    branch.paths = [p for p in branch.paths if p.name in again]
+    return (journey if branch.paths else None), confirmed, unconfirmed
