@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from replayqa.actions import RequestAction
 from replayqa.model import Branch, Check, Checkpoint, Journey, Node, Path, Step
 from replayqa.synth.openapi import Api, Operation
-from replayqa.synth.resources import Auth, Resource, ResourceMap, normalise, singular
+from replayqa.synth.resources import Auth, Resource, ResourceMap, id_param_resource, normalise, singular
 from replayqa.synth.values import example_value, invalid_body
 
 PRIMARY, OTHER = "primary", "other"
@@ -106,8 +106,9 @@ class SpecSynth:
     def journeys(self) -> list[Journey]:
         journeys = []
         for resource in sorted(self.map.resources.values(), key=lambda r: r.name):
-            if resource.creators:
-                journeys.append(self.lifecycle(resource))
+            journey = self.lifecycle(resource) if resource.creators else None
+            if journey is not None:
+                journeys.append(journey)
         journeys.append(self.each_operation())
         return journeys
 
@@ -195,7 +196,12 @@ class SpecSynth:
             required = (
                 set(self.api.flatten(op.body_schema).get("required") or []) if op.body_schema else set()
             )
-            for prop, resource in self.map.body_resources(op).items():
+            refs = self.map.body_resources(op)
+            for prop in [
+                p for p in example if p not in required and p not in refs and self._names_another(p)
+            ]:
+                del example[prop]  # ``work_pool_name``, ``storage_document_id``: only made-up values
+            for prop, resource in refs.items():
                 var = self.map.resources[resource].var
                 if var in builder.available:
                     example[prop] = [ref(var)] if isinstance(example.get(prop), list) else ref(var)
@@ -206,7 +212,9 @@ class SpecSynth:
         return example
 
     def _names_another(self, prop: str) -> bool:
-        """A field naming another resource by its name or slug (``work_pool_name``)."""
+        """A field naming another resource: by id (``storage_document_id``), name or slug."""
+        if id_param_resource(prop, "") and prop.lower() not in ("id", "uuid", "key"):
+            return True
         match = re.fullmatch(r"(.+?)[_-]?(name|Name|slug|Slug)", prop)
         return match is not None and self.map._closest(normalise(match.group(1))) in self.map.resources
 
@@ -407,16 +415,31 @@ class SpecSynth:
         if not candidates:
             return
         producer = candidates[0]
-        self.ensure_inputs(producer.operation, builder, who, depth + 1)
-        step = self.call(producer.operation, builder, who)
-        step.save = {**step.save, resource.var: producer.id_path}
+        step = self._proven_call(producer.operation, builder, {resource.var: producer.id_path})
+        if step is None:
+            self.ensure_inputs(producer.operation, builder, who, depth + 1)
+            step = self.call(producer.operation, builder, who)
+            step.save = {**step.save, resource.var: producer.id_path}
         builder.add(step, producer.operation)
 
     # -- journeys -----------------------------------------------------------------
 
-    def lifecycle(self, resource: Resource) -> Journey:
-        builder = Builder(self, f"{resource.name}_lifecycle")
+    def _proven_call(self, op: Operation, builder: Builder, save: dict[str, str]) -> Step | None:
+        """``op`` as the probe reached it: the calls that made its values, added here, then the call."""
+        proven = self.options.proven(op) if self.options.proven else None
+        if not proven:
+            return None
+        *made, final = proven
+        for step in made:
+            builder.add(replace(step, name=builder.unique(step.name), action=_fresh(step.action, builder)))
+        action = _fresh(final.action, builder)
+        return Step(builder.unique(step_name(op)), action, op.summary, checks=_reaches(op), save=save)
+
+    def lifecycle(self, resource: Resource) -> Journey | None:
         creator = resource.creators[0].operation
+        if self.options.proven is not None and not self.options.proven(creator):
+            return None  # the probe could not make one with anything the app handed out
+        builder = Builder(self, f"{resource.name}_lifecycle")
         self._identity(builder, PRIMARY)
         list_before = None
         lister = next((p for p in resource.listers if "[0]" in p.id_path), None)
@@ -429,8 +452,11 @@ class SpecSynth:
                 ),
                 lister.operation,
             )
-        self.ensure_inputs(creator, builder, PRIMARY)
-        self.with_branches(creator, builder, PRIMARY, self.call(creator, builder))
+        made = self._proven_call(creator, builder, {resource.var: resource.creators[0].id_path})
+        if made is None:
+            self.ensure_inputs(creator, builder, PRIMARY)
+            made = self.call(creator, builder)
+        self.with_branches(creator, builder, PRIMARY, made)
         for reader in resource.readers[:1]:
             step = self.call(reader, builder, name=f"read_{resource.name}")
             step.checks = (
@@ -567,7 +593,7 @@ class SpecSynth:
             documented: list[Any] = sorted(int(s) for s in op.responses if s.isdigit())
             if not sub.made_up:
                 expected = [*documented, "2xx"] if documented else ["2xx", "4xx"]
-                step.checks = (Check("status", value=expected), Check("schema"))
+                step.checks = (Check("status", value=expected), Check("schema", blocking=False))
             sub.add(step, op)
             name = step_name(op)
             while name in seen:
@@ -718,6 +744,27 @@ def _reaches(op: Operation) -> tuple[Check, ...]:
     issue, not a reason to drop the id it made and every step after it.
     """
     return Check("status", value="2xx"), Check("schema", blocking=False)
+
+
+def _fresh(action: Any, builder: Builder) -> Any:
+    """The action with its per-run names made distinct per step too: one journey may make two."""
+    if not isinstance(action, RequestAction):
+        return action
+    tag = str(len(builder.names))
+    rename = {"{{ run_id }}": "{{ run_id }}" + tag, "{{ run_key }}": "{{ run_key }}" + tag}
+
+    def fresh(value: Any) -> Any:
+        if isinstance(value, str):
+            for old, new in rename.items():
+                value = value.replace(old, new)
+            return value
+        if isinstance(value, dict):
+            return {k: fresh(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fresh(v) for v in value]
+        return value
+
+    return _copy(action, json=fresh(action.json), form=fresh(action.form))
 
 
 def _should_be_idempotent(op: Operation) -> bool:

@@ -73,7 +73,7 @@ def id_param_resource(name: str, path: str) -> str | None:
     match = re.fullmatch(r"(.+?)[_-]?(id|Id|ID|uuid|Uuid|key|Key|ids|Ids|IDs)", name)
     if match:
         return normalise(match.group(1))
-    if name.lower() in ("id", "uuid", "key"):
+    if name.lower() in ("id", "uuid"):  # a bare {key} is often a field of its own, not the id
         segments = [s for s in path.split("/") if s]
         for index, segment in enumerate(segments):
             if segment == "{" + name + "}" and index:
