@@ -12,6 +12,7 @@ from replayqa.demo.server import DemoServer
 from tests.support.apps import AppConnection, ChildApp
 from tests.support.mariadb import MariaDBServer, start_mariadb
 from tests.support.postgres import PostgresServer, start_postgres
+from tests.support.redis_server import RedisServer, start_redis
 
 _names = itertools.count(1)
 
@@ -106,3 +107,13 @@ def make_mysql_database(mariadb: MariaDBServer) -> Callable[..., str]:
 @pytest.fixture
 def mysql_url(make_mysql_database: Callable[..., str]) -> str:
     return make_mysql_database()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """Started from Debian's redis-server; a missing server fails the run, it never skips."""
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -130,6 +130,8 @@ def capture_rows(capture: DatabaseCapture) -> dict[str, dict[str, dict[str, Any]
         from replayqa.state.sqlite import capture_rows as rows
     elif capture.backend == "mysql":
         from replayqa.state.mysql import capture_rows as rows
+    elif capture.backend == "redis":
+        from replayqa.state.redis import capture_rows as rows
     else:
         from replayqa.state.postgres import capture_rows as rows
     return rows(capture)
