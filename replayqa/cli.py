@@ -148,7 +148,7 @@ def _app_options(db_help: str, spec_help: str) -> Callable[[Callable[..., Any]],
 @main.command()
 @click.argument("journey_files", nargs=-1, type=click.Path(path_type=Path))
 @_app_options(
-    "The app's database: sqlite:///path.db, postgresql://..., or none.",
+    "The app's database: sqlite:///path.db, postgresql://..., mysql://..., or none.",
     "OpenAPI spec (file or URL) for `schema: true` checks.",
 )
 @click.option("--repeat", type=int, default=None, help="Run N times from the same state; mark flaky steps.")

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real PostgreSQL server, fresh databases, the demo shop."""
+"""Shared fixtures: real PostgreSQL and MariaDB servers, fresh databases, the demo shop."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pytest
 
 from replayqa.demo.server import DemoServer
 from tests.support.apps import AppConnection, ChildApp
+from tests.support.mariadb import MariaDBServer, start_mariadb
 from tests.support.postgres import PostgresServer, start_postgres
+from tests.support.redis_server import RedisServer, start_redis
 
 _names = itertools.count(1)
 
@@ -77,3 +79,41 @@ def content_app():
     app = ChildApp("content_app.py")
     yield app
     app.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDBServer]:
+    """Started from Debian's mariadb-server; a missing server fails the run, it never skips."""
+    server = start_mariadb()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def make_mysql_database(mariadb: MariaDBServer) -> Callable[..., str]:
+    """A new, empty MariaDB database; returns its mysql:// URL."""
+
+    def make(prefix: str = "shop_test") -> str:
+        name = f"{prefix}_{next(_names)}"
+        with mariadb.admin() as admin, admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}`")
+        return mariadb.dsn(name)
+
+    return make
+
+
+@pytest.fixture
+def mysql_url(make_mysql_database: Callable[..., str]) -> str:
+    return make_mysql_database()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """Started from Debian's redis-server; a missing server fails the run, it never skips."""
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -128,6 +128,10 @@ def capture_rows(capture: DatabaseCapture) -> dict[str, dict[str, dict[str, Any]
     """Any capture as rows: table -> primary key (as text) -> column -> value."""
     if capture.backend == "sqlite":
         from replayqa.state.sqlite import capture_rows as rows
+    elif capture.backend == "mysql":
+        from replayqa.state.mysql import capture_rows as rows
+    elif capture.backend == "redis":
+        from replayqa.state.redis import capture_rows as rows
     else:
         from replayqa.state.postgres import capture_rows as rows
     return rows(capture)
@@ -141,9 +145,9 @@ def open_state(
     lock_timeout: float = 5.0,
     track_changes: bool = True,
 ) -> StateBackend:
-    """Pick a backend by URL: ``sqlite:///path``, ``postgresql://...``, or none.
+    """Pick a backend by URL: ``sqlite:///path``, ``postgresql://...``, ``mysql://...``, or none.
 
-    ``track_changes=False`` (PostgreSQL) skips the write-tracking triggers, for
+    ``track_changes=False`` (PostgreSQL, MySQL) skips the write-tracking triggers, for
     callers that only capture and restore whole states, such as the recorder.
     """
     if not url or url == "none":
@@ -174,7 +178,18 @@ def open_state(
             lock_timeout=lock_timeout,
             track_changes=track_changes,
         )
+    if scheme in {"mysql", "mariadb", "mysql+pymysql"}:
+        from replayqa.state.mysql import MySQLBackend
+
+        return MySQLBackend(
+            url,
+            allow_restore=allow_restore,
+            exclude_tables=exclude_tables,
+            lock_timeout=lock_timeout,
+            track_changes=track_changes,
+        )
     raise ConfigError(
         f"unknown database URL scheme {scheme or url!r}: use sqlite:///path/app.db, "
-        "postgresql://user@host/dbname (postgresql+undo:// for the undo log), or none"
+        "postgresql://user@host/dbname (postgresql+undo:// for the undo log), "
+        "mysql://user@host/dbname (or mariadb://), or none"
     )

@@ -17,8 +17,13 @@ def test_names_that_do_not(name):
 
 
 def test_unknown_scheme_names_the_supported_ones():
-    with pytest.raises(ConfigError, match=r"unknown database URL scheme 'mysql'.*sqlite:///.*postgresql://"):
-        open_state("mysql://localhost/shop_test")
+    with pytest.raises(ConfigError, match=r"unknown database URL scheme 'oracle'.*sqlite:///.*postgresql://.*mysql://"):
+        open_state("oracle://localhost/shop_test")
+
+
+def test_a_mysql_url_without_a_database_says_how_to_write_one():
+    with pytest.raises(ConfigError, match=r"no database in MySQL URL .*mysql://user:password@host:3306/dbname"):
+        open_state("mysql://qa@localhost")
 
 
 @pytest.mark.parametrize("url", [None, "", "none"])

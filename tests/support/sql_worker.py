@@ -1,4 +1,4 @@
-"""An app stand-in: a separate process holding one database connection open.
+"""An app stand-in: a separate process holding one database connection open (SQLite, PostgreSQL, MySQL).
 
 It reads JSON commands on stdin, one per line, runs them on its connection
 (autocommit, as an app's pool would), and answers each with a JSON line:
@@ -18,9 +18,36 @@ def connect(kind: str, target: str):
         conn = sqlite3.connect(target, isolation_level=None, timeout=10)
         conn.execute("PRAGMA foreign_keys = ON")
         return conn, "?"
+    if kind == "mysql":
+        return MySQLConnection(target), "%s"
     import psycopg
 
     return psycopg.connect(target, autocommit=True), "%s"
+
+
+class MySQLConnection:
+    """PyMySQL behind the small part of psycopg's connection interface the worker uses."""
+
+    def __init__(self, url: str) -> None:
+        from urllib.parse import urlsplit
+
+        import pymysql
+
+        parts = urlsplit(url)
+        self.conn = pymysql.connect(
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            database=parts.path.lstrip("/"),
+            autocommit=True,
+            charset="utf8mb4",
+        )
+
+    def execute(self, sql, params=()):
+        cursor = self.conn.cursor()
+        cursor.execute(sql, tuple(params) or None)
+        return cursor
 
 
 def main() -> None:
