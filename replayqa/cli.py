@@ -177,6 +177,12 @@ def run(journey_files: tuple[Path, ...], as_json: bool, var_pairs: tuple[str, ..
     invariants = [i for f in files for i in f.invariants]
     console = _console()
     listeners = [] if as_json else [ConsoleProgress(console)]
+    if not settings.db and _needs_database(journeys):
+        click.echo(
+            "warning: no --db: branches and journeys will not start from the same database state, "
+            "and db: checks see nothing (give --db URL of the app's test database)",
+            err=True,
+        )
     outcome = run_journeys(journeys, settings, invariants, listeners)
     if as_json:
         from replayqa.report.serialize import run_dict
@@ -570,22 +576,33 @@ def export_command(targets: tuple[str, ...], har: Path | None, out_dir: Path | N
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--missing", is_flag=True, help="List only operations and statuses never exercised.")
 def coverage(spec: str, sources: tuple[Path, ...], as_json: bool, missing: bool) -> None:
-    """API coverage: operations and documented status codes exercised by recordings or journeys.
+    """API coverage: operations and documented statuses the app answered, or journeys expect.
+
+    Recordings and run stores (``.replayqa/runs.db``: journey runs, synth's
+    quality gate and fuzz phase) hold what the app answered; journey files
+    only what they expect, and are counted as planned.
 
     \b
     Examples:
       replayqa coverage --spec openapi.yaml recordings/shop.db
       replayqa coverage --spec openapi.yaml journeys/ --missing
+      replayqa coverage --spec http://127.0.0.1:8000/openapi.json .replayqa/runs.db
     """
     from replayqa.loader import expand_paths
+    from replayqa.store import FORMAT
     from replayqa.synth.coverage import Coverage
     from replayqa.synth.openapi import Api
 
     report = Coverage(Api.load(spec))
+    planned = False  # journeys say what they expect; recordings and run stores what the app answered
     for source in sources:
         if source.is_file() and source.suffix == ".db":
-            report.add_recording(source)
+            if _sqlite_meta(source) == FORMAT:
+                report.add_store(source)
+            else:
+                report.add_recording(source)
         else:
+            planned = True
             for loaded in load_files(expand_paths([source])):
                 for journey in loaded.journeys:
                     report.add_journey_nodes(journey.steps)
@@ -605,13 +622,47 @@ def coverage(spec: str, sources: tuple[Path, ...], as_json: bool, missing: bool)
         table.add_row(f"{row['method']} {name}", seen, ", ".join(row["documented_missed"]) or "")
     console.print(table)
     operations, statuses = total["operations"], total["documented_statuses"]
+    if planned:
+        console.print(
+            "Journeys count as the statuses they expect, not answers the app gave: for what it "
+            "answered, give a run store (.replayqa/runs.db) or a recording.",
+            highlight=False,
+        )
     console.print(
-        f"Operations exercised: {total['exercised']}/{operations} "
+        f"Operations {'planned' if planned else 'exercised'}: {total['exercised']}/{operations} "
         f"({_percent(total['exercised'], operations)}), with a 2xx: {total['reached_2xx']}/{operations}; "
         f"documented statuses: {total['documented_statuses_hit']}/{statuses} "
         f"({_percent(total['documented_statuses_hit'], statuses)})",
         highlight=False,
     )
+
+
+def _needs_database(journeys: list[Any]) -> bool:
+    """Journeys whose branches, or ``db:`` checks, only mean something with the database restored."""
+    from replayqa.execute import needs_restore
+    from replayqa.model import Branch, Step
+
+    def db_checks(nodes: Any) -> bool:
+        for node in nodes:
+            if isinstance(node, Step) and any(c.kind == "db" for c in node.checks):
+                return True
+            if isinstance(node, Branch) and any(db_checks(p.steps) for p in node.paths):
+                return True
+        return False
+
+    return needs_restore(journeys) or any(db_checks(j.steps) for j in journeys)
+
+
+def _sqlite_meta(path: Path) -> str | None:
+    """The format a replayqa SQLite file declares (run stores do), or None."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return str(row[0]) if row else None
 
 
 def _percent(part: int, whole: int) -> str:
@@ -888,6 +939,12 @@ def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
     "values first, then boundary and malformed ones, for server errors. [default: 30 s of fuzzing]",
 )
 @click.option("--no-fuzz", is_flag=True, help="With --base-url: run the quality gate only, no fuzz phase.")
+@click.option(
+    "--spec-timeout",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="How long to wait for a spec given as a URL (default 60; a cold app may build it slowly).",
+)
 def synth(
     spec: str,
     recordings: tuple[Path, ...],
@@ -901,6 +958,7 @@ def synth(
     runs: int,
     max_time: float | None,
     no_fuzz: bool,
+    spec_timeout: float | None,
 ) -> None:
     """Turn an OpenAPI spec, and recordings, into branching journeys.
 
@@ -928,6 +986,8 @@ def synth(
     values = _vars(var_pairs)
     console = _console()
     started = time.time()
+    if spec_timeout:
+        os.environ["REPLAYQA_SPEC_TIMEOUT"] = str(spec_timeout)
     with console.status("Reading the spec and synthesizing journeys..."):
         result = synthesize(spec, recordings, values, negative=not no_negative, auth=auth)
     journeys = result.journeys
@@ -968,6 +1028,9 @@ def synth(
                 outcome = session.fuzz(fuzz_until)
             for line in outcome.lines():
                 console.print(line, highlight=False)
+            from replayqa.store import RunStore
+
+            RunStore(settings.store).add_answers(f"synth-fuzz-{int(time.time())}", session.fuzzer.answers)
             if outcome.reproducer is not None:
                 journeys = [*journeys, outcome.reproducer]
                 found = True
@@ -981,7 +1044,9 @@ def synth(
         highlight=False,
     )
     names = "".join(f" --var {n}=..." for n in sorted(values))
-    console.print(f"Run them with: replayqa run {out} --base-url URL --spec {spec}{names}", highlight=False)
+    where = f" --base-url {base_url}" if base_url else " --base-url URL"
+    where += f" --db {db}" if db else " --db URL-of-its-test-database"
+    console.print(f"Run them with: replayqa run {out}{where} --spec {spec}{names}", highlight=False)
     sys.exit(EXIT_ISSUES if found else EXIT_OK)
 
 

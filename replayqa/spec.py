@@ -6,7 +6,9 @@ traffic to any host the app happens to run on (a random test port, CI).
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -22,15 +24,40 @@ from replayqa.errors import ConfigError
 from replayqa.model import Exchange, HttpRequest, HttpResponse
 from replayqa.swagger import is_swagger2, to_openapi3
 
+#: Seconds to wait for a spec served by the app: a cold server may build it on the first request.
+DEFAULT_SPEC_TIMEOUT = 60.0
+
+
+def spec_timeout() -> float:
+    """``REPLAYQA_SPEC_TIMEOUT`` (set by ``--spec-timeout``), else the default."""
+    raw = os.environ.get("REPLAYQA_SPEC_TIMEOUT", "")
+    try:
+        return float(raw) if raw else DEFAULT_SPEC_TIMEOUT
+    except ValueError:
+        raise ConfigError(
+            f"REPLAYQA_SPEC_TIMEOUT={raw!r} is not a number of seconds: set it to e.g. 120"
+        ) from None
+
+
+@functools.lru_cache(maxsize=8)
+def _fetch(url: str, timeout: float) -> str:
+    """One fetch per URL per process: synth, its gate and the validator all read the same spec."""
+    return httpx.get(url, timeout=timeout).raise_for_status().text
+
 
 def load_spec_document(source: str | Path) -> dict[str, Any]:
     """Read a spec from a file or URL, JSON or YAML; Swagger 2.0 comes back as OpenAPI 3.0."""
     text_source = str(source)
     try:
         if text_source.startswith(("http://", "https://")):
-            text = httpx.get(text_source, timeout=10).raise_for_status().text
+            text = _fetch(text_source, spec_timeout())
         else:
             text = Path(text_source).read_text(encoding="utf-8")
+    except httpx.TimeoutException as exc:
+        raise ConfigError(
+            f"cannot read OpenAPI spec {text_source}: no answer within {spec_timeout():.0f}s "
+            "(give it longer with --spec-timeout SECONDS)"
+        ) from exc
     except (OSError, httpx.HTTPError) as exc:
         raise ConfigError(f"cannot read OpenAPI spec {text_source}: {exc}") from exc
     try:

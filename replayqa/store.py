@@ -80,6 +80,32 @@ class RunStore:
                     alter=True,
                 )
 
+    def add_answers(self, run_id: str, answers: dict[tuple[str, str, int | None], int]) -> None:
+        """What the app answered to requests no step recorded (the fuzz phase): for ``coverage``."""
+        with self.db.conn:
+            self.db.table("answers").insert_all(
+                (
+                    {"run_id": run_id, "method": m, "url": u, "status": st, "count": n}
+                    for (m, u, st), n in answers.items()
+                ),
+                alter=True,
+            )
+
+    def answered(self) -> list[tuple[str, str, int | None]]:
+        """(method, url, status) of every answer the store holds: run steps, then fuzz answers."""
+        found: list[tuple[str, str, int | None]] = []
+        if "steps" in self.db.table_names() and "exchange" in self.db.table("steps").columns_dict:
+            for row in self.db.query("SELECT exchange FROM steps WHERE exchange IS NOT NULL"):
+                exchange = (
+                    json.loads(row["exchange"]) if isinstance(row["exchange"], str) else row["exchange"]
+                )
+                request, response = (exchange or {}).get("request"), (exchange or {}).get("response")
+                if request:
+                    found.append((request["method"], request["url"], (response or {}).get("status")))
+        if "answers" in self.db.table_names():
+            found += [(r["method"], r["url"], r["status"]) for r in self.db.table("answers").rows]
+        return found
+
     def runs(self) -> list[dict[str, Any]]:
         if "runs" not in self.db.table_names():
             return []

@@ -129,6 +129,21 @@ def table(report: dict[str, Any]) -> str:
         lines.append(f"{name:<15}{clean:>6}{faults:>8}{reach:>17}{errors:>12}{prints:>8}{false:>7}")
     lines.append("clean: clean replays; faults: caught/planted; rq/st: replayqa/Schemathesis;")
     lines.append("reach and 500s are counted from each app's own access log.")
+    lines.append("")
+    lines.append(f"{'app':<15}{'coverage 2xx':>13}{'log 2xx':>9}   synth from the recording")
+    for name, app in report["apps"].items():
+        synth, recorded = app.get("synth") or {}, (app.get("replay") or {}).get("from_recording")
+        if not synth and not recorded:
+            continue
+        covered = synth.get("coverage_2xx")
+        said = "not measured" if covered is None else str(covered)
+        if recorded is None:
+            rec = "-"
+        elif recorded.get("error"):
+            rec = f"exit {recorded.get('run_exit', recorded['synth_exit'])}: {recorded['error'][:30]}"
+        else:
+            rec = f"{recorded['passed']}/{recorded['journeys']} journeys pass"
+        lines.append(f"{name:<15}{said:>13}{synth.get('ops_2xx', '-')!s:>9}   {rec}")
     return "\n".join(lines)
 
 

@@ -104,7 +104,56 @@ def record_and_replay(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
             ctx.say(f"[{app.name}] replay {attempt + 1}/{REPLAYS}: exit {code}, {len(issues)} issue(s)")
         out["noise"] = [_describe(i) for i in first_issues]
         out.update(_faults(app, instance, recording, work, clean_prints, ctx))
+        if app.has_spec:
+            out["from_recording"] = _synth_from_recording(app, instance, recording, work, ctx)
         return out
+
+
+def _synth_from_recording(
+    app: FieldApp, instance: Instance, recording: Path, work: Path, ctx: Context
+) -> dict[str, Any]:
+    """Synth from the recorded session, its quality gate, then one run of what it kept.
+
+    The credentials are the ones the replays were given (``--secret`` pairs),
+    passed as ``--var``: a redacted value in the recording becomes a run-time
+    value the user supplies.
+    """
+    ctx.say(f"[{app.name}] replayqa synth from the recording, then run what it kept")
+    journeys = work / "from-recording"
+    shutil.rmtree(journeys, ignore_errors=True)
+    common = ["--base-url", instance.base_url] + (["--db", instance.db_url] if instance.db_url else [])
+    variables = [a for v in app.secrets(instance) + app.synth_vars(instance) for a in ("--var", v)]
+    synth = replayqa(
+        "synth",
+        "--spec",
+        instance.spec or "",
+        str(recording),
+        "--out",
+        str(journeys),
+        *common,
+        *variables,
+        cwd=work,
+        timeout=600,
+    )
+    (work / "synth-recording.out").write_text(synth.stdout + synth.stderr)
+    out: dict[str, Any] = {"synth_exit": synth.returncode, "journeys": 0, "passed": 0}
+    if synth.returncode == 2:
+        out["error"] = (synth.stderr.strip().splitlines() or ["?"])[-1][:300]
+        return out
+    files = sorted(journeys.glob("*.yaml")) if journeys.is_dir() else []
+    out["journeys"] = len(files)
+    if not files:
+        return out
+    run = replayqa("run", str(journeys), *common, *variables, "--json", cwd=work, timeout=600)
+    (work / "run-recording.json").write_text(run.stdout + run.stderr)
+    out["run_exit"] = run.returncode
+    if run.returncode in (0, 1):
+        ran = json.loads(run.stdout)["journeys"]
+        out["passed"] = sum(1 for j in ran if not j["issues"])
+        out["issues"] = [_describe(i) for j in ran for i in j["issues"]][:20]
+    else:
+        out["error"] = (run.stderr.strip().splitlines() or ["?"])[-1][:300]
+    return out
 
 
 def _record(app: FieldApp, instance: Instance, work: Path) -> Path:
@@ -338,11 +387,23 @@ def _synth(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
                     out["run_error"] = (run.stderr.strip().splitlines() or ["?"])[-1][:300]
             except subprocess.TimeoutExpired:
                 out["run_error"] = "the kept journeys did not finish within the budget"
+        out["coverage_2xx"] = _coverage_2xx(instance, work)
         prints = {i.get("fingerprint") or _describe(i): _describe(i) for i in issues}
         out.update(_count(app, instance, since, ops))
         out["fingerprints"] = len(prints)
         out["fingerprint_list"] = prints
         return out
+
+
+def _coverage_2xx(instance: Instance, work: Path) -> int | None:
+    """Operations ``replayqa coverage`` says answered 2xx, from the run store synth and run filled."""
+    store = work / ".replayqa" / "runs.db"
+    if not store.exists():
+        return None
+    done = replayqa("coverage", "--spec", instance.spec or "", str(store), "--json", cwd=work, timeout=300)
+    if done.returncode != 0:
+        return None
+    return int(json.loads(done.stdout)["summary"]["reached_2xx"])
 
 
 def _schemathesis(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:

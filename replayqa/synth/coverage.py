@@ -52,6 +52,14 @@ class Coverage:
         finally:
             recording.close()
 
+    def add_store(self, path: str | Path) -> None:
+        """Answers a run store holds: journey runs, quality-gate runs, and synth's fuzz phase."""
+        from replayqa.store import RunStore
+
+        store = RunStore.open_existing(path)
+        for method, url, status in store.answered():
+            self.add(method, url, status)
+
     def add_journey_nodes(self, nodes: Iterable[Node]) -> None:
         for node in nodes:
             if isinstance(node, Step) and isinstance(node.action, RequestAction):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,14 +95,29 @@ class ValuePool:
         del bucket[_PER_KEY:]
 
     def harvest(
-        self, resource: str, body: Any, parents: dict[str, Any], origin: Callable[[str], Origin]
+        self,
+        resource: str,
+        body: Any,
+        parents: dict[str, Any],
+        origin: Callable[[str], Origin],
+        echoed: frozenset[Any] = frozenset(),
+        made: bool = False,
     ) -> None:
-        """Remember every keyed object in a response, under the resource it is, and its fields."""
+        """Remember every keyed object in a response, under the resource it is, and its fields.
+
+        ``echoed``: made-up values the request sent. An app answering with them
+        is no evidence they name anything, except as the key of the very thing
+        a create just ``made`` with it (``PUT /buckets/{id}``).
+        """
         for where, owner, obj in _objects(body, resource):
             for name, value in obj.items():
                 if isinstance(value, dict | list) or not _usable(value):
                     continue
                 entry = Entry(value, parents, origin(f"{where}.{name}" if where else name))
+                if value in echoed:
+                    if made and owner == resource and name.lower() in _KEYS:
+                        self.add(owner, name, entry)
+                    continue
                 self.add(owner, name, entry)
                 self.add("*", name, entry)
                 linked = id_param_resource(name, "") if name.lower() not in _KEYS else None
@@ -114,10 +129,14 @@ class ValuePool:
         for bucket in self.entries.values():
             bucket[:] = [e for e in bucket if e.value != value]
 
-    def pick(self, keys: list[tuple[str, str]], fixed: dict[str, Any]) -> Entry | None:
+    def pick(
+        self, keys: list[tuple[str, str]], fixed: dict[str, Any], avoid: frozenset[Any] = frozenset()
+    ) -> Entry | None:
         """The newest entry under the first key that has one agreeing with what is already chosen."""
         for key in keys:
             for entry in self.entries.get(key, ()):
+                if entry.value in avoid:
+                    continue
                 if all(fixed.get(k, v) == v for k, v in entry.parents.items()):
                     return entry
         return None
@@ -204,8 +223,11 @@ class Fuzzer:
         deadline: float,
         progress: Callable[[FuzzStats], None] | None = None,
         skip: set[str] | None = None,
+        protected: frozenset[Any] = frozenset(),
     ) -> None:
+        """``protected``: values no change may name (the account the run logs in with)."""
         self.api = api
+        self.protected = protected
         self.request_for = request_for
         self.run = run
         self.deadline = deadline
@@ -213,14 +235,25 @@ class Fuzzer:
         self.pool = ValuePool()
         self.stats = FuzzStats()
         self.findings: dict[tuple[str, int], Finding] = {}
+        #: (method, URL, status) -> how many: every answer, for ``coverage`` to count.
+        self.answers: dict[tuple[str, str, int | None], int] = {}
         #: The first valid request that got a 2xx, per operation: what journeys are built from.
         self.proven: dict[str, Finding] = {}
         skip = skip or set()
+        ops = [op for op in api.operations if not op.deprecated and op.label not in skip]
+        #: ``DELETE /accounts``, ``POST /flows/bulk_delete``: a delete of everything, sent once, last.
+        self.bulk_deletes = [op for op in ops if _removes(op) and not op.path.rstrip("/").endswith("}")]
+        # Deletes go last, so what they remove was used first.
         self.ops = sorted(
-            (op for op in api.operations if not op.deprecated and op.label not in skip),
-            key=lambda op: (len(op.path_params), _METHOD_ORDER.get(op.method, 5), op.path),
+            (op for op in ops if op not in self.bulk_deletes),
+            key=lambda op: (
+                _removes(op),
+                len(op.path_params),
+                _METHOD_ORDER.get(op.method, 5),
+                op.path,
+            ),
         )
-        self.stats.total_ops = len(self.ops)
+        self.stats.total_ops = len(ops)
         self._mutations = {op.key: self._malformed(op) for op in self.ops}
         self._counter = 0
 
@@ -233,8 +266,11 @@ class Fuzzer:
         found, and with only the required fields, since a body full of optional
         fields is the commonest reason a valid-looking request is refused.
         """
-        for attempt in range(2):
-            for op in self.ops:
+        keep = [op for op in self.ops if not _removes(op)]
+        deletes = [op for op in self.ops if _removes(op)]
+        # Deletes only once everything else had both tries, so what they remove was there to use.
+        for attempt, ops in ((0, keep), (1, keep), (0, deletes), (1, deletes)):
+            for op in ops:
                 if time.monotonic() > stop:
                     return
                 if op.key in self.proven:
@@ -261,6 +297,8 @@ class Fuzzer:
             rounds += 1
             if not pending and (rounds > 6 or all(op.key in self.proven for op in self.ops)):
                 break
+        for op in self.bulk_deletes:
+            self._send(op, [self._positive(op)])
         return self.stats
 
     def proven_path(self, op: Operation) -> list[Step] | None:
@@ -347,8 +385,9 @@ class Fuzzer:
         fills: dict[str, Entry] = {}
         given: dict[str, Entry] = {}  # parameters a deeper value's origin already decided
         for param in reversed(op.path_params):
+            avoid = self.protected if op.method in ("PUT", "PATCH", "DELETE") else frozenset()
             entry = given.get(param.name) or self.pool.pick(
-                param_keys(op, param.name), {k: e.value for k, e in given.items()}
+                param_keys(op, param.name), {k: e.value for k, e in given.items()}, avoid
             )
             if entry is None:
                 made_up = (
@@ -429,6 +468,9 @@ class Fuzzer:
         for variant, ran in zip(variants, result.steps, strict=False):
             self.stats.requests += 1
             response = ran.exchange.response if ran.exchange else None
+            if ran.exchange is not None:
+                key = (ran.exchange.request.method, ran.exchange.request.url, response and response.status)
+                self.answers[key] = self.answers.get(key, 0) + 1
             if response is None:
                 continue
             status = response.status
@@ -458,8 +500,16 @@ class Fuzzer:
             return
         parents = {k: e.value for k, e in variant.fills.items() if not k.startswith("body:")}
         resource = op_resource(self.api, op)
+        real = [e.value for e in variant.fills.values() if e.origin is not None]
+        sent = {e.value for e in variant.fills.values() if e.origin is None}
+        sent |= {v for v in _scalars(variant.body) if v not in real}
         self.pool.harvest(
-            resource, body, parents, lambda where: Origin(op, variant.fills, variant.body, where)
+            resource,
+            body,
+            parents,
+            lambda where: Origin(op, variant.fills, variant.body, where),
+            frozenset(v for v in sent if _usable(v)),
+            made=op.method in ("POST", "PUT"),
         )
 
     # -- reproducers ----------------------------------------------------------------------
@@ -522,6 +572,27 @@ class Fuzzer:
             names[id(entry)] = var
 
 
+_REMOVES = re.compile(r"(^|[^a-z])(delete|remove|purge|clear|wipe|truncate|destroy)", re.I)
+
+
+def _removes(op: Operation) -> bool:
+    """A DELETE, or an action that deletes (``POST /flows/bulk_delete``, ``removeMember``)."""
+    return op.method == "DELETE" or bool(_REMOVES.search(f"{op.path} {op.operation_id or ''}"))
+
+
+def _scalars(value: Any, depth: int = 0) -> Iterator[Any]:
+    if depth > 4:
+        return
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _scalars(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value[:50]:
+            yield from _scalars(item, depth + 1)
+    elif isinstance(value, str | int) and not isinstance(value, bool):
+        yield value
+
+
 def _set(body: dict[str, Any], where: list[str], value: Any) -> dict[str, Any]:
     copy = dict(body)
     if len(where) == 1:
@@ -561,9 +632,10 @@ class FuzzSession:
     """The fuzz phase against one app, in two parts around the quality gate.
 
     :meth:`probe` reaches every operation it can before journeys are built,
-    so they are built from values the app handed out; :meth:`fuzz` spends
-    what the gate left. Only the fuzz part rolls the database back: the probe,
-    like the gate, leaves what it made (the values it learned must still exist).
+    so they are built from the calls that made real values; :meth:`fuzz`
+    spends what the gate left. With a database, both roll it back when they
+    end: the journeys make their own values, and the fuzz phase's first round
+    makes fresh ones (the newest are picked first).
     """
 
     _MARK = "__replayqa_fuzz_start__"
@@ -577,7 +649,9 @@ class FuzzSession:
         self.settings = replace(settings, spec=None)
         skip = {synth.auth.login.label} if synth.auth.login is not None else set()
         self._runner: Any = None
-        self.fuzzer = Fuzzer(synth.api, synth.fuzz_request, self._run, 0.0, progress, skip)
+        self.fuzzer = Fuzzer(
+            synth.api, synth.fuzz_request, self._run, 0.0, progress, skip, _identities(settings.vars)
+        )
         self._login: list[Any] = []
 
     def _run(self, journey: Journey) -> Any:
@@ -601,8 +675,19 @@ class FuzzSession:
             yield runner, state
 
     def probe(self, deadline: float) -> FuzzStats:
-        with self._runner_for(deadline):
-            self.fuzzer.probe(deadline)
+        from replayqa.state import NullBackend
+
+        with self._runner_for(deadline) as (_, state):
+            restores = not isinstance(state, NullBackend)
+            if restores:
+                state.check_restore_allowed()
+                state.checkpoint(self._MARK)
+            try:
+                self.fuzzer.probe(deadline)
+            finally:
+                if restores and state.is_connected():
+                    state.rollback(self._MARK)  # the gate starts from the state synth found
+                    state.release(self._MARK)
         return self.fuzzer.stats
 
     def fuzz(self, deadline: float) -> FuzzOutcome:
@@ -631,6 +716,23 @@ class FuzzSession:
                     state.rollback(self._MARK)
                     state.release(self._MARK)
         return outcome
+
+
+def _identities(variables: dict[str, Any]) -> frozenset[Any]:
+    """Who the run logs in as (a basic-auth user, an email): an account no change may touch."""
+    import base64
+    import binascii
+
+    found: set[Any] = set()
+    for name, value in variables.items():
+        if not isinstance(value, str):
+            continue
+        if name == "basic_auth":
+            with suppress(binascii.Error, UnicodeDecodeError):
+                found.add(base64.b64decode(value).decode().partition(":")[0])
+        elif re.search(r"(^|_)(email|user(name)?|login)$", name, re.I):
+            found.add(value)
+    return frozenset(found)
 
 
 def _confirm(journey: Journey, runner: Any, fuzzer: Fuzzer) -> tuple[Journey | None, list[str], list[str]]:

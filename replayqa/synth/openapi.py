@@ -320,7 +320,22 @@ def assume_auth(document: dict[str, Any], auth: str) -> dict[str, Any]:
         raise ConfigError(f"--auth {auth!r}: give one of {AUTH_CHOICES}, e.g. --auth header:Authorization")
     components = {**(document.get("components") or {})}
     components["securitySchemes"] = {**(components.get("securitySchemes") or {}), ASSUMED: schemes[kind]}
-    return {**document, "components": components, "security": [{ASSUMED: []}]}
+    paths = document.get("paths") or {}
+    operations = [op for item in paths.values() if isinstance(item, dict) for op in item.values()]
+    declared = [op.get("security") for op in operations if isinstance(op, dict) and "security" in op]
+    if declared and not any(declared):
+        # Every operation says ``security: []``: a generator's default, not a statement that
+        # nothing needs auth (the user, passing --auth, knows otherwise).
+        paths = {
+            path: {
+                method: ({k: v for k, v in op.items() if k != "security"} if isinstance(op, dict) else op)
+                for method, op in item.items()
+            }
+            if isinstance(item, dict)
+            else item
+            for path, item in paths.items()
+        }
+    return {**document, "paths": paths, "components": components, "security": [{ASSUMED: []}]}
 
 
 def _scheme_names(requirements: Any) -> list[str]:
