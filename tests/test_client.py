@@ -87,3 +87,54 @@ def test_without_a_cookie_jar_a_request_sends_only_the_cookies_it_names():
     client = Client("http://app.test", transport=httpx.MockTransport(handler), keep_cookies=False)
     client.get("/", headers={"Cookie": "sid=bob-session"})
     assert seen[-1] == "sid=bob-session"
+
+
+def test_a_kept_alive_connection_the_server_drops_is_retried_once_on_a_new_one():
+    """A real server that answers a 500, keeps the connection, then resets it on the next
+    request without an answer (what Prefect's server did after a 500): the request is sent
+    again on a new connection, and the dropped try stays in the history."""
+    import socket
+    import struct
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    served: list[bytes] = []
+
+    def request_line(conn: socket.socket) -> bytes:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next(
+            (int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")), 0
+        )
+        while len(body) < length:
+            body += conn.recv(65536)
+        return head.split(b"\r\n", 1)[0]
+
+    def serve() -> None:
+        first, _ = listener.accept()
+        served.append(request_line(first))
+        first.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 2\r\n\r\nno")
+        served.append(request_line(first) + b" (dropped)")
+        first.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        first.close()  # a reset, no answer
+        second, _ = listener.accept()
+        with second:
+            served.append(request_line(second))
+            second.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = Client(f"http://127.0.0.1:{port}", retries=0)
+    try:
+        assert client.post("/first", json={}).status_code == 500
+        assert client.post("/second", json={}).status_code == 201
+    finally:
+        client.close()
+        listener.close()
+    assert served == [b"POST /first HTTP/1.1", b"POST /second HTTP/1.1 (dropped)", b"POST /second HTTP/1.1"]
+    assert client.history[-2].error and client.history[-1].error is None

@@ -224,3 +224,33 @@ def test_server_errors_are_found_once_each(cli, tmp_path):
     server_errors = [f for f in found if ": 500 " in f]
     assert len(server_errors) == 2, done.stdout  # search, and a book's pages: not one per request
     assert any("seen" in f and "times" in f for f in server_errors)
+
+
+def test_the_fuzz_phase_finds_a_server_error_only_a_boundary_value_reaches(cli, tmp_path):
+    db = tmp_path / "library-test.db"
+    app = ChildApp("library_app.py", str(db), "--server-errors")
+    try:
+        spec = tmp_path / "library.json"
+        spec.write_text(json.dumps(library_spec()))
+        done = cli(
+            "synth", "--spec", str(spec), "--out", "journeys", "--base-url", app.base_url,
+            "--db", f"sqlite:///{db}", "--max-time", "60",
+        )  # fmt: skip
+        assert done.returncode == 1, done.stdout + done.stderr
+        text = " ".join(done.stdout.split())
+        # The quality gate's journeys never send a NUL character; the fuzz phase does, one field at
+        # a time, and keeps the request that made the 500 as a journey that makes it again.
+        assert "answered 500 to body" in text and "a NUL character" in text, text
+        reproducers = tmp_path / "journeys" / "server_errors.yaml"
+        assert reproducers.exists()
+        ran = cli("run", str(reproducers), "--base-url", app.base_url, "--db", f"sqlite:///{db}", "--json")
+        assert ran.returncode == 1, ran.stderr
+        statuses = {i["response"]["status"] for i in issues_of(ran)}
+        assert statuses == {500}, issues_of(ran)
+        # coverage counts what the app answered, from the run store synth filled (gate and fuzz)
+        table = cli("coverage", "--spec", str(spec), ".replayqa/runs.db", "--json")
+        assert table.returncode == 0, table.stderr
+        # all 53 operations but the search, which answers 500 to everything in this mode
+        assert json.loads(table.stdout)["summary"]["reached_2xx"] == 52
+    finally:
+        app.stop()

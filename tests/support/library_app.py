@@ -356,7 +356,8 @@ class _RowId(IntegerConverter):
 
 
 def create_app(db_path: str, server_errors: bool = False) -> Flask:
-    """``server_errors`` plants two distinct 500s: in search, and in updating a book's pages."""
+    """``server_errors`` plants three distinct 500s: in search, in updating a book's pages, and
+    for any text holding a NUL character (found only by synth's fuzz phase)."""
     app = Flask("library")
     app.url_map.converters["int"] = _RowId
     kinds = [*RESOURCES, "review", "loan", "shelf_book"]
@@ -432,6 +433,10 @@ def create_app(db_path: str, server_errors: bool = False) -> Flask:
                 raise Refused(422, f"{field} must be an integer")
             if kind == "string" and not isinstance(value, str):
                 raise Refused(422, f"{field} must be a string")
+            if kind == "string" and server_errors and "\x00" in value:
+                # The third planted bug, which only a boundary value reaches: text stores such as
+                # PostgreSQL refuse a NUL character, and this app lets the error through.
+                raise ValueError(f"A string literal cannot contain NUL (0x00) characters: {field}")
             if "enum" in schema and value not in schema["enum"]:
                 raise Refused(422, f"{field} must be one of {schema['enum']}")
             if kind == "integer" and not schema.get("minimum", value) <= value <= schema.get(

@@ -1,0 +1,114 @@
+"""The fuzz phase's parts: values past a schema's edges, and the pool of values the app handed out."""
+
+from __future__ import annotations
+
+from replayqa.synth.fuzz import Entry, Origin, ValuePool, param_keys
+from replayqa.synth.openapi import Api, assume_auth
+from replayqa.synth.resources import resource_name
+from replayqa.synth.values import boundary_values
+
+
+def flat(schema):
+    return schema
+
+
+def values_of(schema) -> dict[str, object]:
+    return {what: value for what, value in boundary_values(schema, flat)}
+
+
+def test_boundary_values_step_past_each_declared_edge():
+    text = values_of({"type": "string", "maxLength": 5, "minLength": 2, "format": "date-time"})
+    assert text["6 characters (maxLength 5)"] == "xxxxxx"
+    assert text["1 characters (minLength 2)"] == "x"
+    assert any(isinstance(v, str) and "\x00" in v for v in text.values())
+    assert any(what.startswith("a bad date-time") for what in text)
+    number = values_of({"type": "integer", "minimum": 1, "maximum": 10})
+    assert number["below the minimum (1)"] == 0 and number["above the maximum (10)"] == 11
+    assert number["past a 64-bit integer"] == 2**63 and number["a fraction for an integer"] == 1.5
+    choice = values_of({"type": "string", "enum": ["open", "closed"]})
+    assert choice["a value outside the enum"] not in ("open", "closed")
+    assert choice["an enum value in other case"] == "OPEN"
+
+
+def entry(value, parents=None):
+    return Entry(value, parents or {}, None)
+
+
+def test_a_nested_value_comes_with_the_parent_it_was_made_in():
+    pool = ValuePool()
+    pool.add("collection", "id", entry("c-in-a", {"bucket_id": "a"}))
+    pool.add("collection", "id", entry("c-in-b", {"bucket_id": "b"}))
+    keys = [("collection", "id")]
+    assert pool.pick(keys, {}).value == "c-in-b"  # the newest
+    assert pool.pick(keys, {"bucket_id": "a"}).value == "c-in-a"
+    assert pool.pick(keys, {"bucket_id": "z"}) is None
+    pool.forget("c-in-b")
+    assert pool.pick(keys, {}).value == "c-in-a"
+    assert pool.pick(keys, {}, avoid=frozenset({"c-in-a"})) is None
+
+
+def test_an_echo_of_a_made_up_value_is_not_learned_as_real():
+    pool = ValuePool()
+    made_up = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+    def origin(where: str) -> Origin:
+        return None  # type: ignore[return-value]
+
+    body = {"id": "d1", "name": "nightly", "flow_id": made_up}
+    pool.harvest("deployment", body, {}, origin, echoed=frozenset({made_up}))
+    assert pool.pick([("deployment", "id")], {}).value == "d1"
+    assert pool.pick([("flow", "id")], {}) is None  # the deployment only repeated what we sent
+    assert pool.pick([("*", "flow_id")], {}) is None
+    # a create with an id we chose (PUT /buckets/{id}) made a real one
+    pool.harvest("bucket", {"data": {"id": "mine"}}, {}, origin, echoed=frozenset({"mine"}), made=True)
+    assert pool.pick([("bucket", "id")], {}).value == "mine"
+
+
+def test_parameters_find_their_values_by_resource_and_field():
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/flows/name/{name}": {"get": {"parameters": [path("name")], "responses": {"200": ok()}}},
+            "/work_pools/{work_pool_name}/queues": {
+                "get": {"parameters": [path("work_pool_name")], "responses": {"200": ok()}}
+            },
+            "/buckets/{bucket_id}/collections/{id}": {
+                "get": {"parameters": [path("bucket_id"), path("id")], "responses": {"200": ok()}}
+            },
+        },
+    }
+    ops = {op.key: op for op in Api(spec).operations}
+    assert param_keys(ops["GET /flows/name/{name}"], "name")[0] == ("flow", "name")
+    assert ("workpool", "name") in param_keys(
+        ops["GET /work_pools/{work_pool_name}/queues"], "work_pool_name"
+    )
+    nested = ops["GET /buckets/{bucket_id}/collections/{id}"]
+    assert param_keys(nested, "id")[0] == ("collection", "id")
+    assert param_keys(nested, "bucket_id")[0] == ("bucket", "id")
+
+
+def path(name):
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def ok():
+    return {"description": "OK"}
+
+
+def test_schema_role_suffixes_are_not_part_of_the_resource():
+    assert resource_name("FlowRunResponse") == "flowrun"
+    assert resource_name("flow_run_read") == "flowrun"
+    assert resource_name("UserOut") == "user"
+    assert resource_name("Thread") == "thread"  # a word ending, not a role
+    assert resource_name("CartItem") == "cartitem"
+
+
+def test_assumed_auth_applies_where_every_operation_says_security_none():
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/buckets": {"post": {"security": [], "responses": {"201": ok()}}}},
+    }
+    api = Api(assume_auth(spec, "basic"))
+    assert api.security_of(api.operations[0])
