@@ -71,15 +71,19 @@ def test_a_capture_restores_and_diffs_key_by_key(store):
     assert capture_rows(backend.capture()) == capture_rows(start)
 
 
-def test_restores_need_a_test_name_or_allow_restore(redis_server):
+def test_restores_need_a_test_name_in_the_url(redis_server):
     backend = RedisStore(f"redis://127.0.0.1:{redis_server.port}/0")
     backend.connect()
     try:
         backend.checkpoint("start")
-        with pytest.raises(UnsafeDatabaseError, match="--allow-restore"):
+        fix = rf"mark it so in its URL: redis://127.0.0.1:{redis_server.port}/0\?name=cache_test$"
+        with pytest.raises(UnsafeDatabaseError, match=fix):
             backend.rollback("start")
     finally:
         backend.disconnect()
+    marked = RedisStore(f"redis://127.0.0.1:{redis_server.port}/0?name=sessions_qa")
+    assert marked.name == "sessions_qa"
+    marked.check_restore_allowed()
 
 
 def test_an_unreachable_redis_is_one_line():
