@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import struct
 import time
+import zlib
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -125,7 +126,11 @@ class CombinedState:
 
 
 def pack(database: DatabaseCapture | None, stores: Sequence[DatabaseCapture]) -> DatabaseCapture:
-    """Several captures as one: a JSON header naming each part, then the parts' bytes."""
+    """Several captures as one: a JSON header naming each part, then the parts' bytes.
+
+    Stored as a zlib stream, like every capture (recordings check that early),
+    at level 0: the parts are compressed already.
+    """
     parts = ([database] if database is not None else []) + list(stores)
     header = json.dumps(
         {
@@ -136,7 +141,8 @@ def pack(database: DatabaseCapture | None, stores: Sequence[DatabaseCapture]) ->
             ],
         }
     ).encode("utf-8")
-    data = b"".join([_MAGIC, struct.pack(">I", len(header)), header, *(p.data for p in parts)])
+    raw = b"".join([_MAGIC, struct.pack(">I", len(header)), header, *(p.data for p in parts)])
+    data = zlib.compress(raw, 0)
     tables = dict(database.tables) if database is not None else {}
     for index, store in enumerate(stores):
         tables.update({_store_table(t, index): n for t, n in store.tables.items()})
@@ -145,7 +151,10 @@ def pack(database: DatabaseCapture | None, stores: Sequence[DatabaseCapture]) ->
 
 def unpack(capture: DatabaseCapture) -> tuple[DatabaseCapture | None, list[DatabaseCapture]]:
     """The database's capture (None if there was no ``--db``) and each store's, in order."""
-    data = capture.data
+    try:
+        data = zlib.decompress(capture.data)
+    except zlib.error:
+        data = b""
     if data[:4] != _MAGIC:
         raise StateError("damaged capture of a database and its stores: the recording is corrupt")
     (length,) = struct.unpack(">I", data[4:8])
