@@ -100,7 +100,12 @@ class RedisStore:
         )
 
     def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture:
-        """Every matching key's DUMP (to restore) and its value as text (to compare)."""
+        """Every matching key's DUMP (to restore) and its value as text (to compare).
+
+        A key whose name looks like a credential (``redact``) keeps a placeholder
+        for its value and no DUMP, which would hold the secret: it is compared,
+        but not restored.
+        """
         keys = self._read()
         client = self._require()
         document = {
@@ -115,6 +120,7 @@ class RedisStore:
             for key, entry in document.items():
                 if redact.wants(key):
                     entry["value"] = redact.replace(json.dumps(entry["value"]))
+                    entry["dump"] = None
         payload = zlib.compress(json.dumps({"format": 1, "keys": document}).encode("utf-8"), 6)
         return DatabaseCapture("redis", payload, {"redis": len(document)}, time.time())
 
@@ -128,6 +134,7 @@ class RedisStore:
             {
                 key.encode("utf-8"): _Key(bytes.fromhex(entry["dump"]), int(entry["ttl_ms"]))
                 for key, entry in document.items()
+                if entry["dump"] is not None  # a redacted credential
             }
         )
 

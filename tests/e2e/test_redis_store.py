@@ -124,6 +124,27 @@ def test_a_bad_store_is_one_line(cli, shop, url, says):
     assert done.stderr.count("\n") == 1 and says in done.stderr, done.stderr
 
 
+def test_db_checks_see_the_stores_keys(cli, shop, tmp_path):
+    start, _, store, _ = shop
+    app = start()
+    (tmp_path / "checks.yaml").write_text(
+        """
+name: db_checks_see_redis
+steps:
+  - name: refused_checkout
+    request: {method: POST, path: /checkout}
+    expect: {status: 409, db: unchanged}
+  - name: add_mug
+    request: {method: POST, path: /cart/items, json: {item: mug}}
+    expect: {status: 201, db: unchanged}
+"""
+    )
+    done = cli("run", "checks.yaml", "--base-url", app.base_url, "--store", store, "--json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    issues = [(i["step"], i["error"]) for j in json.loads(done.stdout)["journeys"] for i in j["issues"]]
+    assert issues == [("add_mug", "the database changed: redis/cart:ada added")]
+
+
 def record_a_purchase(recording_proxy, app: ChildApp, db: str, store: str) -> None:
     proxy = recording_proxy("--upstream", app.base_url, "--out", "cart.db", "--db", db, "--store", store)
     with httpx.Client(base_url=proxy.url) as client:
@@ -165,3 +186,13 @@ def test_a_recording_with_stores_needs_them_on_replay(cli, shop, recording_proxy
     done = cli("replay", "cart.db", "--base-url", app.base_url, "--db", db)
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr
     assert "replay with the same --db and --store options" in done.stderr
+
+
+def test_parallel_replay_workers_would_share_the_store(cli, shop):
+    _, _, store, _ = shop
+    done = cli("replay", "cart.db", "--base-url", "http://127.0.0.1:1", "--store", store, "--workers", "2")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "replayqa: error: --workers with --store: the workers would share one Redis and see each "
+        "other's keys; replay with --workers 1\n"
+    )

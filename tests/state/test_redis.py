@@ -89,3 +89,19 @@ def test_restores_need_a_test_name_in_the_url(redis_server):
 def test_an_unreachable_redis_is_one_line():
     with pytest.raises(ConfigError, match=r"cannot connect to Redis .*check --store"):
         RedisStore("redis://127.0.0.1:1/0").connect()
+
+
+def test_a_credential_key_is_redacted_and_not_restored(store):
+    import zlib
+
+    from replayqa.state.base import ColumnRedaction
+
+    backend, app = store
+    app.set("api_token:ada", "s3cret-token")
+    capture = backend.capture(ColumnRedaction(lambda value: "<redacted>"))
+    assert b"s3cret" not in zlib.decompress(capture.data), "nor in the DUMP, which holds the value"
+    assert capture_rows(capture)["redis"]["api_token:ada"]["value"] == '"<redacted>"'
+
+    backend.restore_capture(capture)
+    assert app.hgetall("cart:ada") == {b"mug": b"1", b"pen": b"2"}
+    assert app.get("api_token:ada") is None, "a placeholder is no token: the key is left out"
