@@ -196,3 +196,17 @@ def test_parallel_replay_workers_would_share_the_store(cli, shop):
         "replayqa: error: --workers with --store: the workers would share one Redis and see each "
         "other's keys; replay with --workers 1\n"
     )
+
+
+def test_synth_passes_its_stores_to_the_quality_gate(cli, shop):
+    from importlib import resources
+
+    start, _, _, _ = shop
+    app = start()
+    spec = str(resources.files("replayqa.demo").joinpath("openapi.yaml"))
+    done = cli("synth", "--spec", spec, "--base-url", app.base_url, "--store", "memcached://127.0.0.1:1")
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr
+    assert done.stderr.endswith(
+        "unknown --store URL 'memcached://127.0.0.1:1': use redis://host:6379/0"
+        "?name=cache_test (a Redis database)\n"
+    ), done.stderr
