@@ -39,6 +39,9 @@ class RecorderAddon:
         loader.add_option("replayqa_out", str, "", "Recording file to write (a new SQLite file).")
         loader.add_option("replayqa_name", str, "", "A name for the recording.")
         loader.add_option("replayqa_db", str, "", "The app's database URL, captured around sessions.")
+        loader.add_option(
+            "replayqa_stores", Sequence[str], [], "Redis store URLs, captured with the database."
+        )
         loader.add_option("replayqa_spec", str, "", "OpenAPI spec; exchanges are tagged with operations.")
         loader.add_option(
             "replayqa_include", Sequence[str], [], "Keep only HOST, HOST/PATH or /PATH matches."
@@ -67,6 +70,7 @@ class RecorderAddon:
             out=Path(ctx.options.replayqa_out),
             name=ctx.options.replayqa_name,
             db=ctx.options.replayqa_db or None,
+            stores=tuple(ctx.options.replayqa_stores),
             spec=ctx.options.replayqa_spec or None,
             include=tuple(ctx.options.replayqa_include),
             exclude=tuple(ctx.options.replayqa_exclude),

@@ -108,11 +108,32 @@ def _recording_rules(headers: tuple[str, ...], fields: tuple[str, ...]) -> Redac
     return RECORDING_RULES.extended([*settings.redact_headers, *headers], [*settings.redact_fields, *fields])
 
 
-def _app_options(db_help: str, spec_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _given(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str] | None:
+    """A repeatable option given no times is None, so the config's list stands."""
+    return list(value) or None
+
+
+def _store_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--store URL`` (repeatable): a Redis database the app keeps state in, beside ``--db``."""
+    return click.option(
+        "--store",
+        "stores",
+        multiple=True,
+        metavar="URL",
+        callback=_given,
+        help=f"A Redis store the app keeps sessions, carts or counters in, {what} (repeatable), "
+        "e.g. redis://127.0.0.1:6379/0?name=cache_test; restores need test/qa in its name.",
+    )
+
+
+def _app_options(
+    db_help: str, spec_help: str, store_help: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The options every command that talks to the app under test shares (run, replay)."""
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option("--base-url", help="Where the app under test listens."),
         click.option("--db", help=db_help),
+        _store_option(store_help),
         click.option(
             "--allow-restore",
             is_flag=True,
@@ -150,6 +171,7 @@ def _app_options(db_help: str, spec_help: str) -> Callable[[Callable[..., Any]],
 @_app_options(
     "The app's database: sqlite:///path.db, postgresql://..., mysql://..., or none.",
     "OpenAPI spec (file or URL) for `schema: true` checks.",
+    "checkpointed and restored with --db",
 )
 @click.option("--repeat", type=int, default=None, help="Run N times from the same state; mark flaky steps.")
 @click.option(
@@ -322,6 +344,7 @@ def _path_of(url: str) -> str:
 @click.option("--out", type=click.Path(path_type=Path), help="Recording file (default recordings/NAME.db).")
 @click.option("--name", default="", help="A name for the recording.")
 @click.option("--db", help="The app's database, captured when sessions start and end.")
+@_store_option("captured with --db when sessions start and end")
 @click.option("--spec", help="OpenAPI spec: tag each exchange with its operation.")
 @click.option("--include", multiple=True, help="Keep only HOST, HOST/PATH or /PATH matches (repeatable).")
 @click.option("--exclude", multiple=True, help="Drop HOST, HOST/PATH or /PATH matches (repeatable).")
@@ -362,6 +385,7 @@ def record_command(
         out=out,
         name=name,
         db=flags["db"],
+        stores=tuple(flags["stores"] or ()),
         spec=flags["spec"],
         include=tuple(flags["include"]),
         exclude=tuple(flags["exclude"]),
@@ -674,6 +698,7 @@ def _percent(part: int, whole: int) -> str:
 @_app_options(
     "The app's database: each session's recorded start state is restored into it.",
     "OpenAPI spec: every replayed response is validated against it.",
+    "restored to each session's recorded keys and compared at its end",
 )
 @click.option("--session", "sessions", multiple=True, help="Replay only this session (repeatable).")
 @click.option("--start", help='Start the app with this shell command first, e.g. "python -m app".')
@@ -927,6 +952,7 @@ def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--base-url", help="Quality gate: keep a journey only if it passes 3 runs against this app.")
 @click.option("--db", help="With --base-url: the app's database, restored between runs and paths.")
+@_store_option("with --base-url: restored with --db")
 @click.option(
     "--allow-restore", is_flag=True, default=None, help="Allow restores of a non-test-named database."
 )
@@ -954,6 +980,7 @@ def synth(
     auth: str | None,
     base_url: str | None,
     db: str | None,
+    stores: list[str] | None,
     allow_restore: bool | None,
     runs: int,
     max_time: float | None,
@@ -995,7 +1022,9 @@ def synth(
     if base_url:
         from replayqa.synth.gate import gate
 
-        settings = _project_settings(base_url=base_url, db=db, allow_restore=allow_restore, spec=spec)
+        settings = _project_settings(
+            base_url=base_url, db=db, stores=stores, allow_restore=allow_restore, spec=spec
+        )
         settings = replace(settings, vars={**settings.vars, **values})
         budget = max_time or 0.0
         session = None

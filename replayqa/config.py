@@ -19,6 +19,8 @@ from replayqa.errors import ConfigError
 class Settings:
     base_url: str | None = None
     db: str | None = None
+    #: Extra stores the app keeps state in, restored with the database: ["redis://host:6379/0?name=cache_test"]
+    stores: list[str] = field(default_factory=list)
     allow_restore: bool = False
     journeys: list[str] = field(default_factory=lambda: ["journeys"])
     report_dir: str = ".replayqa/reports"
@@ -86,8 +88,9 @@ def load_settings(start: Path | None = None) -> Settings:
             f"{path}: unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(_KEYS))}"
         )
     values = {k: v for k, v in table.items() if k in _KEYS}
-    if isinstance(values.get("journeys"), str):
-        values["journeys"] = [values["journeys"]]
+    for key in ("journeys", "stores"):
+        if isinstance(values.get(key), str):
+            values[key] = [values[key]]
     base = path.parent
     for key in ("report_dir", "junit", "store", "log_file"):
         if isinstance(values.get(key), str):

@@ -88,6 +88,7 @@ def open_runner(
         allow_restore=settings.allow_restore,
         exclude_tables=tuple(settings.exclude_tables),
         lock_timeout=settings.lock_timeout,
+        stores=settings.stores,
     )
     log_source = LogFile(settings.log_file, settings.log_lines) if settings.log_file else None
     with Client(
@@ -239,6 +240,11 @@ def replay_recordings(
     from replayqa.replay import replay, replay_in_parallel
 
     replay_settings = _replay_settings(settings, options)
+    if options.workers > 1 and settings.stores:
+        raise ConfigError(
+            "--workers with --store: the workers would share one Redis and see each other's keys; "
+            "replay with --workers 1"
+        )
     if options.workers > 1 and settings.db:
         result = _replay_with_workers(recordings, settings, options, replay_settings, listeners)
     else:
@@ -309,7 +315,12 @@ def _replay_settings(settings: Settings, options: ReplayOptions) -> ReplaySettin
 def _replay_state(settings: Settings) -> StateBackend:
     assert settings.base_url is not None
     check_reachable(settings.base_url, settings.timeout)
-    return open_state(settings.db, allow_restore=settings.allow_restore, lock_timeout=settings.lock_timeout)
+    return open_state(
+        settings.db,
+        allow_restore=settings.allow_restore,
+        lock_timeout=settings.lock_timeout,
+        stores=settings.stores,
+    )
 
 
 @contextmanager

@@ -40,3 +40,10 @@ def test_unknown_settings_and_bad_toml_are_errors(tmp_path):
     (tmp_path / "replayqa.toml").write_text("base_url = \n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_settings(tmp_path)
+
+
+def test_stores_are_a_list_and_one_url_will_do(tmp_path):
+    (tmp_path / "replayqa.toml").write_text('stores = "redis://127.0.0.1:6379/0?name=cache_test"\n')
+    assert load_settings(tmp_path).stores == ["redis://127.0.0.1:6379/0?name=cache_test"]
+    (tmp_path / "replayqa.toml").write_text('stores = ["redis://a/0?name=cache_test", "redis://b/1"]\n')
+    assert load_settings(tmp_path).stores == ["redis://a/0?name=cache_test", "redis://b/1"]

@@ -95,6 +95,7 @@ async def _serve(
             replayqa_out=str(settings.out),
             replayqa_name=settings.name,
             replayqa_db=settings.db or "",
+            replayqa_stores=list(settings.stores),
             replayqa_spec=settings.spec or "",
             replayqa_include=list(settings.include),
             replayqa_exclude=list(settings.exclude),

@@ -49,6 +49,8 @@ class RecorderSettings:
     out: Path
     name: str = ""
     db: str | None = None
+    #: Redis stores captured with the database (``--store``), restored with it on replay.
+    stores: tuple[str, ...] = ()
     spec: str | None = None
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -79,8 +81,8 @@ class Recorder:
         key = secrets.token_bytes(32)  # redaction key: in memory only, shared with the writer
         self.redactor = Redactor(settings.rules, stable_placeholders(key))
         self.state: StateBackend | None = None
-        if settings.db:
-            self.state = open_state(settings.db, track_changes=False)
+        if settings.db or settings.stores:
+            self.state = open_state(settings.db, track_changes=False, stores=settings.stores)
             self.state.connect()
         create_recording(
             settings.out,
@@ -89,6 +91,7 @@ class Recorder:
                 "mode": settings.mode,
                 "upstream": settings.upstream,
                 "database": _database_kind(settings.db),
+                "stores": [_database_kind(url) for url in settings.stores],
                 "spec": settings.spec,
                 "redaction": {
                     **settings.rules.describe(),

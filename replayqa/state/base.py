@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -111,6 +111,11 @@ class NullBackend:
 
 
 def check_capture_backend(capture: DatabaseCapture, backend: str) -> None:
+    if capture.backend == "stores":
+        raise StateError(
+            "this recording captured --store stores beside the database: "
+            "replay with the same --db and --store options"
+        )
     if capture.backend != backend:
         raise StateError(
             f"this capture is of a {capture.backend} database and cannot be restored into {backend}: "
@@ -132,6 +137,8 @@ def capture_rows(capture: DatabaseCapture) -> dict[str, dict[str, dict[str, Any]
         from replayqa.state.mysql import capture_rows as rows
     elif capture.backend == "redis":
         from replayqa.state.redis import capture_rows as rows
+    elif capture.backend == "stores":
+        from replayqa.state.combined import capture_rows as rows
     else:
         from replayqa.state.postgres import capture_rows as rows
     return rows(capture)
@@ -144,12 +151,36 @@ def open_state(
     exclude_tables: tuple[str, ...] = (),
     lock_timeout: float = 5.0,
     track_changes: bool = True,
+    stores: Sequence[str] = (),
 ) -> StateBackend:
     """Pick a backend by URL: ``sqlite:///path``, ``postgresql://...``, ``mysql://...``, or none.
 
     ``track_changes=False`` (PostgreSQL, MySQL) skips the write-tracking triggers, for
     callers that only capture and restore whole states, such as the recorder.
+    ``stores`` (``redis://...`` URLs) are checkpointed, restored and captured with it.
     """
+    database = _open_database(
+        url,
+        allow_restore=allow_restore,
+        exclude_tables=exclude_tables,
+        lock_timeout=lock_timeout,
+        track_changes=track_changes,
+    )
+    if not stores:
+        return database
+    from replayqa.state.combined import CombinedState, open_store
+
+    return CombinedState(database, [open_store(store) for store in stores])
+
+
+def _open_database(
+    url: str | None,
+    *,
+    allow_restore: bool,
+    exclude_tables: tuple[str, ...],
+    lock_timeout: float,
+    track_changes: bool,
+) -> StateBackend:
     if not url or url == "none":
         return NullBackend()
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""

@@ -7,8 +7,11 @@ puts the checkpoint's back with RESTORE (same value, encoding and remaining
 TTL). Redis runs each MULTI/EXEC alone, so the app's clients never see half
 a restore. Rolling back to any live checkpoint, in any order, is allowed.
 
-Restores are destructive, so they need ``--allow-restore``, or a URL whose
-``name`` says test/qa/replayqa: ``redis://127.0.0.1:6379/0?name=cache_test``.
+Restores are destructive, so they need a URL whose ``name`` says
+test/qa/replayqa: ``redis://127.0.0.1:6379/0?name=cache_test`` (the name is
+by default the host and database number). ``allow_restore=True`` also allows
+them; the CLI does not pass ``--allow-restore`` on to stores (see
+``replayqa.state.combined.open_store``).
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 
-from replayqa.errors import ConfigError, StateError
+from replayqa.errors import ConfigError, StateError, UnsafeDatabaseError
 from replayqa.model import DatabaseCapture
-from replayqa.state.base import ColumnRedaction, check_capture_backend, require_test_database
+from replayqa.state.base import ColumnRedaction, check_capture_backend, is_test_database_name
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,9 @@ class RedisStore:
         if parts.scheme not in ("redis", "rediss"):
             raise ConfigError(f"not a Redis URL: {url!r}; use redis://host:6379/0")
         query = dict(parse_qsl(parts.query))
-        self.name = query.pop("name", f"redis {parts.hostname or 'localhost'}{parts.path or '/0'}")
+        where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
+        self.name = query.pop("name", f"redis {where}")
+        self._marked_example = f"{parts.scheme}://{where}?name=cache_test"
         self.pattern = query.pop("pattern", pattern)
         self.url = urlunsplit(parts._replace(query=urlencode(query)))
         self.allow_restore = allow_restore
@@ -87,10 +92,20 @@ class RedisStore:
         raise StateError("invariants query the --db database, not a Redis store")
 
     def check_restore_allowed(self) -> None:
-        require_test_database(self.name, self.allow_restore, "restore or reset")
+        if self.allow_restore or is_test_database_name(self.name):
+            return
+        raise UnsafeDatabaseError(
+            f"refusing to restore Redis store {self.name!r} (a restore replaces every key matching "
+            f"{self.pattern!r}): if it is a test store, mark it so in its URL: {self._marked_example}"
+        )
 
     def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture:
-        """Every matching key's DUMP (to restore) and its value as text (to compare)."""
+        """Every matching key's DUMP (to restore) and its value as text (to compare).
+
+        A key whose name looks like a credential (``redact``) keeps a placeholder
+        for its value and no DUMP, which would hold the secret: it is compared,
+        but not restored.
+        """
         keys = self._read()
         client = self._require()
         document = {
@@ -105,6 +120,7 @@ class RedisStore:
             for key, entry in document.items():
                 if redact.wants(key):
                     entry["value"] = redact.replace(json.dumps(entry["value"]))
+                    entry["dump"] = None
         payload = zlib.compress(json.dumps({"format": 1, "keys": document}).encode("utf-8"), 6)
         return DatabaseCapture("redis", payload, {"redis": len(document)}, time.time())
 
@@ -118,6 +134,7 @@ class RedisStore:
             {
                 key.encode("utf-8"): _Key(bytes.fromhex(entry["dump"]), int(entry["ttl_ms"]))
                 for key, entry in document.items()
+                if entry["dump"] is not None  # a redacted credential
             }
         )
 

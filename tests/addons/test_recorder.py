@@ -70,7 +70,8 @@ def test_websocket_messages_are_recorded(addon, tmp_path):
     ("option", "value", "message"),
     [
         ("replayqa_idle_gap", "soon", "replayqa_idle_gap must be a number of seconds"),
-        ("replayqa_db", "mysql://x/y", "unknown database URL scheme 'mysql'"),
+        ("replayqa_db", "oracle://x/y", "unknown database URL scheme 'oracle'"),
+        ("replayqa_stores", ["memcached://x"], "unknown --store URL 'memcached://x'"),
         ("replayqa_spec", "/nowhere/spec.yaml", "cannot read OpenAPI spec"),
     ],
 )

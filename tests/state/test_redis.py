@@ -71,17 +71,37 @@ def test_a_capture_restores_and_diffs_key_by_key(store):
     assert capture_rows(backend.capture()) == capture_rows(start)
 
 
-def test_restores_need_a_test_name_or_allow_restore(redis_server):
+def test_restores_need_a_test_name_in_the_url(redis_server):
     backend = RedisStore(f"redis://127.0.0.1:{redis_server.port}/0")
     backend.connect()
     try:
         backend.checkpoint("start")
-        with pytest.raises(UnsafeDatabaseError, match="--allow-restore"):
+        fix = rf"mark it so in its URL: redis://127.0.0.1:{redis_server.port}/0\?name=cache_test$"
+        with pytest.raises(UnsafeDatabaseError, match=fix):
             backend.rollback("start")
     finally:
         backend.disconnect()
+    marked = RedisStore(f"redis://127.0.0.1:{redis_server.port}/0?name=sessions_qa")
+    assert marked.name == "sessions_qa"
+    marked.check_restore_allowed()
 
 
 def test_an_unreachable_redis_is_one_line():
     with pytest.raises(ConfigError, match=r"cannot connect to Redis .*check --store"):
         RedisStore("redis://127.0.0.1:1/0").connect()
+
+
+def test_a_credential_key_is_redacted_and_not_restored(store):
+    import zlib
+
+    from replayqa.state.base import ColumnRedaction
+
+    backend, app = store
+    app.set("api_token:ada", "s3cret-token")
+    capture = backend.capture(ColumnRedaction(lambda value: "<redacted>"))
+    assert b"s3cret" not in zlib.decompress(capture.data), "nor in the DUMP, which holds the value"
+    assert capture_rows(capture)["redis"]["api_token:ada"]["value"] == '"<redacted>"'
+
+    backend.restore_capture(capture)
+    assert app.hgetall("cart:ada") == {b"mug": b"1", b"pen": b"2"}
+    assert app.get("api_token:ada") is None, "a placeholder is no token: the key is left out"
