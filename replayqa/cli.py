@@ -1042,7 +1042,9 @@ def synth(
                 highlight=False,
             )
             journeys = result.spec_synth.rebuild(session.fuzzer.proven_path, session.fuzzer.minimal_bodies())
-        verdict = gate(journeys, settings, runs, console)
+        # With a budget, the gate leaves the fuzz phase at least a third of it.
+        gate_until = time.monotonic() + budget * 0.65 - (time.time() - started) if budget else None
+        verdict = gate(journeys, settings, runs, console, gate_until)
         journeys = verdict.kept
         found = bool(verdict.failing)
         for line in verdict.lines():

@@ -50,6 +50,7 @@ class Origin:
     fills: dict[str, Entry]
     body: Any
     where: str  # the value's place in that response body ("data.id", "[2].name")
+    call: int = 0  # which request: values from one response are made by one step
 
 
 @dataclass
@@ -57,6 +58,10 @@ class Entry:
     value: Any
     parents: dict[str, Any]  # the path parameters of the request that handed it out
     origin: Origin | None = None
+    #: Parents that are values of the same response (the object this one sits in), as entries.
+    links: dict[str, Entry] = field(default_factory=dict)
+    #: False for a value a create was sent (its key, its name): real, but only in this run.
+    replayable: bool = True
 
 
 @dataclass
@@ -109,20 +114,41 @@ class ValuePool:
         is no evidence they name anything, except as the key of the very thing
         a create just ``made`` with it (``PUT /buckets/{id}``).
         """
-        for where, owner, obj in _objects(body, resource):
+        for where, owners, obj, outer in _objects(body, resource):
             for name, value in obj.items():
                 if isinstance(value, dict | list) or not _usable(value):
                     continue
-                entry = Entry(value, parents, origin(f"{where}.{name}" if where else name))
+                links = {k: Entry(v, parents, origin(place)) for k, (v, place) in outer.items()}
+                entry = Entry(
+                    value,
+                    {**parents, **{k: v for k, (v, _) in outer.items()}},
+                    origin(f"{where}.{name}" if where else name),
+                    links,
+                )
                 if value in echoed:
-                    if made and owner == resource and name.lower() in _KEYS:
-                        self.add(owner, name, entry)
+                    if made and owners[0] == resource and name.lower() in _KEYS:
+                        self.add(resource, name, entry)
                     continue
-                self.add(owner, name, entry)
+                for owner in owners:
+                    self.add(owner, name, entry)
                 self.add("*", name, entry)
                 linked = id_param_resource(name, "") if name.lower() not in _KEYS else None
                 if linked:
                     self.add(linked, "id", entry)
+
+    def widened(self, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``keys``, then the same fields of resources named alike (``queue``: ``workqueue``,
+        ``concurrencylimit``: ``concurrencylimitv2``), for paths that shorten a schema's name."""
+        known = {resource for resource, _ in self.entries}
+        extra = [
+            (other, name)
+            for resource, name in keys
+            if resource != "*" and len(resource) >= 4
+            for other in sorted(known)
+            if other not in (resource, "*") and (other.endswith(resource) or other.startswith(resource))
+        ]
+        generic = [k for k in keys if k[0] == "*"]
+        return [k for k in keys if k[0] != "*"] + extra + generic
 
     def forget(self, value: Any) -> None:
         """A value whose thing was deleted: no later request should name it."""
@@ -151,24 +177,38 @@ def _usable(value: Any) -> bool:
 
 
 def _objects(
-    body: Any, resource: str, where: str = "", depth: int = 0
-) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(place, resource, object) for each keyed object in a body, wrappers and lists looked into."""
+    body: Any, resource: str, where: str = "", depth: int = 0, outer: dict[str, Any] | None = None
+) -> Iterator[tuple[str, tuple[str, ...], dict[str, Any], dict[str, Any]]]:
+    """(place, resource names, object, its enclosing ids) for each keyed object in a body.
+
+    A nested object is a thing of its key's name and of its parent's
+    (``flow_run.state`` is a ``state`` and a ``flowrunstate``), and it belongs
+    to the object it sits in: its parents include that object's id, so
+    ``/deployments/{id}/schedules/{schedule_id}`` gets a schedule of that deployment.
+    """
     if depth > 3:
         return
+    names = (resource,) if isinstance(resource, str) else resource
     if isinstance(body, list):
         for index, item in enumerate(body[:20]):
-            yield from _objects(item, resource, f"{where}[{index}]", depth + 1)
+            yield from _objects(item, resource, f"{where}[{index}]", depth + 1, outer)
         return
     if not isinstance(body, dict):
         return
-    if any(k in body and _usable(body[k]) for k in _KEYS):
-        yield where, resource, body
+    keyed = any(k in body and _usable(body[k]) for k in _KEYS)
+    if keyed:
+        yield where, names, body, outer or {}
+    own = (body["id"], f"{where}.id" if where else "id") if _usable(body.get("id")) else None
+    inner = {"id": own, f"{names[0]}_id": own} if own is not None else outer
     for key, sub in body.items():
         if isinstance(sub, dict | list):
             place = f"{where}.{key}" if where else key
             wrapper = key in ("data", "result", "results", "items", "item", "records", "content", "value")
-            yield from _objects(sub, resource if wrapper else normalise(key), place, depth + 1)
+            if wrapper:
+                yield from _objects(sub, resource, place, depth + 1, outer)
+            else:
+                nested = (normalise(key), normalise(f"{names[0]}_{key}"))
+                yield from _objects(sub, nested, place, depth + 1, inner)  # type: ignore[arg-type]
 
 
 def param_keys(op: Operation, name: str) -> list[tuple[str, str]]:
@@ -183,6 +223,9 @@ def param_keys(op: Operation, name: str) -> list[tuple[str, str]]:
         keys.append((normalise(match.group(1)), match.group(2).lower()))
     if literal:
         keys += [(literal, name), (literal, "id" if resource == literal else name)]
+    for part in name.split("_or_") if "_or_" in name else ():  # {id_or_name}: either field
+        keys += [(literal, part)] if literal else []
+        keys.append(("*", part))
     keys += [(normalise(name), "id"), ("*", name)]
     seen: set[tuple[str, str]] = set()
     return [k for k in keys if not (k in seen or seen.add(k))]  # type: ignore[func-returns-value]
@@ -269,13 +312,27 @@ class Fuzzer:
         keep = [op for op in self.ops if not _removes(op)]
         deletes = [op for op in self.ops if _removes(op)]
         # Deletes only once everything else had both tries, so what they remove was there to use.
-        for attempt, ops in ((0, keep), (1, keep), (0, deletes), (1, deletes)):
+        # Before the deletes, the creates that worked once more: a thing deleted by id is then
+        # still there to delete by name.
+        again = [op for op in keep if op.method == "POST" and not op.path_params]
+        passes = [(0, keep), (1, keep), (2, keep), (3, keep), (-1, again), (0, deletes), (1, deletes)]
+        for attempt, ops in passes:
+            if attempt == -1:
+                for op in ops:
+                    if op.key in self.proven and time.monotonic() < stop:
+                        self._send(op, [self.proven[op.key]])
+                continue
             for op in ops:
                 if time.monotonic() > stop:
                     return
-                if op.key in self.proven:
+                if op.key in self.proven or (attempt > 1 and not self._has_choices(op)):
                     continue
-                self._send(op, [self._positive(op, minimal=attempt == 1 and op.body_schema is not None)])
+                minimal = attempt % 2 == 1 and op.body_schema is not None
+                self._send(op, [self._positive(op, minimal=minimal, turn=attempt // 2)])
+
+    def _has_choices(self, op: Operation) -> bool:
+        props = self.api.flatten(op.body_schema).get("properties") or {} if op.body_schema else {}
+        return any(len(self.api.flatten(p).get("enum") or []) > 1 for p in props.values())
 
     def fuzz(self, stop: float) -> FuzzStats:
         """Malformed values, one field at a time, every operation taking its turn, until ``stop``."""
@@ -289,7 +346,7 @@ class Fuzzer:
                 del self._mutations[op.key][:_BATCH]
                 variants = []
                 if op.key not in self.proven or rounds % 3 == 0:
-                    variants.append(self._positive(op, minimal=rounds % 2 == 1))
+                    variants.append(self._positive(op, minimal=rounds % 2 == 1, turn=rounds // 2))
                 variants += [self._variant(op, *m) for m in batch]
                 pending = pending or bool(self._mutations[op.key])
                 if variants:
@@ -308,7 +365,7 @@ class Fuzzer:
         out, so the journey makes them again wherever it runs.
         """
         variant = self.proven.get(op.key)
-        if variant is None:
+        if variant is None or not _replayable(variant.fills):
             return None
         steps: list[Step] = []
         names: dict[int, str] = {}
@@ -318,12 +375,23 @@ class Fuzzer:
 
     def minimal_bodies(self) -> set[str]:
         """Operations reached only once their body held just the required fields."""
-        return {key for key, v in self.proven.items() if v.label != "valid" and v.op.body_schema is not None}
+        return {key for key, v in self.proven.items() if "required fields only" in v.label}
 
-    def _positive(self, op: Operation, minimal: bool = False) -> Finding:
+    def _positive(self, op: Operation, minimal: bool = False, turn: int = 0) -> Finding:
+        """A request meant to succeed; ``turn`` picks other choices of each enum (``type: file``
+        where ``directory`` came first and was refused)."""
         fills = self._fill(op)
         body = self._body(op, fills, minimal)
-        return Finding(op, 0, fills, body, {}, "valid" if not minimal else "valid (required fields only)")
+        if turn and isinstance(body, dict) and op.body_schema is not None:
+            props = self.api.flatten(op.body_schema).get("properties") or {}
+            for name in body:
+                choices = [
+                    c for c in self.api.flatten(props.get(name) or {}).get("enum") or [] if c is not None
+                ]
+                if len(choices) > 1:
+                    body[name] = choices[turn % len(choices)]
+        label = "valid" if not minimal else "valid (required fields only)"
+        return Finding(op, 0, fills, body, {}, label + (f", enum choice {turn}" if turn else ""))
 
     def _variant(self, op: Operation, where: str, label: str, value: Any) -> Finding:
         variant = self._positive(op)
@@ -387,7 +455,7 @@ class Fuzzer:
         for param in reversed(op.path_params):
             avoid = self.protected if op.method in ("PUT", "PATCH", "DELETE") else frozenset()
             entry = given.get(param.name) or self.pool.pick(
-                param_keys(op, param.name), {k: e.value for k, e in given.items()}, avoid
+                self.pool.widened(param_keys(op, param.name)), {k: e.value for k, e in given.items()}, avoid
             )
             if entry is None:
                 made_up = (
@@ -398,7 +466,7 @@ class Fuzzer:
                 entry = Entry(made_up, {})
             fills[param.name] = entry
             for name, value in entry.parents.items():
-                parent = entry.origin.fills.get(name) if entry.origin else None
+                parent = entry.links.get(name) or (entry.origin.fills.get(name) if entry.origin else None)
                 given.setdefault(name, parent if parent is not None else Entry(value, {}))
         return fills
 
@@ -478,7 +546,7 @@ class Fuzzer:
                 self.stats.reached.add(op.label)
                 if variant.label.startswith("valid"):
                     self.proven.setdefault(op.key, variant)
-                self._learn(op, variant, response)
+                self._learn(op, variant, response, _sent_json(ran.exchange))
             elif status >= 500 and status != 503 and status not in documented:
                 self.stats.server_errors += 1
                 variant.status = status
@@ -486,20 +554,29 @@ class Fuzzer:
         self.stats.left = max(0.0, self.deadline - time.monotonic())
         self.progress(self.stats)
 
-    def _learn(self, op: Operation, variant: Finding, response: Any) -> None:
+    def _learn(self, op: Operation, variant: Finding, response: Any, sent: Any = None) -> None:
         if op.method == "DELETE":
             for key, entry in variant.fills.items():
                 if not key.startswith("body:"):
                     self.pool.forget(entry.value)
             return
+        parents = {k: e.value for k, e in variant.fills.items() if not k.startswith("body:")}
+        if op.method in ("POST", "PUT") and isinstance(sent, dict):
+            # A create that answered 2xx made a thing with the key or name it was sent, whether
+            # or not the answer repeats it (``POST /flow_runs/{id}/input`` answers nothing).
+            for name in _KEYS:
+                if _usable(sent.get(name)):
+                    entry = Entry(sent[name], parents, replayable=False)
+                    self.pool.add(op_resource(self.api, op), name, entry)
         try:
             body = response.json_or_none()
         except Exception:
             body = None
         if body is None:
             return
-        parents = {k: e.value for k, e in variant.fills.items() if not k.startswith("body:")}
         resource = op_resource(self.api, op)
+        self._counter += 1
+        call = self._counter
         real = [e.value for e in variant.fills.values() if e.origin is not None]
         sent = {e.value for e in variant.fills.values() if e.origin is None}
         sent |= {v for v in _scalars(variant.body) if v not in real}
@@ -507,7 +584,7 @@ class Fuzzer:
             resource,
             body,
             parents,
-            lambda where: Origin(op, variant.fills, variant.body, where),
+            lambda where: Origin(op, variant.fills, variant.body, where, call),
             frozenset(v for v in sent if _usable(v)),
             made=op.method in ("POST", "PUT"),
         )
@@ -552,24 +629,30 @@ class Fuzzer:
         names: dict[int, str],
         depth: int = 0,
         prefix: str = "",
+        made_by: dict[int, Step] | None = None,
     ) -> None:
+        made_by = {} if made_by is None else made_by  # call -> the step that makes it again
         for entry in fills.values():
             origin = entry.origin
             if origin is None or id(entry) in names or depth > 4:
                 continue
-            self._chain(origin.fills, steps, names, depth + 1, prefix)
+            self._chain(origin.fills, steps, names, depth + 1, prefix, made_by)
             var = f"{prefix}_made_{len(names) + 1}" if prefix else f"made_{len(names) + 1}"
-            variant = Finding(origin.op, 0, origin.fills, origin.body, {}, "valid")
-            steps.append(
-                Step(
-                    f"make_{var}",
-                    self.action(variant, self._holder(names)),
-                    f"{origin.op.method} {origin.op.path}: makes the value the failing request uses",
-                    checks=(Check("status", value="2xx"),),
-                    save={var: origin.where},
-                )
-            )
             names[id(entry)] = var
+            if origin.call and origin.call in made_by:
+                made_by[origin.call].save[var] = origin.where  # the same response, one more value
+                continue
+            variant = Finding(origin.op, 0, origin.fills, origin.body, {}, "valid")
+            step = Step(
+                f"make_{var}",
+                self.action(variant, self._holder(names)),
+                f"{origin.op.method} {origin.op.path}: makes the value the failing request uses",
+                checks=(Check("status", value="2xx"),),
+                save={var: origin.where},
+            )
+            steps.append(step)
+            if origin.call:
+                made_by[origin.call] = step
 
 
 _REMOVES = re.compile(r"(^|[^a-z])(delete|remove|purge|clear|wipe|truncate|destroy)", re.I)
@@ -578,6 +661,27 @@ _REMOVES = re.compile(r"(^|[^a-z])(delete|remove|purge|clear|wipe|truncate|destr
 def _removes(op: Operation) -> bool:
     """A DELETE, or an action that deletes (``POST /flows/bulk_delete``, ``removeMember``)."""
     return op.method == "DELETE" or bool(_REMOVES.search(f"{op.path} {op.operation_id or ''}"))
+
+
+def _replayable(fills: dict[str, Entry], depth: int = 0) -> bool:
+    """Every value can be made again by a journey: made up, or traced to the call that made it."""
+    if depth > 5:
+        return False
+    for entry in fills.values():
+        if not entry.replayable:
+            return False
+        if entry.origin is not None and not _replayable(entry.origin.fills, depth + 1):
+            return False
+        if entry.links and not _replayable(entry.links, depth + 1):
+            return False
+    return True
+
+
+def _sent_json(exchange: Any) -> Any:
+    try:
+        return exchange.request.json() if exchange is not None else None
+    except Exception:
+        return None
 
 
 def _scalars(value: Any, depth: int = 0) -> Iterator[Any]:

@@ -11,6 +11,7 @@ three, and the journey is kept with it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,8 +68,19 @@ class GateVerdict:
         return out
 
 
-def gate(journeys: Sequence[Journey], settings: Settings, runs: int = 3, console: Any = None) -> GateVerdict:
-    """Run the journeys ``runs`` times from the same database state and sort them."""
+def gate(
+    journeys: Sequence[Journey],
+    settings: Settings,
+    runs: int = 3,
+    console: Any = None,
+    deadline: float | None = None,
+) -> GateVerdict:
+    """Run the journeys ``runs`` times from the same database state and sort them.
+
+    ``deadline`` (a ``time.monotonic()`` value): a run that would end past it,
+    judging by the last one, is not started; the verdict is then over fewer
+    runs, and says so. The first run always happens.
+    """
     verdict = GateVerdict(runs)
     outcomes: dict[str, list[frozenset[tuple[str, str, str]]]] = {j.name: [] for j in journeys}
     server_errors: dict[str, list[Issue]] = {}  # issues whose response was a 5xx, from any run
@@ -84,13 +96,19 @@ def gate(journeys: Sequence[Journey], settings: Settings, runs: int = 3, console
             state.check_restore_allowed()
             state.checkpoint(_START)
         try:
+            took = 0.0
             for attempt in range(runs):
+                if attempt and deadline is not None and time.monotonic() + took > deadline:
+                    verdict.runs = attempt
+                    break
+                began = time.monotonic()
                 if console is not None:
                     console.print(f"Quality gate: run {attempt + 1} of {runs}...", highlight=False)
                     spinner.label = f"run {attempt + 1}/{runs}: "
                 if restores and attempt:
                     state.rollback(_START)
                 result = runner.run(journeys)
+                took = time.monotonic() - began
                 verdict.first = verdict.first or result
                 for ran in result.journeys:
                     failures = frozenset((i.path, i.step, i.kind) for i in ran.issues)
