@@ -154,11 +154,12 @@ class JourneyItem(pytest.Item):
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     """Run the selected journeys before the first item; a setup problem is a usage error."""
-    if session.config.option.collectonly:
-        return
+    config = session.config
+    if config.option.collectonly or (session.testsfailed and not config.option.continue_on_collection_errors):
+        return  # pytest's own loop reports the collection errors and stops
     items = [i for i in session.items if isinstance(i, JourneyItem)]
     if items:
-        session.config.stash[_RUN_KEY].run(items)
+        config.stash[_RUN_KEY].run(items)
 
 
 @pytest.hookimpl(wrapper=True)
