@@ -9,7 +9,8 @@ with ``steps:`` (the top-level key every journey has). Compose files, OpenAPI
 specs and CI workflows have no top-level ``steps:``, so they are left to
 whoever else reads them, and a journey with a YAML mistake is still collected
 and reported, not silently skipped. Python journeys are not collected (pytest
-owns ``.py`` files); ``replayqa run`` runs them.
+owns ``.py`` files); ``replayqa run`` runs them. Nor are the copies
+``replayqa export pytest`` writes beside its module, which runs them already.
 
 **One run, then items report.** Before the first test runs, the selected
 journeys run once, through :func:`replayqa.execute.run_journeys`, exactly as
@@ -86,9 +87,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> JourneyFile | None:
-    if file_path.suffix in (".yaml", ".yml") and is_journey_file(file_path):
-        return JourneyFile.from_parent(parent, path=file_path)
-    return None
+    if file_path.suffix not in (".yaml", ".yml") or not is_journey_file(file_path):
+        return None
+    if is_exported_copy(file_path):
+        return None
+    return JourneyFile.from_parent(parent, path=file_path)
 
 
 def is_journey_file(path: Path) -> bool:
@@ -97,6 +100,17 @@ def is_journey_file(path: Path) -> bool:
         return bool(_JOURNEY_SHAPE.search(path.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError):
         return False
+
+
+def is_exported_copy(path: Path) -> bool:
+    """A copy ``replayqa export pytest`` wrote beside its test module, which runs it: not run twice."""
+    from replayqa.synth.pytest_export import MODULE
+
+    module = path.parent.parent / "test_journeys.py"
+    if path.parent.name != "journeys" or not module.is_file():
+        return False
+    with module.open(encoding="utf-8") as text:
+        return text.readline().rstrip("\n") == MODULE.splitlines()[0]
 
 
 class JourneyFile(pytest.File):

@@ -156,3 +156,10 @@ def test_a_journey_that_does_not_load_is_a_one_line_collection_error(journeys, r
     assert done.returncode == 2, done.stdout
     assert "unknown key 'expct'" in done.stdout
     assert "Traceback" not in done.stdout and "def collect" not in done.stdout
+
+
+def test_the_journeys_an_exported_module_runs_are_not_collected_again(journeys, run_pytest, tmp_path, cli):
+    assert cli("export", "pytest", "journeys/checkout_payment.yaml", "-o", "exported").returncode == 0
+    done = run_pytest("exported", "--collect-only", "-q")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 test collected" in done.stdout, "the exported module's one test, no plugin items"
