@@ -23,7 +23,7 @@ from rich.table import Table
 from replayqa import __version__
 from replayqa.config import Settings, load_settings
 from replayqa.console import ConsoleProgress, summary_line
-from replayqa.errors import ReplayqaError
+from replayqa.errors import ConfigError, ReplayqaError
 from replayqa.execute import RunOutcome, run_journeys
 from replayqa.knowledge import failed
 from replayqa.loader import load_files
@@ -199,6 +199,10 @@ def run(journey_files: tuple[Path, ...], as_json: bool, var_pairs: tuple[str, ..
     invariants = [i for f in files for i in f.invariants]
     console = _console()
     listeners = [] if as_json else [ConsoleProgress(console)]
+    from replayqa.validate import validate_journey
+
+    for journey in journeys:  # a journey that cannot run is the one thing to say
+        validate_journey(journey, settings.vars)
     if not settings.db and _needs_database(journeys):
         click.echo(
             "warning: no --db: branches and journeys will not start from the same database state, "
@@ -1009,6 +1013,7 @@ def synth(
           --db sqlite:///app-test.db --max-time 300
     """
     from replayqa.synth import synthesize, write_journeys
+    from replayqa.validate import free_names
 
     values = _vars(var_pairs)
     console = _console()
@@ -1019,6 +1024,10 @@ def synth(
         result = synthesize(spec, recordings, values, negative=not no_negative, auth=auth)
     journeys = result.journeys
     found = False
+    needed = sorted(set().union(*(free_names(j) for j in journeys)) - set(values)) if journeys else []
+    if base_url and needed:
+        asked = " ".join(f"--var {name}=..." for name in needed)
+        raise ConfigError(f"the journeys need values synth was not given: pass {asked}")
     if base_url:
         from replayqa.synth.gate import gate
 
@@ -1074,7 +1083,7 @@ def synth(
         + (f"; removed {_count(len(removed), 'stale file')}" if removed else ""),
         highlight=False,
     )
-    names = "".join(f" --var {n}=..." for n in sorted(values))
+    names = "".join(f" --var {n}=..." for n in sorted({*values, *needed}))
     where = f" --base-url {base_url}" if base_url else " --base-url URL"
     where += f" --db {db}" if db else " --db URL-of-its-test-database"
     console.print(f"Run them with: replayqa run {out}{where} --spec {spec}{names}", highlight=False)

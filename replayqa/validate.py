@@ -81,3 +81,26 @@ def _check_references(step: Step, where: str, steps: set[str], names: set[str] |
                 f"{where}, step {step.name!r}: unknown template reference {{{{ {reference} }}}}: "
                 f"no value {head!r} (values: {known}; add it under vars: or save: it from a step)"
             )
+
+
+def free_names(journey: Journey) -> set[str]:
+    """Values a journey uses that it neither saves nor defines: what ``--var`` must give."""
+    found: set[str] = set()
+
+    def walk(nodes: Sequence[Node], names: set[str]) -> None:
+        names = set(names)
+        for node in nodes:
+            if isinstance(node, Branch):
+                for path in node.paths:
+                    walk(path.steps, names)
+            elif isinstance(node, Step):
+                if isinstance(node.action, RequestAction):
+                    for reference in node.action.references():
+                        parts = parse_path(reference)
+                        head = str(parts[0]) if parts else ""
+                        if head and head not in names:
+                            found.add(head)
+                names.update(node.save)
+
+    walk(journey.steps, set(_BUILTIN_NAMES) | set(journey.variables))
+    return found

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 from replayqa.actions import RequestAction
 from replayqa.model import Branch, Check, Checkpoint, Journey, Node, Path, Step
-from replayqa.synth.openapi import Api, Operation
+from replayqa.synth.openapi import ASSUMED, Api, Operation
 from replayqa.synth.resources import Auth, Resource, ResourceMap, id_param_resource, normalise, singular
 from replayqa.synth.values import example_value, invalid_body
 
@@ -170,10 +170,23 @@ class SpecSynth:
         if self.auth.kind == "bearer":
             return {"Authorization": "Bearer " + ref(self._token_var(who))}
         if self.auth.kind == "apikey-header":
-            return {self.auth.header: "{{ api_key }}"}
+            return {self.auth.header: ref(self.auth_var)}
+        if self.auth.kind == "apikey-cookie":
+            return {"Cookie": f"{self.auth.header}={ref(self.auth_var)}"}
         if self.auth.kind == "basic":
             return {"Authorization": "Basic {{ basic_auth }}"}
         return {}
+
+    @property
+    def auth_var(self) -> str:
+        """The ``--var`` an API key comes from: the scheme's own name (``api_key`` when assumed)."""
+        scheme = self.auth.scheme
+        return "api_key" if not scheme or scheme == ASSUMED else snake(scheme)
+
+    def _auth_query(self, op: Operation, who: str | None) -> dict[str, Any]:
+        if who is None or self.auth.kind != "apikey-query" or not self.api.security_of(op):
+            return {}
+        return {self.auth.header: ref(self.auth_var)}
 
     # -- requests -----------------------------------------------------------------
 
@@ -270,7 +283,7 @@ class SpecSynth:
             op.method,
             self.base_path + self._path(op, builder, path_overrides),
             headers=headers,
-            query=self._query(op),
+            query={**self._query(op), **self._auth_query(op, who)},
             json=content if form is None else None,
             form=form,
         )
@@ -297,7 +310,7 @@ class SpecSynth:
             op.method,
             self.base_path + path,
             headers=headers,
-            query={**self._query(op), **query},
+            query={**self._query(op), **self._auth_query(op, PRIMARY), **query},
             json=body if form is None else None,
             form=form,
         )
@@ -652,7 +665,11 @@ class SpecSynth:
             variant(
                 "no_auth",
                 "Without credentials the request is refused (401/403) and changes nothing.",
-                _copy(action, headers=self._auth_headers(op, None)),
+                _copy(
+                    action,
+                    headers=self._auth_headers(op, None),
+                    query={k: v for k, v in action.query.items() if k not in self._auth_query(op, PRIMARY)},
+                ),
                 (Check("status", value=[401, 403]), Check("db", value="unchanged")),
             )
         resource_params = [
