@@ -10,12 +10,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from replayqa.context import ExecutionContext
+from replayqa.redact import credential
 from replayqa.templates import references, render
 
 
 def template_scope(context: ExecutionContext) -> dict[str, Any]:
     """What ``{{ ... }}`` can name: context values, and ``steps.<name>`` results."""
     return {**dict(context), "steps": context.step_results}
+
+
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization")
+
+
+def _header(name: str, value: str) -> str:
+    """``Basic {{ authorization }}`` with the whole header value given (``Basic dXNl...``) or
+    ``user:password``: the value the scheme wants, as replay does with ``--secret``."""
+    if name.lower() not in _CREDENTIAL_HEADERS:
+        return value
+    scheme, _, rest = value.partition(" ")
+    return f"{scheme} {credential(scheme, rest)}" if rest else value
 
 
 @dataclass
@@ -32,7 +45,7 @@ class RequestAction:
         scope = template_scope(context)
         kwargs: dict[str, Any] = {}
         if self.headers:
-            kwargs["headers"] = {k: str(v) for k, v in render(self.headers, scope).items()}
+            kwargs["headers"] = {k: _header(k, str(v)) for k, v in render(self.headers, scope).items()}
         if self.query:
             kwargs["params"] = render(self.query, scope)
         if self.json is not None:

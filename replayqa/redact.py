@@ -10,6 +10,7 @@ be followed into the Authorization headers that use it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -238,6 +239,22 @@ class Redactor:
             headers=self.headers(response.headers),
             body=self.body(response.body, content_type) or "",
         )
+
+
+def credential(scheme: str, secret: str) -> str:
+    """The credential part of ``<scheme> <secret>``, however the user gave the secret.
+
+    Users type either the credential alone or the whole header value
+    (``Basic dXNlcjpwdw==``), and for HTTP Basic often ``user:password``:
+    all three must work, in replays and in journeys alike. (Base64 has no
+    colon, so ``user:password`` cannot be mistaken for an encoded one.)
+    """
+    secret = secret.strip()
+    if scheme and secret.lower().startswith(scheme.lower() + " "):
+        secret = secret[len(scheme) + 1 :].strip()
+    if scheme.lower() == "basic" and ":" in secret:
+        secret = base64.b64encode(secret.encode()).decode()
+    return secret
 
 
 def stable_placeholders(key: bytes | None = None) -> Callable[[str], str]:

@@ -9,7 +9,6 @@ end compare the database with the recorded end capture.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -44,7 +43,7 @@ from replayqa.model import (
 )
 from replayqa.provenance import Binding, form_fields, parse_json, produced_values, trace
 from replayqa.record.storage import Recording, write_meta
-from replayqa.redact import stable_placeholders
+from replayqa.redact import credential, stable_placeholders
 from replayqa.runner import JourneyRunner
 from replayqa.spec import SpecIndex, SpecValidator, load_spec_document
 from replayqa.state import NullBackend, StateBackend
@@ -635,11 +634,7 @@ def fill_secret(value: str, secret: str) -> str:
     match = _PLACEHOLDER.search(value)
     if match is None:
         return value
-    scheme = value[: match.start()].strip()
-    if scheme and secret.lower().startswith(scheme.lower() + " "):
-        secret = secret[len(scheme) + 1 :].strip()
-    if scheme.lower() == "basic" and ":" in secret:
-        secret = base64.b64encode(secret.encode()).decode()
+    secret = credential(value[: match.start()].strip(), secret)
     return _PLACEHOLDER.sub(lambda _: secret, value)
 
 
