@@ -9,6 +9,7 @@ real apps alike.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,9 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 #: What a kept-alive connection the server already closed gives: the request went to a dead
 #: socket and no response came back. Retried once, on a fresh connection, as browsers do.
 _STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_SAFE = ("GET", "HEAD", "OPTIONS", "TRACE")
+_CSRF = re.compile(r"(csrf|xsrf)", re.I)
+_CSRF_HEADERS = ("X-CSRFToken", "X-XSRFToken", "X-XSRF-TOKEN", "X-CSRF-Token")
 
 
 class Client:
@@ -61,6 +65,8 @@ class Client:
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send a request, retrying only when it could not be sent at all."""
+        if self.keep_cookies and method.upper() not in _SAFE:
+            kwargs["headers"] = self._with_csrf(kwargs.get("headers"))
         attempt = 0
         stale_retried = False
         while True:
@@ -82,6 +88,22 @@ class Client:
             if not self.keep_cookies:
                 self._http.cookies.clear()
             return response
+
+    def _with_csrf(self, headers: Any) -> Any:
+        """Double-submit CSRF, as the app's own pages do: the token cookie, echoed in a header.
+
+        A browser app (Django, Tornado, Laravel, Angular) hands a token in a
+        cookie and refuses a change whose request does not repeat it in a
+        header; a journey that logged in has the cookie, so it sends the header
+        too, under the names those frameworks read, unless it set one itself.
+        """
+        given = dict(headers or {})
+        if any(_CSRF.search(name) for name in given):
+            return headers
+        token = next((c.value for c in self._http.cookies.jar if _CSRF.search(c.name)), None)
+        if not token:
+            return headers
+        return {**given, **dict.fromkeys(_CSRF_HEADERS, token)}
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)

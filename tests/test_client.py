@@ -138,3 +138,27 @@ def test_a_kept_alive_connection_the_server_drops_is_retried_once_on_a_new_one()
         listener.close()
     assert served == [b"POST /first HTTP/1.1", b"POST /second HTTP/1.1 (dropped)", b"POST /second HTTP/1.1"]
     assert client.history[-2].error and client.history[-1].error is None
+
+
+def test_a_csrf_cookie_is_echoed_in_a_header_on_changes_as_browser_pages_do():
+    seen: list[httpx.Request] = []
+
+    def app(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/login":
+            return httpx.Response(200, headers={"set-cookie": "_xsrf=2|abc|def; Path=/"})
+        return httpx.Response(200)
+
+    client = Client("http://app", transport=httpx.MockTransport(app))
+    client.get("/login")
+    client.get("/api/files")
+    client.post("/api/files", json={})
+    client.delete("/api/files/1", headers={"X-XSRFToken": "mine"})
+    get, post, delete = seen[1], seen[2], seen[3]
+    assert "x-xsrftoken" not in get.headers  # a read needs none
+    assert post.headers["x-xsrftoken"] == "2|abc|def" and post.headers["x-csrftoken"] == "2|abc|def"
+    assert delete.headers["x-xsrftoken"] == "mine"  # a journey's own header wins
+    replaying = Client("http://app", transport=httpx.MockTransport(app), keep_cookies=False)
+    replaying.get("/login")
+    replaying.post("/api/files", json={})
+    assert "x-xsrftoken" not in seen[-1].headers  # a replay sends what was recorded, no more
