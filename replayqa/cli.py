@@ -952,7 +952,8 @@ def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
     "--auth",
     metavar="SCHEME",
     help="How the API authenticates when its spec does not say: basic (--var basic_auth=BASE64), "
-    "bearer (--var token=...) or header:NAME (--var api_key=...).",
+    "bearer (--var token=...), header:NAME (--var api_key=...) or form:/login (a login form posting "
+    "--var username=... --var password=...; the session cookie does the rest).",
 )
 @click.option("--base-url", help="Quality gate: keep a journey only if it passes 3 runs against this app.")
 @click.option("--db", help="With --base-url: the app's database, restored between runs and paths.")

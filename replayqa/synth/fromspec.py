@@ -27,6 +27,7 @@ from replayqa.synth.values import example_value, invalid_body
 PRIMARY, OTHER = "primary", "other"
 #: Any answer but a server error: the check of a request whose data synth had to make up.
 NOT_5XX: list[Any] = ["1xx", "2xx", "3xx", "4xx"]
+_LOGIN_FIELD = re.compile(r"^(user(name)?|e_?mail|login|pass(word)?)$", re.I)
 UNKNOWN_INT = 999999937
 _STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -126,6 +127,8 @@ class SpecSynth:
         if who in builder.identities or self.auth.kind == "none":
             return True
         auth = self.auth
+        if auth.kind == "form":
+            return who == PRIMARY and self._form_login(builder)
         if auth.kind != "bearer" or auth.login is None:
             return who == PRIMARY  # an API key or basic credentials come from --var; one user only
         login = auth.login
@@ -158,6 +161,36 @@ class SpecSynth:
             login,
         )
         builder.identities.add(who)
+        return True
+
+    def _form_login(self, builder: Builder) -> bool:
+        """``--auth form:/login``: open the form (for its CSRF cookie), then post the credentials.
+
+        The fields are the ``--var`` names that look like a login's (user,
+        username, email, login, password); the session cookie the app sets
+        authenticates the rest, and the client echoes a CSRF cookie itself.
+        """
+        path = (
+            self.base_path + self.auth.header if not self.auth.header.startswith("http") else self.auth.header
+        )
+        fields = {v: ref(v) for v in self.options.variables if _LOGIN_FIELD.search(v)}
+        builder.add(
+            Step(
+                builder.unique("open_login_form"),
+                RequestAction("GET", path),
+                "The login page: it hands out the CSRF cookie the post must repeat.",
+                checks=(Check("status", value=["2xx", "3xx"]),),
+            )
+        )
+        builder.add(
+            Step(
+                builder.unique("log_in"),
+                RequestAction("POST", path, form=fields),
+                "Log in with the form; the session cookie it sets carries the rest.",
+                checks=(Check("status", value=["2xx", "3xx"]),),
+            )
+        )
+        builder.identities.add(PRIMARY)
         return True
 
     @staticmethod
@@ -661,7 +694,7 @@ class SpecSynth:
                     _copy(action, json=broken[0]),
                     refused,
                 )
-        if self.api.security_of(op) and self.auth.kind != "none":
+        if self.api.security_of(op) and self.auth.kind not in ("none", "form"):  # a cookie jar can't forget
             variant(
                 "no_auth",
                 "Without credentials the request is refused (401/403) and changes nothing.",

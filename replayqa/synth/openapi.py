@@ -301,7 +301,7 @@ class Api:
 
 
 ASSUMED = "replayqa_assumed"
-AUTH_CHOICES = "basic, bearer or header:NAME"
+AUTH_CHOICES = "basic, bearer, header:NAME or form:/LOGIN-PATH"
 
 
 def assume_auth(document: dict[str, Any], auth: str) -> dict[str, Any]:
@@ -315,8 +315,10 @@ def assume_auth(document: dict[str, Any], auth: str) -> dict[str, Any]:
         "basic": {"type": "http", "scheme": "basic"},
         "bearer": {"type": "http", "scheme": "bearer"},
         "header": {"type": "apiKey", "in": "header", "name": name},
+        # a login form posting the --var credentials; the session cookie it sets does the rest
+        "form": {"type": "apiKey", "in": "cookie", "name": "session", "x-replayqa-login": name},
     }
-    if kind not in schemes or (kind == "header") != bool(name):
+    if kind not in schemes or (kind in ("header", "form")) != bool(name):
         raise ConfigError(f"--auth {auth!r}: give one of {AUTH_CHOICES}, e.g. --auth header:Authorization")
     components = {**(document.get("components") or {})}
     components["securitySchemes"] = {**(components.get("securitySchemes") or {}), ASSUMED: schemes[kind]}

@@ -116,7 +116,7 @@ class Auth:
     """How journeys authenticate: a login operation and where its token lands."""
 
     scheme: str | None  # the securitySchemes name, or None when nothing needs auth
-    kind: str  # bearer | apikey-header | apikey-query | basic | none
+    kind: str  # bearer | apikey-header | apikey-query | apikey-cookie | basic | form | none
     header: str = "Authorization"
     login: Operation | None = None
     token_path: str = "token"
@@ -283,6 +283,9 @@ class ResourceMap:
         scheme = self.api.security_schemes.get(name) or {}
         kind = str(scheme.get("type", "")).lower()
         auth = Auth(name, "bearer")
+        if scheme.get("x-replayqa-login"):
+            auth.kind, auth.header = "form", str(scheme["x-replayqa-login"])
+            return auth
         if kind == "apikey":
             auth.kind = "apikey-" + str(scheme.get("in", "header"))
             auth.header = str(scheme.get("name", "X-API-Key"))

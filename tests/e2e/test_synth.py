@@ -254,3 +254,35 @@ def test_the_fuzz_phase_finds_a_server_error_only_a_boundary_value_reaches(cli, 
         assert json.loads(table.stdout)["summary"]["reached_2xx"] == 52
     finally:
         app.stop()
+
+
+def test_a_cookie_session_app_with_csrf_is_synthesized_from_its_login_form(cli, tmp_path):
+    """The spec declares no security; every API call needs the session cookie and every change
+    the CSRF token echoed. Without a way to log in, all of it answers 403; with --auth form:/login,
+    synth logs in once per journey and reports nothing false."""
+    db = tmp_path / "notes-test.db"
+    app = ChildApp("session_app.py", str(db))
+    try:
+        spec = f"{app.base_url}/openapi.json"
+        login = ("--auth", "form:/login", "--var", "username=admin", "--var", "password=s3cret-pass")
+        where = ("--base-url", app.base_url, "--db", f"sqlite:///{db}")
+        done = cli("synth", "--spec", spec, "--out", "journeys", *login, *where, "--max-time", "40")
+        assert done.returncode == 0, done.stdout + done.stderr
+        text = " ".join(done.stdout.split())
+        assert "exposing 0" in text and "0 flaky" in text, text
+        assert "4 of 4 operations answered 2xx" in text, text
+        ran = cli(
+            "run", "journeys", *where, "--var", "username=admin", "--var", "password=s3cret-pass", "--json"
+        )
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        steps = [s for j in json.loads(ran.stdout)["journeys"] for s in j["steps"]]
+        statuses = [(s["exchange"]["request"]["method"], s["exchange"]["response"]["status"]) for s in steps]
+        assert ("DELETE", 204) in statuses and ("POST", 201) in statuses, statuses
+        assert all(status != 403 for _, status in statuses)  # logged in, and every change had its token
+        # Without a way to log in, every call answers 403; the probe reaches nothing, so no
+        # step expects a 2xx and nothing false is reported.
+        bare = cli("synth", "--spec", spec, "--out", "bare", *where, "--max-time", "20")
+        assert bare.returncode == 0, bare.stdout + bare.stderr
+        assert "exposing 0" in " ".join(bare.stdout.split())
+    finally:
+        app.stop()
