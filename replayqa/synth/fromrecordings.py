@@ -211,7 +211,9 @@ class RecordingSynth:
         headers = {
             name: self._text(value, replacements, name)
             for name, value in row["request_headers"]
-            if _KEPT_HEADERS.match(name) and name.lower() not in _DROPPED_X
+            if _KEPT_HEADERS.match(name)
+            and name.lower() not in _DROPPED_X
+            and not _echoed_csrf(name, value, replacements)
         }
         body_text = row.get("request_body")
         content_type = next((v for n, v in row["request_headers"] if n.lower() == "content-type"), "")
@@ -222,7 +224,9 @@ class RecordingSynth:
                 json_body = self._value(parsed, replacements, "")
             elif "x-www-form-urlencoded" in content_type:
                 form = {
-                    k: self._text(v, replacements, k) for k, v in parse_qsl(body_text, keep_blank_values=True)
+                    k: self._text(v, replacements, k)
+                    for k, v in parse_qsl(body_text, keep_blank_values=True)
+                    if not _echoed_csrf(k, v, replacements)
                 }
             else:
                 raw = self._text(body_text, replacements, "body")
@@ -453,3 +457,19 @@ def mine_relations(rows: Iterable[dict[str, Any]], minimum: int = MIN_EVIDENCE) 
             continue  # equality says more
         found.append((expression, f"held in all {len(seen)} recorded responses that have these fields"))
     return found
+
+
+_CSRF = re.compile(r"csrf|xsrf", re.I)
+
+
+def _echoed_csrf(name: str, value: str, replacements: dict[str, str]) -> bool:
+    """A CSRF token no response body handed out: the app's cookie, which the client echoes itself.
+
+    Browser apps (Django, Tornado, Laravel) set the token in a cookie and
+    want it back in a header or form field; the recording redacts it, and a
+    journey's client repeats whatever token cookie the app set this run (see
+    ``Client._with_csrf``). One traced to a page's body is kept as a reference.
+    """
+    if not _CSRF.search(name):
+        return False
+    return value not in replacements and not any(len(r) >= 4 and r in value for r in replacements)

@@ -286,3 +286,36 @@ def test_a_cookie_session_app_with_csrf_is_synthesized_from_its_login_form(cli, 
         assert "exposing 0" in " ".join(bare.stdout.split())
     finally:
         app.stop()
+
+
+def test_synth_from_a_cookie_and_csrf_recording_runs_and_passes(cli, recording_proxy, tmp_path):
+    """A browser-style session: the login page's CSRF cookie, the form post, then API changes
+    repeating the token in X-CSRFToken. The recording redacts the token; the journeys synth
+    writes from it must not ask for it, since the app hands a new one out every run."""
+    import httpx
+
+    db = tmp_path / "notes-test.db"
+    app = ChildApp("session_app.py", str(db))
+    try:
+        proxy = recording_proxy("--upstream", app.base_url, "--out", "rec.db", "--db", f"sqlite:///{db}")
+        with httpx.Client(base_url=proxy.url) as browser:
+            browser.get("/login")
+            token = browser.cookies["csrftoken"]
+            csrf = {"X-CSRFToken": token}
+            browser.post("/login", data={"username": "admin", "password": "s3cret-pass"}, headers=csrf)
+            made = browser.post("/api/notes", json={"text": "buy milk"}, headers=csrf).json()
+            assert browser.get(f"/api/notes/{made['id']}").status_code == 200
+            assert browser.delete(f"/api/notes/{made['id']}", headers=csrf).status_code == 204
+        code, _, err = proxy.stop()
+        assert code == 0, err
+        spec = f"{app.base_url}/openapi.json"
+        where = ("--base-url", app.base_url, "--db", f"sqlite:///{db}")
+        secret = ("--var", "password=s3cret-pass")
+        done = cli("synth", "--spec", spec, "rec.db", "--out", "journeys", *secret, *where)
+        assert done.returncode == 0, done.stdout + done.stderr
+        written = "".join(p.read_text() for p in (tmp_path / "journeys").glob("*.yaml"))
+        assert "csrf" not in written.lower()  # no {{ x_csrftoken }} to ask for: the client echoes the cookie
+        ran = cli("run", "journeys", *where, *secret, "--json")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+    finally:
+        app.stop()
