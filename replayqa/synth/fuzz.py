@@ -20,6 +20,7 @@ back, so what synth writes is a bug a maintainer can rerun, not a rumour.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -280,6 +281,8 @@ class Fuzzer:
         self.findings: dict[tuple[str, int], Finding] = {}
         #: (method, URL, status) -> how many: every answer, for ``coverage`` to count.
         self.answers: dict[tuple[str, str, int | None], int] = {}
+        #: operation -> body field -> values the app's own refusals named (``'text' or 'base64'``).
+        self.hints: dict[str, dict[str, list[Any]]] = {}
         #: The first valid request that got a 2xx, per operation: what journeys are built from.
         self.proven: dict[str, Finding] = {}
         skip = skip or set()
@@ -315,8 +318,20 @@ class Fuzzer:
         # Before the deletes, the creates that worked once more: a thing deleted by id is then
         # still there to delete by name.
         again = [op for op in keep if op.method == "POST" and not op.path_params]
-        passes = [(0, keep), (1, keep), (2, keep), (3, keep), (-1, again), (0, deletes), (1, deletes)]
+        # A last try of what is still unreached: the others' calls may have made what it needed.
+        passes = [
+            (0, keep),
+            (1, keep),
+            (2, keep),
+            (3, keep),
+            (1, keep),
+            (-1, again),
+            (0, deletes),
+            (1, deletes),
+        ]
         for attempt, ops in passes:
+            if attempt == 1:  # what the first pass's refusals taught: one more try each
+                ops = [*ops, *(op for op in keep if op.key in self.hints)]
             if attempt == -1:
                 for op in ops:
                     if op.key in self.proven and time.monotonic() < stop:
@@ -325,10 +340,23 @@ class Fuzzer:
             for op in ops:
                 if time.monotonic() > stop:
                     return
-                if op.key in self.proven or (attempt > 1 and not self._has_choices(op)):
+                if op.key in self.proven or (
+                    attempt > 1 and not self._has_choices(op) and op.key not in self.hints
+                ):
                     continue
                 minimal = attempt % 2 == 1 and op.body_schema is not None
                 self._send(op, [self._positive(op, minimal=minimal, turn=attempt // 2)])
+
+    def _missing(self, op: Operation, sent: dict[str, Any], message: str) -> None:
+        """A refusal naming a body field the request left out (``Missing field in JSON data:
+        path``): the next try sends it, with the value a full body would have."""
+        if op.body_schema is None:
+            return
+        props = self.api.flatten(op.body_schema).get("properties") or {}
+        for name in props:
+            if name not in sent and re.search(rf"\b{re.escape(name)}\b", message):
+                value = example_value(props[name], self.api.flatten, name, unique=f"m{self._counter}")
+                self.hints.setdefault(op.key, {}).setdefault(name, [value])
 
     def _has_choices(self, op: Operation) -> bool:
         props = self.api.flatten(op.body_schema).get("properties") or {} if op.body_schema else {}
@@ -382,6 +410,9 @@ class Fuzzer:
         where ``directory`` came first and was refused)."""
         fills = self._fill(op)
         body = self._body(op, fills, minimal)
+        if isinstance(body, dict):
+            for name, values in self.hints.get(op.key, {}).items():
+                body[name] = values[turn % len(values)]
         if turn and isinstance(body, dict) and op.body_schema is not None:
             props = self.api.flatten(op.body_schema).get("properties") or {}
             for name in body:
@@ -547,6 +578,12 @@ class Fuzzer:
                 if variant.label.startswith("valid"):
                     self.proven.setdefault(op.key, variant)
                 self._learn(op, variant, response, _sent_json(ran.exchange))
+            elif status in (400, 409, 422) and variant.label.startswith("valid"):
+                sent = _sent_json(ran.exchange)
+                if isinstance(sent, dict):
+                    for name, values in hints(response.body or "", sent).items():
+                        self.hints.setdefault(op.key, {})[name] = values
+                    self._missing(op, sent, response.body or "")
             elif status >= 500 and status != 503 and status not in documented:
                 self.stats.server_errors += 1
                 variant.status = status
@@ -661,6 +698,45 @@ _REMOVES = re.compile(r"(^|[^a-z])(delete|remove|purge|clear|wipe|truncate|destr
 def _removes(op: Operation) -> bool:
     """A DELETE, or an action that deletes (``POST /flows/bulk_delete``, ``removeMember``)."""
     return op.method == "DELETE" or bool(_REMOVES.search(f"{op.path} {op.operation_id or ''}"))
+
+
+_QUOTED = re.compile(r"'([^'\s]{1,40})'|\"([^\"\s]{1,40})\"|`([^`\s]{1,40})`")
+
+
+def hints(message: str, sent: dict[str, Any]) -> dict[str, list[Any]]:
+    """Values a refusal names for the fields it names: what the app itself says it wants.
+
+    ``Must specify format of file contents as 'text' or 'base64'`` gives
+    ``format``: text, base64; a pydantic error (``loc`` and ``Input should be
+    'a' or 'b'``) gives its field the choices it lists. Only fields the request
+    sent, and only values it did not send.
+    """
+    found: dict[str, list[Any]] = {}
+    errors: list[tuple[str, str]] = []
+    try:
+        data = json.loads(message)
+    except ValueError:
+        data = None
+    details = data.get("detail") or data.get("exception_detail") if isinstance(data, dict) else None
+    if isinstance(details, list):
+        for error in details:
+            if isinstance(error, dict) and isinstance(error.get("loc"), list) and error["loc"]:
+                context: dict[str, Any] = error["ctx"] if isinstance(error.get("ctx"), dict) else {}
+                said = f"{error.get('msg', '')} {' '.join(str(v) for v in context.values())}"
+                errors.append((str(error["loc"][-1]), said))
+    free: Any = data.get("message") or data.get("detail") if isinstance(data, dict) else message
+    if isinstance(free, str):
+        for name in sent:
+            if re.search(rf"\b{re.escape(name)}\b", free):
+                errors.append((name, free))
+    for name, text in errors:
+        if name not in sent:
+            continue
+        values = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(text)]
+        values = [v for v in dict.fromkeys(values) if v != sent.get(name) and v != name and "{" not in v]
+        if values:
+            found[name] = values[:6]
+    return found
 
 
 def _replayable(fills: dict[str, Entry], depth: int = 0) -> bool:

@@ -112,3 +112,16 @@ def test_assumed_auth_applies_where_every_operation_says_security_none():
     }
     api = Api(assume_auth(spec, "basic"))
     assert api.security_of(api.operations[0])
+
+
+def test_a_refusal_names_the_values_the_app_wants():
+    from replayqa.synth.fuzz import hints
+
+    said = '{"message": "Must specify format of file contents as \'text\' or \'base64\'"}'
+    assert hints(said, {"format": "format", "type": "file"}) == {"format": ["text", "base64"]}
+    pydantic = (
+        '{"detail": [{"loc": ["body", "mode"], "msg": "Input should be \'concurrency\' or \'rate_limit\'",'
+        ' "ctx": {"expected": "\'concurrency\' or \'rate_limit\'"}}]}'
+    )
+    assert hints(pydantic, {"mode": "x"}) == {"mode": ["concurrency", "rate_limit"]}
+    assert hints("Forbidden", {"mode": "x"}) == {}
