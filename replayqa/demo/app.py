@@ -23,7 +23,7 @@ import yaml
 from flask import Flask, g, jsonify, request
 
 from replayqa.demo.bugs import active_bugs
-from replayqa.demo.db import INTEGRITY_ERRORS, connect, is_mysql
+from replayqa.demo.db import INTEGRITY_ERRORS, connect, is_mysql, sqlite_path
 
 ADMIN_EMAIL = "admin@shop.test"
 ADMIN_PASSWORD = "admin-pass"
@@ -175,7 +175,7 @@ def init_db(db: str | Path) -> None:
 def is_initialised(db: str | Path) -> bool:
     """Whether ``db`` already holds the shop's tables, so a restarted server keeps its data."""
     if not is_mysql(db):
-        path = Path(db)
+        path = sqlite_path(db)
         return path.exists() and path.stat().st_size > 0
     conn = connect(db)
     try:
