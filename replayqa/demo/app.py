@@ -1,9 +1,11 @@
-"""A small shop API on SQLite, with planted bugs, for the demo and the tests.
+"""A small shop API on SQLite (or MariaDB/MySQL), with planted bugs, for the demo and the tests.
 
 Users log in for a bearer token, fill a cart, and check it out with a card:
 a card ending in 0002 is declined. Admins create and delete items. Every
-request opens its own SQLite connection, as a real app with a pool would, so
-replayqa's restores of the file are seen on the next request.
+request opens its own connection, as a real app with a pool would, so
+replayqa's restores of the database are seen on the next request. The SQL
+is SQLite's; :mod:`replayqa.demo.db` makes a MySQL connection answer alike,
+and the two statements that differ are chosen by dialect.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import sqlite3
 from collections.abc import Callable
 from functools import wraps
 from importlib import resources
@@ -22,6 +23,7 @@ import yaml
 from flask import Flask, g, jsonify, request
 
 from replayqa.demo.bugs import active_bugs
+from replayqa.demo.db import INTEGRITY_ERRORS, connect, is_mysql, sqlite_path
 
 ADMIN_EMAIL = "admin@shop.test"
 ADMIN_PASSWORD = "admin-pass"
@@ -74,6 +76,71 @@ CREATE TABLE payments (
 );
 """
 
+# The same tables for MariaDB/MySQL: keys are VARCHARs, foreign keys are table
+# constraints (MySQL ignores REFERENCES on a column), text compares byte for
+# byte as in SQLite, and created_at is DATETIME(6) in UTC.
+MYSQL_SCHEMA = """
+CREATE TABLE users (
+    id INT AUTO_INCREMENT PRIMARY KEY,
+    email VARCHAR(255) NOT NULL UNIQUE,
+    password_hash VARCHAR(64) NOT NULL,
+    is_admin TINYINT NOT NULL DEFAULT 0
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE tokens (
+    token VARCHAR(64) PRIMARY KEY,
+    user_id INT NOT NULL,
+    FOREIGN KEY (user_id) REFERENCES users(id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE items (
+    id INT AUTO_INCREMENT PRIMARY KEY,
+    name VARCHAR(255) NOT NULL,
+    price_cents INT NOT NULL CHECK (price_cents >= 0),
+    deleted TINYINT NOT NULL DEFAULT 0
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE carts (
+    id INT AUTO_INCREMENT PRIMARY KEY,
+    user_id INT NOT NULL,
+    status VARCHAR(20) NOT NULL DEFAULT 'open',
+    total_cents INT NOT NULL DEFAULT 0,
+    FOREIGN KEY (user_id) REFERENCES users(id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE cart_lines (
+    cart_id INT NOT NULL,
+    item_id INT NOT NULL,
+    quantity INT NOT NULL,
+    unit_price_cents INT NOT NULL,
+    PRIMARY KEY (cart_id, item_id),
+    FOREIGN KEY (cart_id) REFERENCES carts(id),
+    FOREIGN KEY (item_id) REFERENCES items(id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE orders (
+    id INT AUTO_INCREMENT PRIMARY KEY,
+    user_id INT NOT NULL,
+    cart_id INT NOT NULL,
+    total_cents INT NOT NULL,
+    status VARCHAR(20) NOT NULL,
+    created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    FOREIGN KEY (user_id) REFERENCES users(id),
+    FOREIGN KEY (cart_id) REFERENCES carts(id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE payments (
+    id INT AUTO_INCREMENT PRIMARY KEY,
+    order_id INT NOT NULL,
+    amount_cents INT NOT NULL,
+    status VARCHAR(20) NOT NULL,
+    card_last4 VARCHAR(4) NOT NULL,
+    FOREIGN KEY (order_id) REFERENCES orders(id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+"""
+
+# Adding an item already in the cart adds to its quantity: an upsert, spelt two ways.
+ADD_LINE = {
+    "sqlite": "INSERT INTO cart_lines (cart_id, item_id, quantity, unit_price_cents) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (cart_id, item_id) DO UPDATE SET quantity = quantity + excluded.quantity",
+    "mysql": "INSERT INTO cart_lines (cart_id, item_id, quantity, unit_price_cents) VALUES (?, ?, ?, ?) "
+    "ON DUPLICATE KEY UPDATE quantity = quantity + VALUES(quantity)",
+}
+
 SEED_ITEMS = (("Mug", 1200), ("T-shirt", 2500), ("Sticker", 300))
 
 log = logging.getLogger("replayqa.demo.shop")
@@ -83,18 +150,36 @@ def hash_password(password: str) -> str:
     return hashlib.sha256(password.encode()).hexdigest()
 
 
-def init_db(path: str | Path) -> None:
-    """Create the schema and seed data (an admin and three items) in a new file."""
-    conn = sqlite3.connect(path)
+def init_db(db: str | Path) -> None:
+    """Create the schema and seed data (an admin and three items) in a new file or empty database.
+
+    ``db`` is a SQLite file path, or a ``mysql://`` URL of an existing, empty database.
+    """
+    conn = connect(db)
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.executescript(SCHEMA)
+        if is_mysql(db):
+            conn.executescript(MYSQL_SCHEMA)
+        else:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(SCHEMA)
         conn.execute(
             "INSERT INTO users (email, password_hash, is_admin) VALUES (?, ?, 1)",
             (ADMIN_EMAIL, hash_password(ADMIN_PASSWORD)),
         )
         conn.executemany("INSERT INTO items (name, price_cents) VALUES (?, ?)", SEED_ITEMS)
         conn.commit()
+    finally:
+        conn.close()
+
+
+def is_initialised(db: str | Path) -> bool:
+    """Whether ``db`` already holds the shop's tables, so a restarted server keeps its data."""
+    if not is_mysql(db):
+        path = sqlite_path(db)
+        return path.exists() and path.stat().st_size > 0
+    conn = connect(db)
+    try:
+        return conn.execute("SHOW TABLES LIKE 'users'").fetchone() is not None
     finally:
         conn.close()
 
@@ -112,16 +197,16 @@ class ApiError(Exception):
 
 
 def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
+    """The shop on ``db_path``: a SQLite file, or a ``mysql://`` URL (see :mod:`replayqa.demo.db`)."""
     app = Flask("replayqa-demo-shop", static_folder=str(resources.files("replayqa.demo").joinpath("static")))
     app.config["DB_PATH"] = str(db_path)
+    add_line = ADD_LINE["mysql" if is_mysql(db_path) else "sqlite"]
     planted = active_bugs() if bugs is None else bugs
     log.info("planted bugs active: %s", ", ".join(sorted(planted)) or "none")
 
-    def db() -> sqlite3.Connection:
+    def db() -> Any:
         if "db" not in g:
-            g.db = sqlite3.connect(app.config["DB_PATH"], timeout=10)
-            g.db.row_factory = sqlite3.Row
-            g.db.execute("PRAGMA foreign_keys = ON")
+            g.db = connect(app.config["DB_PATH"], timeout=10)
         return g.db
 
     @app.teardown_request
@@ -145,7 +230,7 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
             raise ApiError(422, "request body must be a JSON object")
         return data
 
-    def current_user() -> sqlite3.Row:
+    def current_user() -> Any:
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
         row = (
@@ -175,13 +260,13 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
 
         return wrapper
 
-    def item_row(item_id: int) -> sqlite3.Row:
+    def item_row(item_id: int) -> Any:
         row = db().execute("SELECT * FROM items WHERE id = ? AND deleted = 0", (item_id,)).fetchone()
         if row is None:
             raise ApiError(404, f"no item {item_id}")
         return row
 
-    def open_cart(user_id: int) -> sqlite3.Row:
+    def open_cart(user_id: int) -> Any:
         conn = db()
         row = conn.execute(
             "SELECT * FROM carts WHERE user_id = ? AND status = 'open' ORDER BY id DESC", (user_id,)
@@ -264,7 +349,7 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
             cur = db().execute(
                 "INSERT INTO users (email, password_hash) VALUES (?, ?)", (email, hash_password(password))
             )
-        except sqlite3.IntegrityError:
+        except INTEGRITY_ERRORS:
             raise ApiError(409, f"{email} is already registered") from None
         return {"id": cur.lastrowid, "email": email}, 201
 
@@ -341,8 +426,7 @@ def create_app(db_path: str | Path, bugs: set[str] | None = None) -> Flask:
         cart = open_cart(g.user["id"])
         conn = db()
         conn.execute(
-            "INSERT INTO cart_lines (cart_id, item_id, quantity, unit_price_cents) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (cart_id, item_id) DO UPDATE SET quantity = quantity + excluded.quantity",
+            add_line,
             (cart["id"], item["id"], count, item["price_cents"]),
         )
         conn.execute(

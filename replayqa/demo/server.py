@@ -2,8 +2,9 @@
 
 ``python -m replayqa.demo --db shop.db --log shop.log`` serves on a free
 loopback port and prints ``listening on URL`` once it accepts connections.
-:class:`DemoServer` starts and stops that process for the demo command and
-the tests.
+``--db`` also takes a ``mysql://`` URL, to run the shop on MariaDB/MySQL as
+``replayqa --db`` does. :class:`DemoServer` starts and stops that process for
+the demo command and the tests.
 """
 
 from __future__ import annotations
@@ -20,19 +21,22 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from replayqa.demo.app import create_app, init_db
+from replayqa.demo.app import create_app, init_db, is_initialised
+from replayqa.demo.db import is_mysql, sqlite_path
+from replayqa.errors import ConfigError
 
 READY = "listening on "
 
 
-def serve(db: Path, log_file: Path | None, host: str = "127.0.0.1", port: int = 0) -> None:
+def serve(db: str | Path, log_file: Path | None, host: str = "127.0.0.1", port: int = 0) -> None:
+    """Serve the shop on ``db`` (a SQLite file or a ``mysql://`` URL), creating its tables if missing."""
     handlers: list[logging.Handler] = [logging.FileHandler(log_file)] if log_file else []
     logging.basicConfig(
         level=logging.INFO,
         handlers=handlers or None,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if not db.exists() or db.stat().st_size == 0:
+    if not is_initialised(db):
         init_db(db)
     server = make_server(host, port, create_app(db), threaded=True)
     print(f"{READY}http://{host}:{server.server_port}", flush=True)
@@ -42,26 +46,41 @@ def serve(db: Path, log_file: Path | None, host: str = "127.0.0.1", port: int = 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m replayqa.demo", description="Serve the demo shop.")
-    parser.add_argument("--db", type=Path, required=True, help="SQLite file (created and seeded if new)")
+    parser.add_argument(
+        "--db",
+        required=True,
+        help="SQLite file (created and seeded if new), or a MariaDB/MySQL URL such as "
+        "mysql://qa@127.0.0.1:3306/shop_test (an existing database; tables created and seeded if absent)",
+    )
     parser.add_argument("--log", type=Path, help="write the app's log here")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     args = parser.parse_args(argv)
-    serve(args.db, args.log, args.host, args.port)
+    try:
+        db: str | Path = args.db if is_mysql(args.db) else sqlite_path(args.db)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    serve(db, args.log, args.host, args.port)
 
 
 class DemoServer:
-    """The demo shop in a child process, with a fresh database in a temporary folder."""
+    """The demo shop in a child process, with a fresh database in a temporary folder.
+
+    With ``db`` (a ``mysql://`` URL of an empty database) the shop keeps its
+    data there instead; the folder still holds its log.
+    """
 
     def __init__(
         self,
         folder: Path | None = None,
         env: Mapping[str, str] | None = None,
         db_name: str = "replayqa-demo-shop.db",
+        db: str | None = None,
     ) -> None:
         self.folder = folder or Path(tempfile.mkdtemp(prefix="replayqa-demo-"))
         self.folder.mkdir(parents=True, exist_ok=True)
         self.db_path = self.folder / db_name
+        self.db = db
         self.log_path = self.folder / "shop.log"
         self.env = {**os.environ, **(env or {})}
         self.base_url = ""
@@ -69,12 +88,14 @@ class DemoServer:
 
     @property
     def db_url(self) -> str:
-        return f"sqlite:///{self.db_path}"
+        """What ``replayqa --db`` is given to checkpoint and restore the shop's data."""
+        return self.db or f"sqlite:///{self.db_path}"
 
     def start(self, timeout: float = 20.0) -> DemoServer:
-        init_db(self.db_path)
+        target = self.db or str(self.db_path)
+        init_db(target)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "replayqa.demo", "--db", str(self.db_path), "--log", str(self.log_path)],
+            [sys.executable, "-m", "replayqa.demo", "--db", target, "--log", str(self.log_path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
