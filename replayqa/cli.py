@@ -198,16 +198,17 @@ def run(journey_files: tuple[Path, ...], as_json: bool, var_pairs: tuple[str, ..
     journeys = [j for f in files for j in f.journeys]
     invariants = [i for f in files for i in f.invariants]
     console = _console()
-    listeners = [] if as_json else [ConsoleProgress(console)]
+    listeners: list[Any] = [] if as_json else [ConsoleProgress(console)]
     from replayqa.validate import validate_journey
 
     for journey in journeys:  # a journey that cannot run is the one thing to say
         validate_journey(journey, settings.vars)
     if not settings.db and _needs_database(journeys):
-        click.echo(
-            "warning: no --db: branches and journeys will not start from the same database state, "
-            "and db: checks see nothing (give --db URL of the app's test database)",
-            err=True,
+        listeners.append(
+            _warn_on_start(
+                "warning: no --db: branches and journeys will not start from the same database state, "
+                "and db: checks see nothing (give --db URL of the app's test database)"
+            )
         )
     outcome = run_journeys(journeys, settings, invariants, listeners)
     if as_json:
@@ -663,6 +664,17 @@ def coverage(spec: str, sources: tuple[Path, ...], as_json: bool, missing: bool)
         f"({_percent(total['documented_statuses_hit'], statuses)})",
         highlight=False,
     )
+
+
+def _warn_on_start(text: str) -> Callable[[Any], None]:
+    """A listener saying ``text`` once the run has started: after anything that would stop it."""
+    from replayqa import events as ev
+
+    def listen(event: Any) -> None:
+        if isinstance(event, ev.RunStarted):
+            click.echo(text, err=True)
+
+    return listen
 
 
 def _needs_database(journeys: list[Any]) -> bool:

@@ -283,6 +283,8 @@ class Fuzzer:
         self.answers: dict[tuple[str, str, int | None], int] = {}
         #: operation -> body field -> values the app's own refusals named (``'text' or 'base64'``).
         self.hints: dict[str, dict[str, list[Any]]] = {}
+        #: Operations whose full, valid request got a server error: their journeys keep that request.
+        self.crashed: set[str] = set()
         #: The first valid request that got a 2xx, per operation: what journeys are built from.
         self.proven: dict[str, Finding] = {}
         skip = skip or set()
@@ -393,8 +395,8 @@ class Fuzzer:
         out, so the journey makes them again wherever it runs.
         """
         variant = self.proven.get(op.key)
-        if variant is None or not _replayable(variant.fills):
-            return None
+        if variant is None or not _replayable(variant.fills) or op.key in self.crashed:
+            return None  # a request that crashed the server is the finding: not traded for one that passes
         steps: list[Step] = []
         names: dict[int, str] = {}
         self._chain(variant.fills, steps, names, prefix=_slug(op))
@@ -403,7 +405,11 @@ class Fuzzer:
 
     def minimal_bodies(self) -> set[str]:
         """Operations reached only once their body held just the required fields."""
-        return {key for key, v in self.proven.items() if "required fields only" in v.label}
+        return {
+            key
+            for key, v in self.proven.items()
+            if "required fields only" in v.label and key not in self.crashed
+        }
 
     def _positive(self, op: Operation, minimal: bool = False, turn: int = 0) -> Finding:
         """A request meant to succeed; ``turn`` picks other choices of each enum (``type: file``
@@ -585,6 +591,8 @@ class Fuzzer:
                         self.hints.setdefault(op.key, {})[name] = values
                     self._missing(op, sent, response.body or "")
             elif status >= 500 and status != 503 and status not in documented:
+                if variant.label == "valid":
+                    self.crashed.add(op.key)
                 self.stats.server_errors += 1
                 variant.status = status
                 self.findings.setdefault((op.label, status), variant)
@@ -676,8 +684,13 @@ class Fuzzer:
             self._chain(origin.fills, steps, names, depth + 1, prefix, made_by)
             var = f"{prefix}_made_{len(names) + 1}" if prefix else f"made_{len(names) + 1}"
             names[id(entry)] = var
+            # An id is also saved under its resource's own name (``book_id``), so later steps of
+            # the journey that need one use this one rather than make another.
+            alias = f"{op_resource(self.api, origin.op)}_id" if origin.where.split(".")[-1] == "id" else None
             if origin.call and origin.call in made_by:
                 made_by[origin.call].save[var] = origin.where  # the same response, one more value
+                if alias:
+                    made_by[origin.call].save.setdefault(alias, origin.where)
                 continue
             variant = Finding(origin.op, 0, origin.fills, origin.body, {}, "valid")
             step = Step(
@@ -685,7 +698,7 @@ class Fuzzer:
                 self.action(variant, self._holder(names)),
                 f"{origin.op.method} {origin.op.path}: makes the value the failing request uses",
                 checks=(Check("status", value="2xx"),),
-                save={var: origin.where},
+                save={var: origin.where, **({alias: origin.where} if alias else {})},
             )
             steps.append(step)
             if origin.call:
