@@ -37,7 +37,7 @@ from replayqa.record.storage import Recording
 from replayqa.spec import SpecIndex
 from replayqa.synth.fromspec import Builder, SpecSynth, SynthOptions, ref, snake
 from replayqa.synth.openapi import Api, Operation
-from replayqa.synth.values import IDENTITY_FIELDS
+from replayqa.synth.values import per_run_name
 from replayqa.templates import PathNotFound, resolve_path
 
 _PLACEHOLDER = re.compile(r"\[redacted:[0-9a-f]+\]")
@@ -257,7 +257,9 @@ class RecordingSynth:
             secret = snake(name) or "secret"
             self.secrets.add(secret)
             value = _PLACEHOLDER.sub(lambda _: ref(secret), value)
-        if self._creating and "{{" not in value and IDENTITY_FIELDS.search(name) and value:
+        # A create's unique fields (an email, a flow's name) are made per run: the recorded one
+        # exists already wherever the journey runs again, and the app would answer "exists".
+        if self._creating and "{{" not in value and per_run_name(name) and value:
             local, at, domain = value.partition("@")
             value = f"{local}+{ref('run_id')}@{domain}" if at else f"{value}-{ref('run_id')}"
         return value
@@ -372,7 +374,7 @@ def _key(name: str, action: RequestAction) -> str:
             return {k: masked(v, k) for k, v in sorted(value.items())}
         if isinstance(value, list):
             return [masked(v, key) for v in value]
-        if isinstance(value, str) and IDENTITY_FIELDS.search(key) and "run_id" in value:
+        if isinstance(value, str) and per_run_name(key) and "run_id" in value:
             return "<identity>"
         return value
 

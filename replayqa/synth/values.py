@@ -130,7 +130,7 @@ def _string(schema: dict[str, Any], name: str, unique: str) -> str:
         value = _FORMATS[fmt]
     elif pattern:
         value = from_pattern(str(pattern)) or "example"
-        if _per_run_name(name):
+        if per_run_name(name):
             value = _per_run(value, schema, unique)
     elif IDENTITY_FIELDS.search(name):
         value = f"qa{unique}-{_RUN}"
@@ -149,7 +149,8 @@ def _string(schema: dict[str, Any], name: str, unique: str) -> str:
     return value
 
 
-def _per_run_name(name: str) -> bool:
+def per_run_name(name: str) -> bool:
+    """A field whose value is often unique per table (an email, a flow's name): made per run."""
     return bool(IDENTITY_FIELDS.search(name) or _NAME_FIELDS.search(name))
 
 
@@ -182,7 +183,7 @@ def _per_run(value: str, schema: dict[str, Any], unique: str) -> str:
 
 def _uniquified(value: Any, schema: dict[str, Any], name: str, unique: str) -> Any:
     """Examples of identity fields (an email) would collide on the second run: make them per run."""
-    if isinstance(value, str) and _per_run_name(name):
+    if isinstance(value, str) and per_run_name(name):
         if "@" in value:
             local, _, domain = value.partition("@")
             return f"{local}+{_RUN}{unique}@{domain}"
