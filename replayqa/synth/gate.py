@@ -20,7 +20,7 @@ from typing import Any
 from replayqa.config import Settings
 from replayqa.execute import keep_results, open_runner
 from replayqa.knowledge import fingerprint
-from replayqa.model import Issue, Journey, RunResult
+from replayqa.model import Branch, Issue, Journey, RunResult
 from replayqa.report import write_reports
 from replayqa.state import NullBackend
 
@@ -37,6 +37,8 @@ class GateVerdict:
     first: RunResult | None = None
     reports: dict[str, Path] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
+    #: journey -> branch paths left out: synth's calls that make their values failed.
+    set_aside: dict[str, list[str]] = field(default_factory=dict)
 
     def findings(self) -> list[Issue]:
         """Failing journeys' issues, one per fingerprint (the same bug from many requests is one finding)."""
@@ -65,6 +67,12 @@ class GateVerdict:
             )
         for name, reason in sorted(self.flaky.items()):
             out.append(f"  set aside: {name}: {reason}")
+        for name, paths in sorted(self.set_aside.items()):
+            more = ", ..." if len(paths) > 3 else ""
+            out.append(
+                f"  set aside: {len(paths)} path(s) of {name} whose values synth could not make "
+                f"(its calls failed, not the app's): {', '.join(paths[:3])}{more}"
+            )
         return out
 
 
@@ -84,6 +92,7 @@ def gate(
     verdict = GateVerdict(runs)
     outcomes: dict[str, list[frozenset[tuple[str, str, str]]]] = {j.name: [] for j in journeys}
     server_errors: dict[str, list[Issue]] = {}  # issues whose response was a 5xx, from any run
+    setup_failed: dict[str, set[str]] = {}  # journey -> branch paths whose values could not be made
     listeners = []
     if console is not None:
         from replayqa.console import StepSpinner
@@ -111,6 +120,9 @@ def gate(
                 took = time.monotonic() - began
                 verdict.first = verdict.first or result
                 for ran in result.journeys:
+                    setup_failed.setdefault(ran.journey, set()).update(
+                        i.path.split("/")[0] for i in ran.issues if _setup_failure(i)
+                    )
                     failures = frozenset((i.path, i.step, i.kind) for i in ran.issues)
                     outcomes[ran.journey].append(failures)
                     server_errors.setdefault(ran.journey, []).extend(
@@ -124,6 +136,19 @@ def gate(
     verdict.reports = write_reports(verdict.first, Path(settings.report_dir) / verdict.first.run_id)
     first = {j.journey: j for j in verdict.first.journeys}
     for journey in journeys:
+        dropped = setup_failed.get(journey.name, set())
+        if dropped and _drop_paths(journey, dropped):
+            verdict.set_aside[journey.name] = sorted(dropped)
+            outcomes[journey.name] = [
+                frozenset(f for f in run if f[0].split("/")[0] not in dropped)
+                for run in outcomes[journey.name]
+            ]
+            first[journey.name].issues = [
+                i for i in first[journey.name].issues if i.path.split("/")[0] not in dropped
+            ]
+            server_errors[journey.name] = [
+                i for i in server_errors.get(journey.name, []) if i.path.split("/")[0] not in dropped
+            ]
         seen = outcomes[journey.name]
         if len(set(seen)) > 1 and server_errors.get(journey.name):
             verdict.kept.append(journey)  # wavering, but with a 5xx: the server error is the finding
@@ -141,3 +166,21 @@ def gate(
         else:
             verdict.passing.append(journey.name)
     return verdict
+
+
+def _setup_failure(issue: Issue) -> bool:
+    """A failed call synth added to make a value (``make_*``), short of a server error."""
+    return issue.step.startswith("make_") and not (
+        issue.response is not None and issue.response.status >= 500
+    )
+
+
+def _drop_paths(journey: Journey, names: set[str]) -> bool:
+    """Leave out the named paths of the journey's top-level branches; True if any went."""
+    gone = False
+    for node in journey.steps:
+        if isinstance(node, Branch):
+            kept = [p for p in node.paths if p.name not in names]
+            gone = gone or len(kept) != len(node.paths)
+            node.paths = kept
+    return gone

@@ -22,3 +22,28 @@ def test_a_server_error_in_one_run_of_three_is_kept_not_set_aside_as_flaky(conte
     assert verdict.flaky == {}
     assert [j.name for j in verdict.kept] == ["alternate", "steady"]
     assert {i.response.status for i in verdict.failing["alternate"]} == {503}
+
+
+def test_a_path_whose_values_synth_could_not_make_is_left_out_not_reported(content_app, tmp_path):
+    """A ``make_*`` step is synth's own call for a value; when it fails short of a 5xx, the
+    fault is synth's: the path goes, the rest of the journey stays, and nothing is reported."""
+    from replayqa import Branch, Checkpoint, Path
+
+    settings = Settings(
+        base_url=content_app.base_url, store=str(tmp_path / "runs.db"), report_dir=str(tmp_path / "reports")
+    )
+    ok = [Check("status", value=200)]
+    good = Path("good", [Step("read", RequestAction("GET", "/gzip"), checks=ok)])
+    broken = Path(
+        "broken",
+        [
+            Step("make_thing_1", RequestAction("GET", "/things"), checks=ok, save={"thing": "id"}),
+            Step("read_thing", RequestAction("GET", "/things/{{ thing }}"), checks=ok),
+        ],
+    )
+    journey = Journey("every_operation", [Checkpoint("start"), Branch("start", [good, broken])])
+    verdict = gate([journey], settings, runs=2)
+    assert verdict.failing == {} and verdict.passing == ["every_operation"]
+    assert verdict.set_aside == {"every_operation": ["broken"]}
+    assert [p.name for p in journey.steps[1].paths] == ["good"]
+    assert any("could not make" in line for line in verdict.lines())
