@@ -867,47 +867,42 @@ class FuzzSession:
                 runner.variables.update(made)
             yield runner, state
 
-    def probe(self, deadline: float) -> FuzzStats:
+    @contextmanager
+    def _undone(self, state: Any) -> Iterator[Callable[[], None]]:
+        """Whatever runs inside is rolled back at the end (with a database); yields a rewind."""
         from replayqa.state import NullBackend
 
-        with self._runner_for(deadline) as (_, state):
-            restores = not isinstance(state, NullBackend)
-            if restores:
-                state.check_restore_allowed()
-                state.checkpoint(self._MARK)
-            try:
-                self.fuzzer.probe(deadline)
-            finally:
-                if restores and state.is_connected():
-                    state.rollback(self._MARK)  # the gate starts from the state synth found
-                    state.release(self._MARK)
+        if isinstance(state, NullBackend):
+            yield lambda: None
+            return
+        state.check_restore_allowed()
+        state.checkpoint(self._MARK)
+        try:
+            yield lambda: state.rollback(self._MARK)
+        finally:
+            if state.is_connected():
+                state.rollback(self._MARK)
+                state.release(self._MARK)
+
+    def probe(self, deadline: float) -> FuzzStats:
+        """Reach every operation it can; the gate then starts from the state synth found."""
+        with self._runner_for(deadline) as (_, state), self._undone(state):
+            self.fuzzer.probe(deadline)
         return self.fuzzer.stats
 
     def fuzz(self, deadline: float) -> FuzzOutcome:
-        from replayqa.state import NullBackend
-
-        with self._runner_for(deadline) as (runner, state):
-            restores = not isinstance(state, NullBackend)
-            if restores:
-                state.check_restore_allowed()
-                state.checkpoint(self._MARK)
-            try:
-                started = time.monotonic()
-                self.fuzzer.fuzz(started + (deadline - started) * (1 - _RESERVE))
-                outcome = FuzzOutcome(self.fuzzer.stats)
-                journey = self.fuzzer.reproducers()
-                if journey is not None:
-                    if restores:
-                        state.rollback(self._MARK)
-                    if self._login:
-                        journey.steps = [*self._login, *journey.steps]
-                    outcome.reproducer, outcome.confirmed, outcome.unconfirmed = _confirm(
-                        journey, runner, self.fuzzer
-                    )
-            finally:
-                if restores and state.is_connected():
-                    state.rollback(self._MARK)
-                    state.release(self._MARK)
+        with self._runner_for(deadline) as (runner, state), self._undone(state) as rewind:
+            started = time.monotonic()
+            self.fuzzer.fuzz(started + (deadline - started) * (1 - _RESERVE))
+            outcome = FuzzOutcome(self.fuzzer.stats)
+            journey = self.fuzzer.reproducers()
+            if journey is not None:
+                rewind()  # the findings are tried again from the state the phase started in
+                if self._login:
+                    journey.steps = [*self._login, *journey.steps]
+                outcome.reproducer, outcome.confirmed, outcome.unconfirmed = _confirm(
+                    journey, runner, self.fuzzer
+                )
         return outcome
 
 
