@@ -6,7 +6,9 @@ traffic to any host the app happens to run on (a random test port, CI).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
 import os
 import re
@@ -16,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import yaml
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
@@ -74,6 +76,53 @@ def load_spec_document(source: str | Path) -> dict[str, Any]:
     return document
 
 
+_VALID: set[str] = set()  # digests of documents already validated in this process
+
+
+def validate_document(document: dict[str, Any], source: str, version: str | None = None) -> None:
+    """Check the document against the OpenAPI schema, once per process: the slow part.
+
+    A spec of 190 operations takes seconds to validate; synth, its quality
+    gate and every validator built from the same spec would otherwise pay it
+    each time.
+    """
+    from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+
+    from importlib.metadata import version as installed
+
+    text = json.dumps(document, sort_keys=True, default=str) + installed("openapi-spec-validator")
+    digest = hashlib.sha1(text.encode()).hexdigest()  # a new validator may judge anew
+    if digest in _VALID or digest in _validated_before():
+        _VALID.add(digest)
+        return
+    version = version or str(document.get("openapi"))
+    validator = OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator
+    try:
+        errors = list(validator(document).iter_errors())
+    except Exception as exc:  # the validator raises on things its schema cannot express
+        raise ConfigError(f"{source}: invalid OpenAPI document: {exc}") from None
+    if errors:
+        best = max(errors, key=lambda e: len(list(e.absolute_path)))
+        where = "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in best.absolute_path)
+        raise ConfigError(f"{source}: invalid OpenAPI at {where}: {best.message}")
+    _VALID.add(digest)
+    with contextlib.suppress(OSError):  # a cache: a read-only home only costs the time again
+        _VALID_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        with _VALID_CACHE.open("a", encoding="utf-8") as cache:
+            cache.write(digest + "\n")
+
+
+#: Digests of specs found valid by earlier processes (synth, then run, then replay of one spec).
+_VALID_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "replayqa" / "valid-specs"
+
+
+def _validated_before() -> set[str]:
+    try:
+        return set(_VALID_CACHE.read_text(encoding="utf-8").split())
+    except OSError:
+        return set()
+
+
 class SpecValidator:
     """Checks responses against their operation's schema."""
 
@@ -86,9 +135,11 @@ class SpecValidator:
         base_path = urlsplit(base_url).path.rstrip("/") if base_url else ""
         if base_path and base_path not in {p.rstrip("/") for p in paths}:
             paths.append(base_path)
+        validate_document(document, "OpenAPI spec")
         document["servers"] = [{"url": path} for path in paths]
         try:
-            self._openapi = OpenAPI.from_dict(document)
+            # validated above, once per process: openapi-core need not do it again
+            self._openapi = OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
         except Exception as exc:  # openapi-core raises several unrelated types here
             raise ConfigError(f"invalid OpenAPI spec: {exc}") from exc
 

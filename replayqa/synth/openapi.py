@@ -91,16 +91,9 @@ def resolve_pointer(document: Any, ref: str) -> Any:
 
 
 def _validate(document: dict[str, Any], source: str, version: str) -> None:
-    from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+    from replayqa.spec import validate_document
 
-    validator = OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator
-    try:
-        errors = list(validator(document).iter_errors())
-    except Exception as exc:  # the validator raises on things its schema cannot express
-        raise ConfigError(f"{source}: invalid OpenAPI document: {exc}") from None
-    if errors:
-        best = max(errors, key=lambda e: len(list(e.absolute_path)))
-        raise ConfigError(f"{source}: invalid OpenAPI at {pointer(list(best.absolute_path))}: {best.message}")
+    validate_document(document, source, version)
 
 
 # --- the walkable view ----------------------------------------------------------------------
