@@ -86,9 +86,9 @@ def validate_document(document: dict[str, Any], source: str, version: str | None
     gate and every validator built from the same spec would otherwise pay it
     each time.
     """
-    from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
-
     from importlib.metadata import version as installed
+
+    from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
     text = json.dumps(document, sort_keys=True, default=str) + installed("openapi-spec-validator")
     digest = hashlib.sha1(text.encode()).hexdigest()  # a new validator may judge anew
