@@ -206,6 +206,11 @@ class RecordingSynth:
         for index, value in self._small_ids(op, segments, earlier).items():
             if value not in replacements:
                 segments[index] = value
+        last = len(segments) - 1
+        if row["method"] == "PUT" and row.get("status") == 201 and segments[last] not in replacements:
+            # A PUT that created the thing at a name the client chose (``/buckets/shop``): the
+            # recorded name exists wherever the journey runs again, so each run makes its own.
+            segments[last] = f"{segments[last]}-{ref('run_id')}" if segments[last] else segments[last]
         path = "/".join(replacements.get(s, s) for s in segments)
         query = {k: self._text(v, replacements, k) for k, v in parse_qsl(parts.query, keep_blank_values=True)}
         headers = {
