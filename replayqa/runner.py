@@ -117,10 +117,14 @@ class JourneyRunner:
         if connected_here:
             self.state.connect()
         isolate = isolate and len(journeys) > 1 and not isinstance(self.state, NullBackend)
+        # Every journey starts logged out, as the first did: no cookie from the one before.
+        session = self.client.snapshot() if hasattr(self.client, "snapshot") else None
         try:
             if isolate:
                 self.state.checkpoint(_RUN_START)
             for index, journey in enumerate(journeys):
+                if session is not None:
+                    self.client.restore(session)
                 if isolate and index:
                     self.state.rollback(_RUN_START)
                 if settle is None:
@@ -128,6 +132,8 @@ class JourneyRunner:
                 else:
                     result.journeys.append(self._settled(journey, result.run_id, settle))
         finally:
+            if session is not None:  # and the client is left as the run found it
+                self.client.restore(session)
             if isolate and self.state.is_connected():
                 self.state.release(_RUN_START)
             if connected_here:

@@ -72,6 +72,8 @@ def create_app(db_path: str) -> Flask:
 
     @app.get("/login")
     def login_page() -> Any:
+        if request.cookies.get("sessionid") in sessions:  # logged in already: on to the app
+            return app.response_class("", status=302, headers={"Location": "/"})
         token = request.cookies.get("csrftoken") or secrets.token_hex(16)
         page = app.response_class('<form method="post"><input name="username"><input name="password"></form>')
         page.set_cookie("csrftoken", token)
