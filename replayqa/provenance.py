@@ -55,10 +55,14 @@ def traceable(value: Any) -> bool:
     return False
 
 
+_ADDRESSABLE = re.compile(r"[^.\[\]]+")  # what a template path can name (templates._TOKEN)
+
+
 def _leaves(data: Any, path: str = "$") -> Iterator[tuple[str, Any]]:
     if isinstance(data, dict):
         for key, value in data.items():
-            yield from _leaves(value, f"{path}.{key}")
+            if _ADDRESSABLE.fullmatch(str(key)):  # a key like "prefect.flow.id" no template can name
+                yield from _leaves(value, f"{path}.{key}")
     elif isinstance(data, list):
         for index, value in enumerate(data):
             yield from _leaves(value, f"{path}[{index}]")

@@ -87,3 +87,14 @@ def test_a_form_posts_the_csrf_token_its_page_handed_out_in_a_hidden_field_or_me
     bindings = {(b.exchange, b.location, b.value): b.source for b in trace(rows)}
     assert bindings[(1, "form:_xsrf", "2|0f61e356|aae15210|1795997901")] == Source(0, "html:input:_xsrf")
     assert bindings[(2, "header:x-csrf-token", "m3ta-t0ken-99")] == Source(0, "html:meta:csrf-token")
+
+
+def test_a_key_no_template_can_name_is_not_offered_as_a_source():
+    """``labels: {"prefect.flow.id": ...}``: a dotted key would become a path that splits it in
+    three; the same value elsewhere in the answer (``flow_id``) is the one to trace."""
+    from replayqa.provenance import produced_values
+
+    body = '{"flow_id": "f-123456", "labels": {"prefect.flow.id": "f-123456"}}'
+    places = dict(produced_values(201, [], body))
+    assert "body:$.flow_id" in places
+    assert not any("prefect" in place for place in places)

@@ -27,6 +27,12 @@ from replayqa.synth.values import example_value, invalid_body
 PRIMARY, OTHER = "primary", "other"
 #: Any answer but a server error: the check of a request whose data synth had to make up.
 NOT_5XX: list[Any] = ["1xx", "2xx", "3xx", "4xx"]
+#: Action names that say each call makes something new: not expected to be idempotent.
+_MAKES = re.compile(
+    r"(^|[^a-z])(create|add|new|copy|duplicate|clone|run|trigger|enqueue|submit|schedule|increment|"
+    r"bulk|generate|send|post|upload|import)",
+    re.I,
+)
 _LOGIN_FIELD = re.compile(r"^(user(name)?|e_?mail|login|pass(word)?)$", re.I)
 UNKNOWN_INT = 999999937
 _STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
@@ -825,6 +831,8 @@ def _should_be_idempotent(op: Operation) -> bool:
     if op.method != "POST" or len(segments) < 2:
         return False
     last = segments[-1]
+    if _MAKES.search(last):  # /deployments/{id}/create_flow_run makes one each time, by its name
+        return False
     is_collection = singular(last) != last.lower()  # /books/{id}/reviews makes reviews, again and again
     return segments[-2].startswith("{") and not last.startswith("{") and not is_collection
 
