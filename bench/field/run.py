@@ -352,9 +352,10 @@ def _synth(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
                 *common,
                 *variables,
                 *(["--auth", app.synth_auth] if app.synth_auth else []),
-                # The rest of the budget is for running the kept journeys once more.
+                # The rest of the budget is for running the kept journeys once more, as a user
+                # would next: a third of it, about one run of the gate's.
                 "--max-time",
-                str(int(ctx.budget * 0.8)),
+                str(int(ctx.budget * 0.65)),
                 cwd=work,
                 timeout=ctx.budget,
             )
