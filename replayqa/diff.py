@@ -432,6 +432,9 @@ def _id_shape(value: Any) -> str | None:
     shape = noise_format(value)
     if shape is not None or not isinstance(value, str):
         return shape
+    if len(value) >= 8 and re.fullmatch(r"[0-9a-f]+", value) and re.search(r"\d", value):
+        # a hex id (a notebook cell's "38925558" or "f14d3871"): one shape, letters or not
+        return f"hex{len(value)}"
     if _RANDOM.fullmatch(value) and re.search(r"\d", value) and re.search(r"[A-Za-z]", value):
         return f"token{len(value)}"
     return None

@@ -203,3 +203,14 @@ def test_rows_keyed_by_generated_ids_pair_with_the_replayed_row_most_like_them()
     }
     (only,) = [d.describe() for d in Comparer().tables(recorded, replayed)]
     assert only.startswith(f"db runs/{N1}: added")
+
+
+def test_list_items_keyed_by_a_made_anew_hex_id_match_even_when_it_happens_to_be_all_digits():
+    """Jupyter gives each notebook cell a random 8-hex-digit id; one in forty is all digits."""
+    from replayqa.diff import Comparer
+
+    recorded = {"cells": [{"id": "38925558", "cell_type": "markdown", "source": "# QA"}]}
+    replayed = {"cells": [{"id": "f14d3871", "cell_type": "markdown", "source": "# QA"}]}
+    assert Comparer().json(recorded, replayed, "$") == []
+    changed = {"cells": [{"id": "f14d3871", "cell_type": "markdown", "source": "# QA (changed)"}]}
+    assert [d.path for d in Comparer().json(recorded, changed, "$")] == ["$.cells[0].source"]
