@@ -714,7 +714,9 @@ class SpecSynth:
         resource_params = [
             p for p in op.path_params if self.map.param_resource(op, p.name) in self.map.resources
         ]
-        if resource_params:
+        _, answer = op.success_schema()
+        lists = answer is not None and (self.api.flatten(answer).get("type") == "array")
+        if resource_params and not lists:  # a filter under an unknown parent may rightly answer []
             param = resource_params[-1]
             variant(
                 "unknown_id",
