@@ -141,6 +141,9 @@ def table(report: dict[str, Any]) -> str:
             rec = "-"
         elif recorded.get("error"):
             rec = f"exit {recorded.get('run_exit', recorded['synth_exit'])}: {recorded['error'][:30]}"
+        elif "recorded_steps" in recorded:
+            rec = f"{recorded['recorded_passed']}/{recorded['recorded_steps']} recorded steps pass"
+            rec += f", {recorded['branch_findings']} from branches" if recorded["branch_findings"] else ""
         else:
             rec = f"{recorded['passed']}/{recorded['journeys']} journeys pass"
         lines.append(f"{name:<15}{said:>13}{synth.get('ops_2xx', '-')!s:>9}   {rec}")

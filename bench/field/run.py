@@ -151,6 +151,13 @@ def _synth_from_recording(
         ran = json.loads(run.stdout)["journeys"]
         out["passed"] = sum(1 for j in ran if not j["issues"])
         out["issues"] = [_describe(i) for j in ran for i in j["issues"]][:20]
+        # What the tester did (the recorded steps), apart from the branches synth added to it
+        # (invalid body, twice, no auth...): those may rightly find what the session did not try.
+        steps = [s for j in ran for s in j["steps"]]
+        recorded = [s for s in steps if not _GENERATED.search(s["path"])]
+        out["recorded_steps"] = len(recorded)
+        out["recorded_passed"] = sum(1 for s in recorded if s["passed"])
+        out["branch_findings"] = sum(1 for j in ran for i in j["issues"] if _GENERATED.search(i["path"]))
     else:
         out["error"] = (run.stderr.strip().splitlines() or ["?"])[-1][:300]
     return out
@@ -394,6 +401,9 @@ def _synth(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
         out["fingerprints"] = len(prints)
         out["fingerprint_list"] = prints
         return out
+
+
+_GENERATED = re.compile(r"(^|/)(invalid_body|no_auth|unknown_id|twice|other_user|example_[a-z0-9_]+)(/|$)")
 
 
 def _coverage_2xx(instance: Instance, work: Path) -> int | None:

@@ -196,7 +196,12 @@ class RecordingSynth:
         def template(binding: Binding) -> str | None:
             source = binding.source
             kind, _, where = source.location.partition(":")
-            if kind != "body" or source.exchange >= len(names):
+            if source.exchange >= len(names):
+                return None
+            if kind == "header" and where in ("etag", "x-csrf-token", "x-request-id"):
+                # an If-Match repeating the ETag the read handed out: this run's, not the recorded one
+                return ref(f"steps.{names[source.exchange]}.headers.{where}")
+            if kind != "body":
                 return None
             return ref(f"steps.{names[source.exchange]}.body{where[1:]}")
 
