@@ -48,6 +48,11 @@ def spec() -> dict[str, Any]:
                 "parameters": [item],
                 "get": {"operationId": "getNote", "responses": {"200": {"description": "OK", **one}}},
                 "delete": {"operationId": "deleteNote", "responses": {"204": {"description": "Deleted"}}},
+                "patch": {
+                    "operationId": "updateNote",
+                    "requestBody": {"required": True, **one},
+                    "responses": {"200": {"description": "OK", **one}, "412": {"description": "Stale"}},
+                },
             },
         },
         "components": {"schemas": {"Note": note}},
@@ -58,7 +63,9 @@ def create_app(db_path: str) -> Flask:
     app = Flask("session_app")
     sessions: set[str] = set()
     with sqlite3.connect(db_path) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS note (id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS note (id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT, etag TEXT)"
+        )
 
     def db() -> sqlite3.Connection:
         if "db" not in g:
@@ -113,16 +120,32 @@ def create_app(db_path: str) -> Flask:
         text = (request.get_json(silent=True) or {}).get("text")
         if not isinstance(text, str):
             abort(422)
-        cursor = db().execute("INSERT INTO note (text) VALUES (?)", (text,))
+        cursor = db().execute("INSERT INTO note (text, etag) VALUES (?, ?)", (text, secrets.token_hex(6)))
         db().commit()
         return jsonify({"id": cursor.lastrowid, "text": text}), 201
 
     @app.get("/api/notes/<int(max=9223372036854775807):note_id>")
     def read(note_id: int) -> Any:
-        row = db().execute("SELECT id, text FROM note WHERE id = ?", (note_id,)).fetchone()
+        row = db().execute("SELECT id, text, etag FROM note WHERE id = ?", (note_id,)).fetchone()
         if row is None:
             abort(404)
-        return jsonify({"id": row[0], "text": row[1]})
+        answer = jsonify({"id": row[0], "text": row[1]})
+        answer.headers["ETag"] = f'"{row[2]}"'  # a new one at every change: If-Match must repeat it
+        return answer
+
+    @app.patch("/api/notes/<int(max=9223372036854775807):note_id>")
+    def update(note_id: int) -> Any:
+        row = db().execute("SELECT etag FROM note WHERE id = ?", (note_id,)).fetchone()
+        if row is None:
+            abort(404)
+        if request.headers.get("If-Match") != f'"{row[0]}"':
+            abort(412)
+        text = (request.get_json(silent=True) or {}).get("text")
+        if not isinstance(text, str):
+            abort(422)
+        db().execute("UPDATE note SET text = ?, etag = ? WHERE id = ?", (text, secrets.token_hex(6), note_id))
+        db().commit()
+        return jsonify({"id": note_id, "text": text})
 
     @app.delete("/api/notes/<int(max=9223372036854775807):note_id>")
     def delete(note_id: int) -> Any:
