@@ -215,7 +215,7 @@ class RecordingSynth:
         if row["method"] == "PUT" and row.get("status") == 201 and segments[last] not in replacements:
             # A PUT that created the thing at a name the client chose (``/buckets/shop``): the
             # recorded name exists wherever the journey runs again, so each run makes its own.
-            segments[last] = f"{segments[last]}-{ref('run_id')}" if segments[last] else segments[last]
+            segments[last] = _per_run(segments[last]) if segments[last] else segments[last]
         path = "/".join(replacements.get(s, s) for s in segments)
         query = {k: self._text(v, replacements, k) for k, v in parse_qsl(parts.query, keep_blank_values=True)}
         headers = {
@@ -271,7 +271,7 @@ class RecordingSynth:
         # exists already wherever the journey runs again, and the app would answer "exists".
         if self._creating and "{{" not in value and per_run_name(name) and value:
             local, at, domain = value.partition("@")
-            value = f"{local}+{ref('run_id')}@{domain}" if at else f"{value}-{ref('run_id')}"
+            value = f"{local}+{ref('run_id')}@{domain}" if at else _per_run(value)
         return value
 
     # -- merging ---------------------------------------------------------------------
@@ -485,3 +485,14 @@ def _echoed_csrf(name: str, value: str, replacements: dict[str, str]) -> bool:
     if not _CSRF.search(name):
         return False
     return value not in replacements and not any(len(r) >= 4 and r in value for r in replacements)
+
+
+_EXTENSION = re.compile(r"^(.+?)(\.[A-Za-z0-9]{1,5})$")
+
+
+def _per_run(name: str) -> str:
+    """``name`` made distinct per run, keeping its extension (``qa.ipynb`` → ``qa-{{ run_id }}.ipynb``):
+    apps read the kind of a file from it."""
+    match = _EXTENSION.match(name)
+    stem, extension = (match.group(1), match.group(2)) if match else (name, "")
+    return f"{stem}-{ref('run_id')}{extension}"
