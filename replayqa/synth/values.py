@@ -269,10 +269,22 @@ def invalid_body(body: Any, schema: Any, flatten: Deref) -> tuple[Any, str] | No
         broken = {k: v for k, v in body.items() if k != required[0]}
         return broken, f"required field {required[0]!r} missing"
     for prop, sub in (flat.get("properties") or {}).items():
+        if _union(sub, flatten):  # anyOf [object, anything]: the first choice is not the only one
+            continue
         kind = _type(flatten(sub))
         if prop in body and kind in ("integer", "number", "boolean", "array", "object"):
             return {**body, prop: "not-a-" + kind}, f"{prop!r} has the wrong type"
     return None
+
+
+def _union(schema: Any, flatten: Deref) -> bool:
+    """A field of several types (``anyOf``/``oneOf`` beyond a null): no one type is wrong for it."""
+    raw = schema if isinstance(schema, dict) else {}
+    if "$ref" in raw:
+        return False
+    choices = raw.get("anyOf") or raw.get("oneOf") or []
+    kinds = [c for c in choices if not (isinstance(c, dict) and c.get("type") == "null")]
+    return len(kinds) > 1 or (not raw.get("type") and not choices and not raw.get("properties"))
 
 
 # --- boundary and malformed values, for the fuzz phase ----------------------------------------
