@@ -33,6 +33,9 @@ _MAKES = re.compile(
     r"bulk|generate|send|post|upload|import)",
     re.I,
 )
+#: Actions that set a value the body names (``/runs/{id}/set_state``): doing it again may append to a
+#: history (a second state row), but must not change what the first call left.
+_SETS = re.compile(r"(^|[^a-z])(set|update|replace|assign|rename|change|label|tag|move|mark)([^a-z]|$)", re.I)
 _LOGIN_FIELD = re.compile(r"^(user(name)?|e_?mail|login|pass(word)?)$", re.I)
 UNKNOWN_INT = 999999937
 _STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
@@ -735,11 +738,17 @@ class SpecSynth:
                 (Check("status", value=[404, 410]), Check("db", value="unchanged")),
             )
         if _should_be_idempotent(op):
+            sets = op.method == "POST" and bool(_SETS.search(op.path.rstrip("/").rsplit("/", 1)[-1]))
             again = Step(
                 builder.unique(f"{step.name}_again"),
                 _copy(action),
-                "The same request again: refused, or accepted with no second effect.",
-                checks=(Check("status", value=["2xx", "4xx"]), Check("db", value="idempotent")),
+                "The same setting again: refused, or accepted without changing what the first left."
+                if sets
+                else "The same request again: refused, or accepted with no second effect.",
+                checks=(
+                    Check("status", value=["2xx", "4xx"]),
+                    Check("db", value="kept" if sets else "idempotent"),
+                ),
             )
             first = Step(
                 builder.unique(f"{step.name}_first"), _copy(action), step.description, checks=step.checks

@@ -88,6 +88,30 @@ def test_which_requests_should_be_idempotent():
     assert not _should_be_idempotent(ops["addToCart"])
 
 
+def test_setting_a_value_twice_may_add_history_but_not_change_the_first_effect():
+    run = {"type": "object", "properties": {"id": {"type": "integer"}, "state": {"type": "string"}}}
+    body = {
+        "content": {
+            "application/json": {"schema": {"type": "object", "properties": {"state": {"type": "string"}}}}
+        }
+    }
+    action = {"parameters": [path_param("run_id")], "responses": {"200": json_response(run)}}
+    spec = document(
+        {
+            "/runs": {"post": {"operationId": "createRun", "responses": {"201": json_response(run)}}},
+            "/runs/{run_id}/set_state": {"post": {**action, "operationId": "setState", "requestBody": body}},
+            "/runs/{run_id}/cancel": {"post": {**action, "operationId": "cancelRun"}},
+        }
+    )
+    checks = {}
+    for journey in SpecSynth(Api(spec)).journeys():
+        for node in walk(journey.steps):
+            if isinstance(node, Step) and node.name.endswith("_again"):
+                checks[node.action.path] = next(c.value for c in node.checks if c.kind == "db")
+    # a state history row is no double effect; a second cancel must change nothing at all
+    assert checks == {"/runs/{{ run_id }}/set_state": "kept", "/runs/{{ run_id }}/cancel": "idempotent"}
+
+
 def test_parameters_no_resource_names_are_looked_up_in_listings():
     countries = {
         "type": "object",
