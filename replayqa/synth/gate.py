@@ -20,7 +20,7 @@ from typing import Any
 from replayqa.config import Settings
 from replayqa.execute import keep_results, open_runner
 from replayqa.knowledge import fingerprint
-from replayqa.model import Branch, Issue, Journey, RunResult
+from replayqa.model import MAIN_PATH, Branch, Issue, Journey, RunResult
 from replayqa.report import write_reports
 from replayqa.state import NullBackend
 
@@ -39,6 +39,8 @@ class GateVerdict:
     hits: dict[str, int] = field(default_factory=dict)
     #: journey -> branch paths left out: synth's calls that make their values failed.
     set_aside: dict[str, list[str]] = field(default_factory=dict)
+    #: journey -> why it went whole: a value its main line needs could not be made.
+    unmade: dict[str, str] = field(default_factory=dict)
 
     def findings(self) -> list[Issue]:
         """Failing journeys' issues, one per fingerprint (the same bug from many requests is one finding)."""
@@ -67,6 +69,8 @@ class GateVerdict:
             )
         for name, reason in sorted(self.flaky.items()):
             out.append(f"  set aside: {name}: {reason}")
+        for name, why in sorted(self.unmade.items()):
+            out.append(f"  set aside: {name}: synth could not make what it needs ({why[:120]})")
         for name, paths in sorted(self.set_aside.items()):
             more = ", ..." if len(paths) > 3 else ""
             out.append(
@@ -93,6 +97,7 @@ def gate(
     outcomes: dict[str, list[frozenset[tuple[str, str, str]]]] = {j.name: [] for j in journeys}
     server_errors: dict[str, list[Issue]] = {}  # issues whose response was a 5xx, from any run
     setup_failed: dict[str, set[str]] = {}  # journey -> branch paths whose values could not be made
+    unmade: dict[str, str] = {}  # journey -> the main-line step whose value could not be made
     listeners = []
     if console is not None:
         from replayqa.console import StepSpinner
@@ -120,9 +125,11 @@ def gate(
                 took = time.monotonic() - began
                 verdict.first = verdict.first or result
                 for ran in result.journeys:
-                    setup_failed.setdefault(ran.journey, set()).update(
-                        i.path.split("/")[0] for i in ran.issues if _setup_failure(i)
-                    )
+                    for issue in filter(_setup_failure, ran.issues):
+                        if issue.path == MAIN_PATH:
+                            unmade.setdefault(ran.journey, f"{issue.step}: {issue.error}")
+                        else:
+                            setup_failed.setdefault(ran.journey, set()).add(issue.path.split("/")[0])
                     failures = frozenset((i.path, i.step, i.kind) for i in ran.issues)
                     outcomes[ran.journey].append(failures)
                     server_errors.setdefault(ran.journey, []).extend(
@@ -136,6 +143,9 @@ def gate(
     verdict.reports = write_reports(verdict.first, Path(settings.report_dir) / verdict.first.run_id)
     first = {j.journey: j for j in verdict.first.journeys}
     for journey in journeys:
+        if journey.name in unmade:
+            verdict.unmade[journey.name] = unmade[journey.name]
+            continue
         dropped = setup_failed.get(journey.name, set())
         if dropped and _drop_paths(journey, dropped):
             verdict.set_aside[journey.name] = sorted(dropped)
@@ -169,9 +179,22 @@ def gate(
 
 
 def _setup_failure(issue: Issue) -> bool:
-    """A failed call synth added to make a value (``make_*``), short of a server error."""
-    return issue.step.startswith("make_") and not (
-        issue.response is not None and issue.response.status >= 500
+    """A value synth needed that it could not make: not the app's fault.
+
+    Either a call synth added to make a value (``make_*``) failed short of a
+    server error, or a call answered 2xx without the value to use (a listing
+    that was empty, so there is no first entry to act on).
+    """
+    status = issue.response.status if issue.response is not None else None
+    if status is not None and status >= 500:
+        return False
+    if issue.step.startswith("make_"):
+        return True
+    return (
+        issue.kind == "step"
+        and status is not None
+        and status < 300
+        and issue.error.startswith("cannot save ")
     )
 
 

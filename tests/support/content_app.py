@@ -2,7 +2,8 @@
 
 ``python content_app.py`` prints ``listening on URL``. Endpoints: ``/gzip``,
 ``/br``, ``/zstd`` (JSON, compressed), ``/binary`` (2 MB of bytes),
-``/events`` (a server-sent event stream) and ``/ws`` (a WebSocket echo).
+``/events`` (a server-sent event stream), ``/empty`` (an empty JSON list)
+and ``/ws`` (a WebSocket echo).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.end_headers()
             else:
                 self._send(b'{"ok": true}', "application/json")
+        elif name == "empty":  # a listing with nothing in it
+            self._send(b"[]", "application/json")
         elif name == "ws":
             self._websocket_echo()
         else:

@@ -47,3 +47,27 @@ def test_a_path_whose_values_synth_could_not_make_is_left_out_not_reported(conte
     assert verdict.set_aside == {"every_operation": ["broken"]}
     assert [p.name for p in journey.steps[1].paths] == ["good"]
     assert any("could not make" in line for line in verdict.lines())
+
+
+def test_a_journey_whose_listing_had_nothing_to_act_on_is_set_aside_not_reported(content_app, tmp_path):
+    """Synth looks up an id as a listing's first entry; an empty listing is no fault of the app's."""
+    settings = Settings(
+        base_url=content_app.base_url, store=str(tmp_path / "runs.db"), report_dir=str(tmp_path / "reports")
+    )
+    ok = [Check("status", value=200)]
+    lookup = Journey(
+        "schedule_lifecycle",
+        [
+            Step("list_schedules", RequestAction("GET", "/empty"), checks=ok, save={"schedule": "[0].id"}),
+            Step("read_schedule", RequestAction("GET", "/schedules/{{ schedule }}"), checks=ok),
+        ],
+    )
+    created = [Check("status", value=201)]
+    refused = Journey(  # a status the step did not expect is a finding, empty listing or not
+        "refused", [Step("list", RequestAction("GET", "/empty"), checks=created, save={"x": "[0].id"})]
+    )
+    verdict = gate([lookup, refused], settings, runs=2)
+    assert "schedule_lifecycle" not in verdict.failing and "schedule_lifecycle" not in verdict.passing
+    assert [j.name for j in verdict.kept] == ["refused"]
+    assert verdict.unmade["schedule_lifecycle"].startswith("list_schedules: cannot save 'schedule'")
+    assert any("schedule_lifecycle: synth could not make" in line for line in verdict.lines())
