@@ -64,6 +64,9 @@ class RecordingSynth:
         self.spec_synth = SpecSynth(api, self.options)
         self.secrets: set[str] = set()
         self._creating = False
+        #: A name the client chose for what a PUT created (``qa.ipynb``) -> its per-run name, for the
+        #: session's later requests that use it (a save, a rename, a delete of the same file).
+        self._chosen: dict[str, str] = {}
 
     # -- public -------------------------------------------------------------------
 
@@ -123,6 +126,7 @@ class RecordingSynth:
         names: list[str] = []
         counts: dict[str, int] = defaultdict(int)
         steps = []
+        self._chosen = {}
         for index, row in enumerate(rows):
             path = urlsplit(row["url"]).path
             label = row.get("operation") or self.index.match(row["method"], path)
@@ -212,11 +216,12 @@ class RecordingSynth:
             if value not in replacements:
                 segments[index] = value
         last = len(segments) - 1
-        if row["method"] == "PUT" and row.get("status") == 201 and segments[last] not in replacements:
+        made = row["method"] == "PUT" and row.get("status") == 201 and segments[last]
+        if made and segments[last] not in replacements:
             # A PUT that created the thing at a name the client chose (``/buckets/shop``): the
             # recorded name exists wherever the journey runs again, so each run makes its own.
-            segments[last] = _per_run(segments[last]) if segments[last] else segments[last]
-        path = "/".join(replacements.get(s, s) for s in segments)
+            segments[last] = self._chosen.setdefault(segments[last], _per_run(segments[last]))
+        path = "/".join(replacements.get(s, self._chosen.get(s, s)) for s in segments)
         query = {k: self._text(v, replacements, k) for k, v in parse_qsl(parts.query, keep_blank_values=True)}
         headers = {
             name: self._text(value, replacements, name)
@@ -263,6 +268,8 @@ class RecordingSynth:
         for recorded, template in replacements.items():
             if len(recorded) >= 4 and recorded in value:
                 value = value.replace(recorded, template)
+        for recorded, template in self._chosen.items():  # the name whole, or as a path's segment
+            value = re.sub(rf"(?<![^/]){re.escape(recorded)}(?![^/])", lambda _, t=template: t, value)
         if _PLACEHOLDER.search(value):  # a secret no response handed out: given at run time
             secret = snake(name) or "secret"
             self.secrets.add(secret)

@@ -337,8 +337,7 @@ class SpecSynth:
         path = op.path
         for param in op.path_params:
             value = path_values.get(param.name, "")
-            text = value if isinstance(value, str) and value.startswith("{{") else quote(str(value), safe="")
-            path = path.replace("{" + param.name + "}", text)
+            path = path.replace("{" + param.name + "}", _quoted(str(value)))
         headers = self._auth_headers(op, PRIMARY)
         headers.update(
             {
@@ -853,6 +852,16 @@ def _should_be_idempotent(op: Operation) -> bool:
         return False
     is_collection = singular(last) != last.lower()  # /books/{id}/reviews makes reviews, again and again
     return segments[-2].startswith("{") and not last.startswith("{") and not is_collection
+
+
+_TEMPLATE = re.compile(r"(\{\{.*?\}\})")
+
+
+def _quoted(value: str) -> str:
+    """A path segment's value percent-encoded, its ``{{ templates }}`` left for the run to fill."""
+    return "".join(
+        part if _TEMPLATE.fullmatch(part) else quote(part, safe="") for part in _TEMPLATE.split(value)
+    )
 
 
 def _replace_param(template: str, path: str, name: str, value: Any) -> str:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from replayqa.actions import RequestAction
 from replayqa.model import Branch, Check, Checkpoint, Journey, Node, Path, Step
@@ -583,7 +584,7 @@ class Fuzzer:
                 self.stats.reached.add(op.label)
                 if variant.label.startswith("valid"):
                     self.proven.setdefault(op.key, variant)
-                self._learn(op, variant, response, _sent_json(ran.exchange))
+                self._learn(op, variant, response, _sent_json(ran.exchange), ran.exchange)
             elif status in (400, 409, 422) and variant.label.startswith("valid"):
                 sent = _sent_json(ran.exchange)
                 if isinstance(sent, dict):
@@ -599,7 +600,9 @@ class Fuzzer:
         self.stats.left = max(0.0, self.deadline - time.monotonic())
         self.progress(self.stats)
 
-    def _learn(self, op: Operation, variant: Finding, response: Any, sent: Any = None) -> None:
+    def _learn(
+        self, op: Operation, variant: Finding, response: Any, sent: Any = None, exchange: Any = None
+    ) -> None:
         if op.method == "DELETE":
             for key, entry in variant.fills.items():
                 if not key.startswith("body:"):
@@ -613,12 +616,24 @@ class Fuzzer:
                 if _usable(sent.get(name)):
                     entry = Entry(sent[name], parents, replayable=False)
                     self.pool.add(op_resource(self.api, op), name, entry)
+        self._counter += 1
+        call = self._counter
+        key = op.path.rstrip("/").rsplit("/", 1)[-1]
+        made = variant.fills.get(key.strip("{}")) if op.method == "PUT" and key.startswith("{") else None
+        if made is not None and made.origin is None and exchange is not None:
+            # A PUT at a key the client chose (``PUT /files/{name}``) made the thing that key now
+            # names, whatever it answered: the same PUT makes it again for a later request. The
+            # pool holds the key as sent (its per-run parts filled in); a journey holds the PUT's.
+            param = key.strip("{}")
+            sent_key = unquote(urlsplit(exchange.request.url).path.rstrip("/").rsplit("/", 1)[-1])
+            origin = Origin(op, variant.fills, variant.body, f"path:{param}", call)
+            owner = _literal_before(op.path, param) or op_resource(self.api, op)
+            others = {k: v for k, v in parents.items() if k != param}
+            self.pool.add(owner, param, Entry(sent_key, others, origin))
         body = response.json_or_none()
         if body is None:
             return
         resource = op_resource(self.api, op)
-        self._counter += 1
-        call = self._counter
         real = [e.value for e in variant.fills.values() if e.origin is not None]
         sent = {e.value for e in variant.fills.values() if e.origin is None}
         sent |= {v for v in _scalars(variant.body) if v not in real}
@@ -662,7 +677,14 @@ class Fuzzer:
         return journey
 
     def _holder(self, names: dict[int, str]) -> Callable[[Entry], Any]:
-        return lambda entry: "{{ " + names[id(entry)] + " }}" if id(entry) in names else entry.value
+        def held(entry: Entry) -> Any:
+            if names.get(id(entry)):
+                return "{{ " + names[id(entry)] + " }}"
+            if entry.origin is not None and entry.origin.where.startswith("path:"):
+                return held(entry.origin.fills[entry.origin.where[5:]])  # the key as its PUT sends it
+            return entry.value
+
+        return held
 
     def _chain(
         self,
@@ -679,6 +701,18 @@ class Fuzzer:
             if origin is None or id(entry) in names or depth > 4:
                 continue
             self._chain(origin.fills, steps, names, depth + 1, prefix, made_by)
+            if origin.where.startswith("path:"):  # the key the request itself chose: sent again
+                names[id(entry)] = ""
+                if origin.call not in made_by:
+                    variant = Finding(origin.op, 0, origin.fills, origin.body, {}, "valid")
+                    made_by[origin.call] = Step(
+                        f"make_{_slug(origin.op)}_{len(names)}",
+                        self.action(variant, self._holder(names)),
+                        f"{origin.op.method} {origin.op.path}: makes what a later request names",
+                        checks=(Check("status", value="2xx"),),
+                    )
+                    steps.append(made_by[origin.call])
+                continue
             var = f"{prefix}_made_{len(names) + 1}" if prefix else f"made_{len(names) + 1}"
             names[id(entry)] = var
             # An id is also saved under its resource's own name (``book_id``), so later steps of

@@ -25,6 +25,8 @@ def spec() -> dict[str, Any]:
         "properties": {"id": {"type": "integer", "readOnly": True}, "text": {"type": "string"}},
         "required": ["text"],
     }
+    text = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+    file = {"content": {"application/json": {"schema": text}}}
     ref = {"$ref": "#/components/schemas/Note"}
     one = {"content": {"application/json": {"schema": ref}}}
     many = {"content": {"application/json": {"schema": {"type": "array", "items": ref}}}}
@@ -54,6 +56,21 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": {"description": "OK", **one}, "412": {"description": "Stale"}},
                 },
             },
+            "/api/files/{name}": {  # a name the client chooses: PUT makes it (201) or saves it (200)
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "get": {"operationId": "readFile", "responses": {"200": {"description": "OK", **file}}},
+                "put": {
+                    "operationId": "saveFile",
+                    "requestBody": {"required": True, **file},
+                    "responses": {
+                        "200": {"description": "Saved", **file},
+                        "201": {"description": "Created", **file},
+                    },
+                },
+                "delete": {"operationId": "deleteFile", "responses": {"204": {"description": "Deleted"}}},
+            },
         },
         "components": {"schemas": {"Note": note}},
     }
@@ -66,6 +83,7 @@ def create_app(db_path: str) -> Flask:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS note (id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT, etag TEXT)"
         )
+        conn.execute("CREATE TABLE IF NOT EXISTS file (name TEXT PRIMARY KEY, text TEXT)")
 
     def db() -> sqlite3.Connection:
         if "db" not in g:
@@ -150,6 +168,30 @@ def create_app(db_path: str) -> Flask:
     @app.delete("/api/notes/<int(max=9223372036854775807):note_id>")
     def delete(note_id: int) -> Any:
         if db().execute("DELETE FROM note WHERE id = ?", (note_id,)).rowcount == 0:
+            abort(404)
+        db().commit()
+        return "", 204
+
+    @app.get("/api/files/<name>")
+    def read_file(name: str) -> Any:
+        row = db().execute("SELECT text FROM file WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            abort(404)
+        return jsonify({"text": row[0]})
+
+    @app.put("/api/files/<name>")
+    def save_file(name: str) -> Any:
+        text = (request.get_json(silent=True) or {}).get("text")
+        if not isinstance(text, str):
+            abort(422)
+        known = db().execute("SELECT 1 FROM file WHERE name = ?", (name,)).fetchone() is not None
+        db().execute("INSERT OR REPLACE INTO file (name, text) VALUES (?, ?)", (name, text))
+        db().commit()
+        return jsonify({"text": text}), 200 if known else 201
+
+    @app.delete("/api/files/<name>")
+    def delete_file(name: str) -> Any:
+        if db().execute("DELETE FROM file WHERE name = ?", (name,)).rowcount == 0:
             abort(404)
         db().commit()
         return "", 204
