@@ -269,7 +269,7 @@ class RecordingSynth:
             if len(recorded) >= 4 and recorded in value:
                 value = value.replace(recorded, template)
         for recorded, template in self._chosen.items():  # the name whole, or as a path's segment
-            value = re.sub(rf"(?<![^/]){re.escape(recorded)}(?![^/])", lambda _, t=template: t, value)
+            value = re.sub(rf"(?<![^/]){re.escape(recorded)}(?![^/])", template.replace("\\", r"\\"), value)
         if _PLACEHOLDER.search(value):  # a secret no response handed out: given at run time
             secret = snake(name) or "secret"
             self.secrets.add(secret)
