@@ -939,7 +939,9 @@ def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @main.command()
 @click.option(
-    "--spec", required=True, help="OpenAPI 3.0/3.1 or Swagger 2.0 spec, a file or URL, JSON or YAML."
+    "--spec",
+    help="OpenAPI 3.0/3.1 or Swagger 2.0 spec, a file or URL, JSON or YAML. Optional with recordings: "
+    "without it, each step checks the status it was recorded with.",
 )
 @click.argument("recordings", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -989,7 +991,7 @@ def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
     help="How long to wait for a spec given as a URL (default 60; a cold app may build it slowly).",
 )
 def synth(
-    spec: str,
+    spec: str | None,
     recordings: tuple[Path, ...],
     out: Path,
     var_pairs: tuple[str, ...],
@@ -1018,6 +1020,7 @@ def synth(
     \b
     Examples:
       replayqa synth --spec openapi.yaml recordings/shop.db --out journeys/
+      replayqa synth recordings/shop.db --out journeys/
       replayqa synth --spec http://127.0.0.1:8000/openapi.json --out journeys/ \\
           --var email=admin@shop.test --var password=admin-pass \\
           --base-url http://127.0.0.1:8000 --db sqlite:///shop-test.db
@@ -1099,7 +1102,8 @@ def synth(
     names = "".join(f" --var {n}=..." for n in sorted({*values, *needed}))
     where = f" --base-url {base_url}" if base_url else " --base-url URL"
     where += f" --db {db}" if db else " --db URL-of-its-test-database"
-    console.print(f"Run them with: replayqa run {out}{where} --spec {spec}{names}", highlight=False)
+    checked = f" --spec {spec}" if spec else ""
+    console.print(f"Run them with: replayqa run {out}{where}{checked}{names}", highlight=False)
     sys.exit(EXIT_ISSUES if found else EXIT_OK)
 
 

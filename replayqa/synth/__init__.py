@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from replayqa.errors import ConfigError
 from replayqa.loader import dump_journey
 from replayqa.model import Journey
 
@@ -29,7 +30,7 @@ class SynthResult:
 
 
 def synthesize(
-    spec: str | Path,
+    spec: str | Path | None,
     recordings: Iterable[str | Path] = (),
     variables: Iterable[str] = (),
     negative: bool = True,
@@ -43,9 +44,13 @@ def synthesize(
     from replayqa.synth.fromspec import SpecSynth, SynthOptions
     from replayqa.synth.openapi import Api
 
-    api = Api.load(spec, auth)
-    options = SynthOptions(variables=tuple(variables), negative=negative)
     recordings = list(recordings)
+    if spec is None and not recordings:
+        raise ConfigError("nothing to synthesize from: give --spec SPEC, recordings, or both")
+    # Without a spec, recordings still give journeys: what each request needs is traced from the
+    # responses before it, and a step checks the status it was recorded with.
+    api = Api.load(spec, auth) if spec is not None else Api(_NO_SPEC)
+    options = SynthOptions(variables=tuple(variables), negative=negative)
     if recordings:
         from replayqa.synth.fromrecordings import RecordingSynth
 
@@ -54,6 +59,9 @@ def synthesize(
         spec_synth = SpecSynth(api, options)
         return SynthResult(spec_synth.journeys(), spec_synth=spec_synth)
     return SynthResult(journeys)
+
+
+_NO_SPEC = {"openapi": "3.0.3", "info": {"title": "recorded traffic", "version": "0"}, "paths": {}}
 
 
 def write_journeys(journeys: list[Journey], out: Path) -> tuple[list[Path], list[Path]]:

@@ -37,6 +37,7 @@ from replayqa.record.storage import Recording
 from replayqa.spec import SpecIndex
 from replayqa.synth.fromspec import Builder, SpecSynth, SynthOptions, ref, snake
 from replayqa.synth.openapi import Api, Operation
+from replayqa.synth.resources import singular
 from replayqa.synth.values import per_run_name
 from replayqa.templates import PathNotFound, resolve_path
 
@@ -154,7 +155,7 @@ class RecordingSynth:
         """Ids too small for provenance to trust (``/carts/1``), bound when an earlier response
         holds that value under the parameter's own name, or as the ``id`` of the same resource."""
         if op is None:
-            return {}
+            return self._small_ids_unlabelled(segments, earlier)
         template = op.path.rstrip("/").split("/")
         offset = len(segments) - len(template)
         found = {}
@@ -181,6 +182,28 @@ class RecordingSynth:
                         found[position] = ref(f"steps.{step}.body.{key}")
                         break
                 if position in found:
+                    break
+        return found
+
+    def _small_ids_unlabelled(self, segments: list[str], earlier: list[dict[str, Any]]) -> dict[int, str]:
+        """With no spec, a number after a collection's name (``/carts/2``) is bound when an earlier
+        response holds it as ``cart_id`` anywhere, or as the ``id`` of a response from a path
+        naming the cart (``POST /cart/items`` answering the cart)."""
+        found = {}
+        for position, value in enumerate(segments):
+            if not (value.isdigit() and position and segments[position - 1]):
+                continue
+            collection = segments[position - 1]
+            one = singular(collection)
+            for row in reversed(earlier):
+                body = parse_json(row.get("response_body"))
+                named = next((p for p, k, v in _leaves(body) if k == f"{one}_id" and str(v) == value), None)
+                if named is None and isinstance(body, dict) and str(body.get("id")) == value:
+                    path = [p for p in urlsplit(row["url"]).path.split("/") if p]
+                    named = "id" if collection in path or one in path else None
+                if named is not None:
+                    dot = "" if named.startswith("[") else "."
+                    found[position] = ref(f"steps.{row['_name']}.body{dot}{named}")
                     break
         return found
 
@@ -249,20 +272,23 @@ class RecordingSynth:
             row["method"], path, headers=headers, query=query, json=json_body, form=form, body=raw
         )
 
-    def _value(self, value: Any, replacements: dict[str, str], name: str) -> Any:
+    def _value(self, value: Any, replacements: dict[str, str], name: str, own: bool = True) -> Any:
+        """``own``: the value is the created thing's own field, not one of a thing it refers to
+        (``kernel: {name: python3}`` names a kernel that exists; only its own name is per run)."""
         if isinstance(value, dict):
-            return {k: self._value(v, replacements, k) for k, v in value.items()}
+            inner = own and (name == "" or name in _WRAPPERS)
+            return {k: self._value(v, replacements, k, inner) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._value(v, replacements, name) for v in value]
+            return [self._value(v, replacements, name, own) for v in value]
         if isinstance(value, str):
-            return self._text(value, replacements, name)
+            return self._text(value, replacements, name, own)
         if isinstance(value, int | float) and not isinstance(value, bool):
             text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
             if text in replacements:
                 return replacements[text]
         return value
 
-    def _text(self, value: str, replacements: dict[str, str], name: str) -> str:
+    def _text(self, value: str, replacements: dict[str, str], name: str, own: bool = True) -> str:
         if value in replacements:
             return replacements[value]
         for recorded, template in replacements.items():
@@ -276,7 +302,7 @@ class RecordingSynth:
             value = _PLACEHOLDER.sub(lambda _: ref(secret), value)
         # A create's unique fields (an email, a flow's name) are made per run: the recorded one
         # exists already wherever the journey runs again, and the app would answer "exists".
-        if self._creating and "{{" not in value and per_run_name(name) and value:
+        if self._creating and own and "{{" not in value and per_run_name(name) and value:
             local, at, domain = value.partition("@")
             value = f"{local}+{ref('run_id')}@{domain}" if at else _per_run(value)
         return value
@@ -495,6 +521,24 @@ def _echoed_csrf(name: str, value: str, replacements: dict[str, str]) -> bool:
 
 
 _EXTENSION = re.compile(r"^(.+?)(\.[A-Za-z0-9]{1,5})$")
+
+
+#: Keys that wrap the thing a request sends (``{"data": {...}}``): the fields inside are its own.
+_WRAPPERS = frozenset({"data", "attributes", "item", "record", "resource", "object", "fields"})
+
+
+def _leaves(value: Any, path: str = "") -> Iterable[tuple[str, str, Any]]:
+    """(path, key, value) for every scalar in a JSON document: ``lines[0].item_id``."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(sub, dict | list):
+                yield from _leaves(sub, where)
+            else:
+                yield where, str(key), sub
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            yield from _leaves(sub, f"{path}[{index}]")
 
 
 def _per_run(name: str) -> str:

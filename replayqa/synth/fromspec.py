@@ -775,6 +775,13 @@ class SpecSynth:
                 _copy(action, json=self._body(op, builder, example=example)),
                 (Check("status", value=documented), Check("db", value="kept-on-failure")),
             )
+        # What a branch makes under a per-run name gets a name of its own: not every app keeps
+        # all it makes in the database a restore reaches (files on disk), and the step after the
+        # branch must not find its own thing made already.
+        for path in paths:
+            for node in path.steps:
+                if isinstance(node, Step):
+                    node.action = _fresh(node.action, builder, key=op.method == "PUT")
         return paths
 
     def _journey(self, builder: Builder, description: str) -> Journey:
@@ -819,8 +826,11 @@ def _reaches(op: Operation) -> tuple[Check, ...]:
     return Check("status", value="2xx"), Check("schema", blocking=False)
 
 
-def _fresh(action: Any, builder: Builder) -> Any:
-    """The action with its per-run names made distinct per step too: one journey may make two."""
+def _fresh(action: Any, builder: Builder, key: bool = False) -> Any:
+    """The action with its per-run names made distinct per step too: one journey may make two.
+
+    ``key``: the path's last segment too, the key a ``PUT`` makes its thing at.
+    """
     if not isinstance(action, RequestAction):
         return action
     tag = str(len(builder.names))
@@ -837,7 +847,11 @@ def _fresh(action: Any, builder: Builder) -> Any:
             return [fresh(v) for v in value]
         return value
 
-    return _copy(action, json=fresh(action.json), form=fresh(action.form))
+    path = action.path
+    if key:
+        head, _, last = path.rpartition("/")
+        path = f"{head}/{fresh(last)}"
+    return _copy(action, path=path, json=fresh(action.json), form=fresh(action.form))
 
 
 def _should_be_idempotent(op: Operation) -> bool:

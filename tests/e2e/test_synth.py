@@ -121,6 +121,20 @@ def test_synth_from_recordings_shares_a_trunk_and_passes_where_recorded(cli, fix
     assert {f.name: f.read_text() for f in sorted((tmp_path / "journeys").glob("*.yaml"))} == before
 
 
+def test_synth_from_recordings_alone_without_a_spec_passes_where_recorded(cli, fixed_shop, tmp_path):
+    """Many apps publish no spec: what each request needs is still traced from earlier responses."""
+    app = ("--base-url", fixed_shop.base_url, "--db", fixed_shop.db_url)
+    secret = ("--var", f"password={ADMIN_PASSWORD}")
+    done = cli("synth", str(RECORDING), "--out", "journeys", *secret, *app)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 flaky" in done.stdout and "exposing 0" in done.stdout, done.stdout
+    written = "".join(f.read_text() for f in (tmp_path / "journeys").glob("*.yaml"))
+    assert "{{ steps.register_user.body.email }}" not in written  # no spec, so no operation names
+    assert "body.email }}" in written  # but the login's email is still traced to the response
+    nothing = cli("synth", "--out", "journeys")
+    assert nothing.returncode == 2 and "give --spec SPEC, recordings, or both" in nothing.stderr
+
+
 def test_recorded_journeys_catch_the_bugs_the_recordings_walked_past(cli, shop, tmp_path):
     made = cli("synth", "--spec", str(spec_path()), str(RECORDING), "--out", "journeys")
     assert made.returncode == 0, made.stderr
