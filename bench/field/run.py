@@ -104,8 +104,7 @@ def record_and_replay(app: FieldApp, env: Venv, ctx: Context) -> dict[str, Any]:
             ctx.say(f"[{app.name}] replay {attempt + 1}/{REPLAYS}: exit {code}, {len(issues)} issue(s)")
         out["noise"] = [_describe(i) for i in first_issues]
         out.update(_faults(app, instance, recording, work, clean_prints, ctx))
-        if app.has_spec:
-            out["from_recording"] = _synth_from_recording(app, instance, recording, work, ctx)
+        out["from_recording"] = _synth_from_recording(app, instance, recording, work, ctx)
         return out
 
 
@@ -123,10 +122,11 @@ def _synth_from_recording(
     shutil.rmtree(journeys, ignore_errors=True)
     common = ["--base-url", instance.base_url] + (["--db", instance.db_url] if instance.db_url else [])
     variables = [a for v in app.secrets(instance) + app.synth_vars(instance) for a in ("--var", v)]
+    # an app with no spec: synth from the traffic alone
+    spec = ["--spec", instance.spec] if app.has_spec and instance.spec else []
     synth = replayqa(
         "synth",
-        "--spec",
-        instance.spec or "",
+        *spec,
         str(recording),
         "--out",
         str(journeys),
