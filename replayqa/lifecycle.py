@@ -21,9 +21,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
-from psycopg import sql as psql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from replayqa.errors import ConfigError
 from replayqa.logs import LogFile
@@ -136,6 +133,10 @@ def _sqlite_path(url: str) -> str | None:
 
 def copy_database(url: str, index: int) -> str:
     """A copy of a test database for worker ``index``; returns its URL."""
+    import psycopg  # here, not at import: only --workers on PostgreSQL needs it
+    from psycopg import sql as psql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     path = _sqlite_path(url)
     if path is not None:
         source = Path(path)
@@ -168,6 +169,10 @@ def _with_dbname(url: str, name: str) -> str:
 
 
 def drop_database_copy(url: str) -> None:
+    import psycopg
+    from psycopg import sql as psql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     path = _sqlite_path(url)
     if path is not None:
         for suffix in ("", "-wal", "-shm"):

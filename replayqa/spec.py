@@ -18,9 +18,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import yaml
-from openapi_core import Config, OpenAPI
-from openapi_core.datatypes import RequestParameters
-from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from replayqa.errors import ConfigError
 from replayqa.model import Exchange, HttpRequest, HttpResponse
@@ -139,6 +136,8 @@ class SpecValidator:
         document["servers"] = [{"url": path} for path in paths]
         try:
             # validated above, once per process: openapi-core need not do it again
+            from openapi_core import Config, OpenAPI  # heavy (2 s): only when a spec is checked against
+
             self._openapi = OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
         except Exception as exc:  # openapi-core raises several unrelated types here
             raise ConfigError(f"invalid OpenAPI spec: {exc}") from exc
@@ -170,6 +169,9 @@ def _describe(exc: Exception) -> list[str]:
 
 class _OpenAPIRequest:
     def __init__(self, request: HttpRequest) -> None:
+        from openapi_core.datatypes import RequestParameters
+        from werkzeug.datastructures import Headers, ImmutableMultiDict
+
         url = urlsplit(request.url)
         self.host_url = f"{url.scheme}://{url.netloc}"
         self.path = url.path
@@ -186,6 +188,8 @@ class _OpenAPIRequest:
 
 class _OpenAPIResponse:
     def __init__(self, response: HttpResponse) -> None:
+        from werkzeug.datastructures import Headers
+
         self.status_code = response.status
         self.headers = Headers(list(response.headers.items()))
         self.content_type = self.headers.get("content-type", "")

@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from replayqa.errors import ConfigError
 from replayqa.knowledge import KnownIssue
 from replayqa.model import RunResult
@@ -27,6 +25,8 @@ class RunStore:
     def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        import sqlite_utils  # not at import: it loads numpy when installed, slowing every command
+
         self.db = sqlite_utils.Database(self.path)
         if "meta" not in self.db.table_names():
             self.db.table("meta").insert({"key": "format", "value": FORMAT}, pk="key")
