@@ -22,7 +22,7 @@ from rich.table import Table
 
 from replayqa import __version__
 from replayqa.config import Settings, load_settings
-from replayqa.console import ConsoleProgress, summary_line
+from replayqa.console import ConsoleProgress, StepSpinner, summary_line
 from replayqa.errors import ConfigError, ReplayqaError
 from replayqa.execute import RunOutcome, run_journeys
 from replayqa.knowledge import failed
@@ -1069,7 +1069,13 @@ def synth(
             journeys = result.spec_synth.rebuild(session.fuzzer.proven_path, session.fuzzer.minimal_bodies())
         # With a budget, the gate leaves the fuzz phase at least a third of it.
         gate_until = time.monotonic() + budget * 0.65 - (time.time() - started) if budget else None
-        verdict = gate(journeys, settings, runs, console, gate_until)
+        spinner = StepSpinner(console)
+
+        def on_run(attempt: int, runs: int) -> None:
+            console.print(f"Quality gate: run {attempt} of {runs}...", highlight=False)
+            spinner.label = f"run {attempt}/{runs}: "
+
+        verdict = gate(journeys, settings, runs, [spinner], gate_until, on_run)
         journeys = verdict.kept
         found = bool(verdict.failing)
         for line in verdict.lines():

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from replayqa.errors import AppUnreachableError, ConfigError
 from replayqa.model import Exchange, HttpRequest, HttpResponse
 
 #: Errors raised before the request reached the app: safe to retry, even for POST.
@@ -196,3 +197,18 @@ def exchange_from_error(request: httpx.Request, exc: Exception, started: float) 
         started_at=started,
         duration_ms=(time.time() - started) * 1000,
     )
+
+
+def check_reachable(base_url: str, timeout: float = 10.0, flag: str = "--base-url") -> None:
+    """Any HTTP answer will do; no answer at all is a setup problem, not a finding."""
+    try:
+        httpx.get(base_url, timeout=min(timeout, 5.0))
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"invalid base URL {base_url!r}: {exc}") from None
+    except httpx.UnsupportedProtocol:
+        raise ConfigError(f"invalid base URL {base_url!r}: it must start with http:// or https://") from None
+    except httpx.HTTPError as exc:
+        raise AppUnreachableError(
+            f"cannot reach the app at {base_url} ({type(exc).__name__}: {exc or 'no answer'}): "
+            f"start it, or fix {flag}"
+        ) from None

@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
-from replayqa.client import Client
+from replayqa.client import Client, check_reachable
 from replayqa.config import Settings
-from replayqa.errors import AppUnreachableError, ConfigError
+from replayqa.errors import ConfigError
 from replayqa.events import Listener
 from replayqa.knowledge import KnownIssue, annotate
 from replayqa.lifecycle import AppProcess
@@ -166,21 +164,6 @@ def keep_results(result: RunResult, settings: Settings) -> None:
                 "Flaky: this step passed in another repetition from the same state. " + issue.suggestion
             )
     store.save(result)
-
-
-def check_reachable(base_url: str, timeout: float = 10.0, flag: str = "--base-url") -> None:
-    """Any HTTP answer will do; no answer at all is a setup problem, not a finding."""
-    try:
-        httpx.get(base_url, timeout=min(timeout, 5.0))
-    except httpx.InvalidURL as exc:
-        raise ConfigError(f"invalid base URL {base_url!r}: {exc}") from None
-    except httpx.UnsupportedProtocol:
-        raise ConfigError(f"invalid base URL {base_url!r}: it must start with http:// or https://") from None
-    except httpx.HTTPError as exc:
-        raise AppUnreachableError(
-            f"cannot reach the app at {base_url} ({type(exc).__name__}: {exc or 'no answer'}): "
-            f"start it, or fix {flag}"
-        ) from None
 
 
 def needs_restore(journeys: Sequence[Journey]) -> bool:

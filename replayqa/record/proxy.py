@@ -24,8 +24,8 @@ from mitmproxy.addons import default_addons
 from mitmproxy.master import Master
 
 from replayqa.addons.recorder import RecorderAddon
+from replayqa.client import check_reachable
 from replayqa.errors import ConfigError
-from replayqa.execute import check_reachable
 from replayqa.record.recorder import RecorderSettings
 
 

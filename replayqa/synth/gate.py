@@ -12,12 +12,12 @@ three, and the journey is kept with it.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from replayqa.config import Settings
+from replayqa.events import Listener
 from replayqa.execute import keep_results, open_runner
 from replayqa.knowledge import fingerprint
 from replayqa.model import MAIN_PATH, Branch, Issue, Journey, RunResult
@@ -84,8 +84,9 @@ def gate(
     journeys: Sequence[Journey],
     settings: Settings,
     runs: int = 3,
-    console: Any = None,
+    listeners: Sequence[Listener] = (),
     deadline: float | None = None,
+    on_run: Callable[[int, int], None] | None = None,
 ) -> GateVerdict:
     """Run the journeys ``runs`` times from the same database state and sort them.
 
@@ -98,13 +99,7 @@ def gate(
     server_errors: dict[str, list[Issue]] = {}  # issues whose response was a 5xx, from any run
     setup_failed: dict[str, set[str]] = {}  # journey -> branch paths whose values could not be made
     unmade: dict[str, str] = {}  # journey -> the main-line step whose value could not be made
-    listeners = []
-    if console is not None:
-        from replayqa.console import StepSpinner
-
-        spinner = StepSpinner(console)
-        listeners.append(spinner)
-    with open_runner(settings, listeners=listeners) as (runner, state):
+    with open_runner(settings, listeners=list(listeners)) as (runner, state):
         restores = not isinstance(state, NullBackend)
         if restores:
             state.check_restore_allowed()
@@ -116,9 +111,8 @@ def gate(
                     verdict.runs = attempt
                     break
                 began = time.monotonic()
-                if console is not None:
-                    console.print(f"Quality gate: run {attempt + 1} of {runs}...", highlight=False)
-                    spinner.label = f"run {attempt + 1}/{runs}: "
+                if on_run is not None:
+                    on_run(attempt + 1, runs)
                 if restores and attempt:
                     state.rollback(_START)
                 result = runner.run(journeys)
