@@ -12,7 +12,7 @@ from rich.text import Text
 
 from replayqa import events as ev
 from replayqa.knowledge import failed
-from replayqa.model import PathResult, RunResult
+from replayqa.model import PathResult, RunResult, plural
 
 
 class ConsoleProgress:
@@ -23,7 +23,7 @@ class ConsoleProgress:
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.RunStarted):
             self.console.print(
-                f"Running {len(event.journeys)} journeys against {event.base_url}", highlight=False
+                f"Running {plural(len(event.journeys), 'journey')} against {event.base_url}", highlight=False
             )
             self._status = self.console.status("starting", spinner="dots")
             self._status.start()
@@ -63,7 +63,7 @@ def path_line(result: PathResult) -> Text:
     if result.passed:
         line.append("✓ ", style="green")
         line.append(f"{result.journey} › {result.path}")
-        line.append(f"  ({len(result.steps)} steps)", style="dim")
+        line.append(f"  ({plural(len(result.steps), 'step')})", style="dim")
         return line
     line.append("✗ ", style="bold red")
     line.append(f"{result.journey} › {result.path}")
@@ -79,9 +79,9 @@ def summary_line(run: RunResult, fail_on: str = "any") -> Text:
     ok = not failed(run, fail_on)
     text = Text("PASSED" if ok else "FAILED", style="bold green" if ok else "bold red")
     known = sum(i.status != "new" for i in run.issues)
-    issues = f"{len(run.issues)} issues" + (f" ({known} known)" if known else "")
+    issues = plural(len(run.issues), "issue") + (f" ({known} known)" if known else "")
     text.append(
-        f"  {passed}/{len(paths)} paths passed, {issues}, {run.steps_executed} steps, "
+        f"  {passed}/{len(paths)} paths passed, {issues}, {plural(run.steps_executed, 'step')}, "
         f"{run.duration_ms / 1000:.1f}s"
     )
     return text

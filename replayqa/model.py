@@ -268,6 +268,11 @@ class RunResult:
 MAIN_PATH = "main"
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 journey``, ``3 journeys``: what a reader expects, and what tests can match."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def path_label(route: Sequence[str]) -> str:
     """A route through nested branches as one readable name."""
     return "/".join(route) if route else MAIN_PATH

@@ -50,7 +50,7 @@ def make_run() -> RunResult:
 
 def test_markdown_has_a_summary_then_each_issue_in_full():
     text = render_markdown(make_run())
-    assert "**FAILED**: 1 of 2 paths passed, 1 issues, 2 steps" in text
+    assert "**FAILED**: 1 of 2 paths passed, 1 issue, 2 steps" in text
     assert "| checkout | declined | **failed** | 1 |" in text
     assert "### 1. checkout › declined › pay" in text
     for part in (

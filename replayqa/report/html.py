@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from replayqa.model import HttpRequest, HttpResponse, Issue, RunResult
+from replayqa.model import HttpRequest, HttpResponse, Issue, RunResult, plural
 from replayqa.redact import redact_request, redact_response
 from replayqa.report.serialize import summary
 
@@ -50,7 +50,8 @@ def render_html(run: RunResult) -> str:
         f"<style>{_STYLE}</style></head><body>"
         f"<h1>replayqa run {escape(run.run_id)}</h1>"
         f"<p class={verdict}>{verdict.upper()}: {counts['paths_passed']} of {counts['paths']} paths passed, "
-        f"{counts['issues']} issues, {counts['steps']} steps in {run.duration_ms / 1000:.1f}s</p>"
+        f"{plural(counts['issues'], 'issue')}, {plural(counts['steps'], 'step')} "
+        f"in {run.duration_ms / 1000:.1f}s</p>"
         f"<p class=meta>against {escape(run.base_url or 'the app')}, started {started}</p>"
         f"<table><tr><th>Journey</th><th>Path</th><th>Result</th><th>Steps</th></tr>{rows}</table>"
         f"{issues}</body></html>\n"

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from replayqa.model import HttpRequest, HttpResponse, Issue, RunResult
+from replayqa.model import HttpRequest, HttpResponse, Issue, RunResult, plural
 from replayqa.redact import redact_request, redact_response
 from replayqa.report.serialize import summary
 
@@ -27,7 +27,8 @@ def render_markdown(run: RunResult) -> str:
         f"# replayqa run {run.run_id}",
         "",
         f"**{verdict}**: {counts['paths_passed']} of {counts['paths']} paths passed, "
-        f"{counts['issues']} issues, {counts['steps']} steps in {run.duration_ms / 1000:.1f}s "
+        f"{plural(counts['issues'], 'issue')}, {plural(counts['steps'], 'step')} "
+        f"in {run.duration_ms / 1000:.1f}s "
         f"against {run.base_url or 'the app'} (started {started}).",
         "",
         "| Journey | Path | Result | Steps |",
