@@ -108,7 +108,8 @@ class PostgresBackend:
         try:
             conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            # psycopg's message spans lines, the host and port on the first, a tab-indented hint after
+            reason = " ".join(str(exc).split()) or type(exc).__name__
             raise ConfigError(f"cannot connect to PostgreSQL ({reason}): check --db") from exc
         locked = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_ADVISORY_KEY,)).fetchone()
         if not locked or not locked["ok"]:

@@ -29,3 +29,17 @@ def test_a_mysql_url_without_a_database_says_how_to_write_one():
 @pytest.mark.parametrize("url", [None, "", "none"])
 def test_no_url_means_context_only(url):
     assert isinstance(open_state(url), NullBackend)
+
+
+def test_a_postgresql_connection_error_names_the_host_and_port_on_one_line():
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    backend = open_state(f"postgresql://qa@127.0.0.1:{port}/shop_test")
+    with pytest.raises(ConfigError) as caught:
+        backend.connect()
+    message = str(caught.value)
+    assert f'"127.0.0.1", port {port}' in message and "Connection refused" in message
+    assert "\t" not in message and "\n" not in message and message.endswith("check --db")
