@@ -371,7 +371,8 @@ def record_command(
     \b
     Examples:
       replayqa record --upstream http://127.0.0.1:8000 --db sqlite:///app_test.db
-      replayqa record --mode regular --listen 127.0.0.1:8080 --out recordings/browser.db
+      replayqa record --mode regular --listen 127.0.0.1:8080 \\
+          --out recordings/browser.db
     """
     from replayqa.record.proxy import ProxyConfig, parse_listen, record
     from replayqa.record.recorder import RecorderSettings
@@ -615,7 +616,8 @@ def coverage(spec: str, sources: tuple[Path, ...], as_json: bool, missing: bool)
     Examples:
       replayqa coverage --spec openapi.yaml recordings/shop.db
       replayqa coverage --spec openapi.yaml journeys/ --missing
-      replayqa coverage --spec http://127.0.0.1:8000/openapi.json .replayqa/runs.db
+      replayqa coverage --spec http://127.0.0.1:8000/openapi.json \\
+          .replayqa/runs.db
     """
     from replayqa.loader import expand_paths
     from replayqa.store import FORMAT
@@ -768,7 +770,8 @@ def replay_command(
     Example:
       replayqa replay recordings/checkout.db --base-url http://127.0.0.1:8000 \\
           --db sqlite:///app_test.db --secret password=qa-password
-      replayqa replay recordings/checkout.db --base-url http://127.0.0.1:8000 --learn-noise
+      replayqa replay recordings/checkout.db --base-url http://127.0.0.1:8000 \\
+          --learn-noise
     """
     from replayqa.execute import ReplayOptions, learn_noise_in, replay_recordings
 
@@ -1024,9 +1027,11 @@ def synth(
       replayqa synth --spec http://127.0.0.1:8000/openapi.json --out journeys/ \\
           --var email=admin@shop.test --var password=admin-pass \\
           --base-url http://127.0.0.1:8000 --db sqlite:///shop-test.db
-      replayqa synth --spec spec.yaml --auth header:Authorization --var "api_key=token s3cret"
-      replayqa synth --spec http://127.0.0.1:8000/openapi.json --base-url http://127.0.0.1:8000 \\
-          --db sqlite:///app-test.db --max-time 300
+      replayqa synth --spec spec.yaml --auth header:Authorization \\
+          --var "api_key=token s3cret"
+      replayqa synth --spec http://127.0.0.1:8000/openapi.json \\
+          --base-url http://127.0.0.1:8000 --db sqlite:///app-test.db \\
+          --max-time 300
     """
     from replayqa.synth import synthesize, write_journeys
     from replayqa.validate import free_names
