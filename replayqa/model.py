@@ -67,6 +67,8 @@ class Path:
     name: str
     steps: list[Node]
     description: str = ""
+    #: Added by synth around a step (an invalid body, the same request twice), not walked by a user.
+    generated: bool = False
 
 
 @dataclass

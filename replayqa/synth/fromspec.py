@@ -696,6 +696,7 @@ class SpecSynth:
                     name,
                     [Step(builder.unique(f"{step.name}_{name}"), new_action, checks=checks)],
                     why,
+                    generated=True,
                 )
             )
 
@@ -753,7 +754,7 @@ class SpecSynth:
                 builder.unique(f"{step.name}_first"), _copy(action), step.description, checks=step.checks
             )
             why = "The same request twice (a double click, a retry) has no double effect."
-            paths.append(Path("twice", [first, again], why))
+            paths.append(Path("twice", [first, again], why, generated=True))
         if (
             resource_params
             and self.api.security_of(op)

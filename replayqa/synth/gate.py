@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from replayqa.config import Settings
 from replayqa.events import Listener
 from replayqa.execute import keep_results, open_runner
 from replayqa.knowledge import fingerprint
-from replayqa.model import MAIN_PATH, Branch, Issue, Journey, RunResult
+from replayqa.model import MAIN_PATH, Branch, Issue, Journey, Node, RunResult
 from replayqa.report import write_reports
 from replayqa.state import NullBackend
 
@@ -39,6 +39,9 @@ class GateVerdict:
     hits: dict[str, int] = field(default_factory=dict)
     #: journey -> branch paths left out: synth's calls that make their values failed.
     set_aside: dict[str, list[str]] = field(default_factory=dict)
+    #: journey -> synth's branches left out: what they did outlived the restore, and broke the
+    #: user's own steps after them (files on disk, memory the database does not hold).
+    outlived: dict[str, list[str]] = field(default_factory=dict)
     #: journey -> why it went whole: a value its main line needs could not be made.
     unmade: dict[str, str] = field(default_factory=dict)
 
@@ -69,6 +72,11 @@ class GateVerdict:
             )
         for name, reason in sorted(self.flaky.items()):
             out.append(f"  set aside: {name}: {reason}")
+        for name, paths in sorted(self.outlived.items()):
+            out.append(
+                f"  set aside: synth's {', '.join(paths[:3])} branches of {name}: what they did "
+                "outlived the restore (state outside the database) and broke the steps after them"
+            )
         for name, why in sorted(self.unmade.items()):
             out.append(f"  set aside: {name}: synth could not make what it needs ({why[:120]})")
         for name, paths in sorted(self.set_aside.items()):
@@ -99,6 +107,7 @@ def gate(
     server_errors: dict[str, list[Issue]] = {}  # issues whose response was a 5xx, from any run
     setup_failed: dict[str, set[str]] = {}  # journey -> branch paths whose values could not be made
     unmade: dict[str, str] = {}  # journey -> the main-line step whose value could not be made
+    leaks: dict[str, set[tuple[str, str]]] = {}  # journey -> user steps that pass without synth's branches
     with open_runner(settings, listeners=list(listeners)) as (runner, state):
         restores = not isinstance(state, NullBackend)
         if restores:
@@ -129,6 +138,18 @@ def gate(
                     server_errors.setdefault(ran.journey, []).extend(
                         i for i in ran.issues if i.response is not None and i.response.status >= 500
                     )
+            leaky = _suspects(journeys, outcomes)
+            if leaky:
+                # A generated branch whose effects outlive the restore (a file on disk, a cache the
+                # database does not hold) breaks the user's step after it: run once without them.
+                if restores:
+                    state.rollback(_START)
+                bare = runner.run([replace(j, steps=_without_generated(j.steps)) for j in leaky])
+                for ran in bare.journeys:
+                    passed = {(s.path, s.step) for s in ran.steps if s.passed}
+                    healed = {f[:2] for f in outcomes[ran.journey][0] if f[:2] in passed}
+                    if healed:
+                        leaks[ran.journey] = healed
         finally:
             if restores and state.is_connected():
                 state.release(_START)
@@ -140,6 +161,23 @@ def gate(
         if journey.name in unmade:
             verdict.unmade[journey.name] = unmade[journey.name]
             continue
+        if journey.name in leaks:
+            names = _generated_names(journey.steps)
+            journey.steps = _without_generated(journey.steps)
+            verdict.outlived[journey.name] = sorted(names)
+            gone = leaks[journey.name]
+            outcomes[journey.name] = [
+                frozenset(f for f in run if f[:2] not in gone and not _within(f[0], names))
+                for run in outcomes[journey.name]
+            ]
+            first[journey.name].issues = [
+                i
+                for i in first[journey.name].issues
+                if (i.path, i.step) not in gone and not _within(i.path, names)
+            ]
+            server_errors[journey.name] = [
+                i for i in server_errors.get(journey.name, []) if not _within(i.path, names)
+            ]
         dropped = setup_failed.get(journey.name, set())
         if dropped and _drop_paths(journey, dropped):
             verdict.set_aside[journey.name] = sorted(dropped)
@@ -201,3 +239,47 @@ def _drop_paths(journey: Journey, names: set[str]) -> bool:
             gone = gone or len(kept) != len(node.paths)
             node.paths = kept
     return gone
+
+
+def _generated_names(nodes: Sequence[Node]) -> set[str]:
+    """The names of the paths synth generated (``twice``, ``invalid_body``), at any depth."""
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, Branch):
+            for path in node.paths:
+                if path.generated:
+                    names.add(path.name)
+                names |= _generated_names(path.steps)
+    return names
+
+
+def _within(route: str, names: set[str]) -> bool:
+    return any(part in names for part in route.split("/"))
+
+
+def _without_generated(nodes: Sequence[Node]) -> list[Node]:
+    """The tree without the branches synth generated: what the user walked, alone."""
+    kept: list[Node] = []
+    for node in nodes:
+        if isinstance(node, Branch):
+            paths = [replace(p, steps=_without_generated(p.steps)) for p in node.paths if not p.generated]
+            if paths:
+                kept.append(replace(node, paths=paths))
+        else:
+            kept.append(node)
+    return kept
+
+
+def _suspects(
+    journeys: Sequence[Journey], outcomes: dict[str, list[frozenset[tuple[str, str, str]]]]
+) -> list[Journey]:
+    """Journeys whose user steps (not synth's branches) failed in every run, around synth's branches."""
+    found = []
+    for journey in journeys:
+        names = _generated_names(journey.steps)
+        runs = outcomes.get(journey.name) or []
+        if not names or not runs or len(set(runs)) > 1:
+            continue
+        if any(not _within(f[0], names) and f[2] == "step" for f in runs[0]):
+            found.append(journey)
+    return found

@@ -2,8 +2,8 @@
 
 ``python content_app.py`` prints ``listening on URL``. Endpoints: ``/gzip``,
 ``/br``, ``/zstd`` (JSON, compressed), ``/binary`` (2 MB of bytes),
-``/events`` (a server-sent event stream), ``/empty`` (an empty JSON list)
-and ``/ws`` (a WebSocket echo).
+``/events`` (a server-sent event stream), ``/empty`` (an empty JSON list),
+``/ws`` (a WebSocket echo) and ``PUT /once/KEY`` (201, then 409: state in memory).
 """
 
 from __future__ import annotations
@@ -42,6 +42,17 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    made: set[str] = set()  # kept in memory: no database restore reaches it
+
+    def do_PUT(self) -> None:
+        """``PUT /once/KEY`` makes KEY: 201 the first time, 409 after (like a file on disk)."""
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        known = self.path in Handler.made
+        Handler.made.add(self.path)
+        self.send_response(409 if known else 201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_GET(self) -> None:
         name = self.path.strip("/")

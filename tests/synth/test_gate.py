@@ -71,3 +71,30 @@ def test_a_journey_whose_listing_had_nothing_to_act_on_is_set_aside_not_reported
     assert [j.name for j in verdict.kept] == ["refused"]
     assert verdict.unmade["schedule_lifecycle"].startswith("list_schedules: cannot save 'schedule'")
     assert any("schedule_lifecycle: synth could not make" in line for line in verdict.lines())
+
+
+def test_synth_branches_whose_effects_outlive_the_restore_are_left_out(content_app, tmp_path):
+    """``PUT /once/KEY`` keeps what it made in memory, as an app keeps files on disk: no restore
+    undoes the generated branch's PUT, so the user's own PUT after it would get 409. Without the
+    branch it passes; the branch goes, and nothing false is reported."""
+    from replayqa import Branch, Checkpoint, Path
+
+    settings = Settings(
+        base_url=content_app.base_url, store=str(tmp_path / "runs.db"), report_dir=str(tmp_path / "reports")
+    )
+    put = RequestAction("PUT", "/once/{{ run_id }}")
+    twice = Path(
+        "twice",
+        [
+            Step("put_first", put, checks=[Check("status", value=201)]),
+            Step("put_again", put, checks=[Check("status", value=["2xx", "4xx"])]),
+        ],
+        generated=True,
+    )
+    made = Step("put_once", put, checks=[Check("status", value=201)])
+    journey = Journey("recorded", [Checkpoint("before_put"), Branch("before_put", [twice]), made])
+    verdict = gate([journey], settings, runs=2)
+    assert verdict.failing == {} and verdict.passing == ["recorded"]
+    assert verdict.outlived == {"recorded": ["twice"]} and verdict.set_aside == {}
+    assert any("outlived the restore" in line for line in verdict.lines())
+    assert [type(n).__name__ for n in journey.steps] == ["Checkpoint", "Step"]
