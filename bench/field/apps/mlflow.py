@@ -48,7 +48,8 @@ class MLflow(FieldApp):
             connection.cursor() as cursor,
         ):
             cursor.execute(f"DROP DATABASE IF EXISTS `{database}`")
-            cursor.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")  # as MLflow's docs advise
+            # utf8mb4, as Debian's server config makes the default (the suite's server runs --no-defaults)
+            cursor.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
         url = server.dsn(database)
         port = free_port()
         command = [
