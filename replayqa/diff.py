@@ -367,8 +367,9 @@ class Comparer:
 
 
 _NOT_JSON = object()
-#: A server-generated id inside a longer string (a path, a composite key): a UUID.
-_EMBEDDED_ID = re.compile(_UUID)
+#: A server-generated id inside a longer string (a path, a composite key): a UUID, with its dashes
+#: or without (``uuid4().hex``, 32 hex digits standing alone between separators).
+_EMBEDDED_ID = re.compile(f"(?:{_UUID}|(?<![0-9A-Za-z])[0-9a-fA-F]{{32}}(?![0-9A-Za-z]))")
 _TIME_NAME = re.compile(r"time|date|modified|created|updated|expires|since|stamp|(^|_)(at|ts|on)$", re.I)
 _DURATION_NAME = re.compile(r"(^|_)(ms|millis|duration|elapsed|took|latency|delta|time)$|^time_taken$", re.I)
 _WORDS = re.compile(r"(\W+)")

@@ -178,6 +178,31 @@ def test_database_keys_holding_generated_ids_match_by_shape():
     assert [d.path for d in Comparer().tables(recorded, changed)] == [f"acl//records/{U1}|write/perm"]
 
 
+H1, H2, M1, M2 = (u.replace("-", "") for u in (U1, U2, N1, N2))  # uuid4().hex, as many servers write ids
+
+
+def test_database_keys_holding_dashless_uuids_match_through_their_bindings():
+    """A composite key (metric name, run id) holding a dashless UUID pairs with the replayed row."""
+    recorded = {
+        "params": {f"depth|{H1}": {"key": "depth", "value": "4", "run": H1}},
+        "metrics": {f"loss|{H1}|0": {"value": "0.9"}, f"loss|{H2}|0": {"value": "0.8"}},
+    }
+    replayed = {
+        "params": {f"depth|{M1}": {"key": "depth", "value": "4", "run": M1}},
+        "metrics": {f"loss|{M1}|0": {"value": "0.9"}, f"loss|{M2}|0": {"value": "0.8"}},
+    }
+    comparer = Comparer({H1: M1, H2: M2})  # both run ids came back in responses and were bound
+    assert comparer.tables(recorded, replayed) == []
+    # a bound id still holds: the rows of two runs swapped are differences, not a re-pairing
+    swapped = {**replayed, "metrics": {f"loss|{M1}|0": {"value": "0.8"}, f"loss|{M2}|0": {"value": "0.9"}}}
+    assert sorted(d.path for d in comparer.tables(recorded, swapped)) == [
+        f"metrics/loss|{H1}|0/value",
+        f"metrics/loss|{H2}|0/value",
+    ]
+    # 32 hex digits inside a longer run of letters and digits are not an id
+    assert not Comparer().same_but_ids(f"x{H1}", f"x{M1}")
+
+
 def test_a_page_differs_from_its_recording_only_where_it_says_something():
     form = '<form><input type="hidden" name="_xsrf" value="{}"/>'
     page = form.format("2|0f61e356|aae15210b2bd9dd6c17b91ef620c849f|1795997901")

@@ -22,6 +22,7 @@ from typing import Any
 from bench.common import machine
 from bench.field.apps import APPS
 from bench.field.run import Context, run_app
+from tests.support.mariadb import start_mariadb
 from tests.support.postgres import start_postgres
 
 JUDGMENTS = Path(__file__).with_name("judgments.json")
@@ -56,8 +57,13 @@ def main() -> int:
         "apps": {},
     }
     postgres = start_postgres()
+    mariadb = None
     try:
-        ctx = Context(work, postgres, budget, args.quick, say=lambda line: print(line, flush=True))
+        if any(APPS[n].database == "mariadb" for n in names):
+            mariadb = start_mariadb()
+        ctx = Context(
+            work, postgres, budget, args.quick, say=lambda line: print(line, flush=True), mariadb=mariadb
+        )
         for name in names:
             try:
                 report["apps"][name] = run_app(APPS[name](), ctx)
@@ -67,6 +73,8 @@ def main() -> int:
             _judge(name, report["apps"][name])
     finally:
         postgres.stop()
+        if mariadb is not None:
+            mariadb.stop()
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     report["seconds"] = round(time.monotonic() - started, 1)

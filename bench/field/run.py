@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.field import accesslog
-from bench.field.apps.base import FieldApp, Instance, Postgres
-from bench.field.env import Process, Venv, free_port, venv, wait_port
+from bench.field.apps.base import DatabaseServer, FieldApp, Instance
+from bench.field.env import FieldError, Process, Venv, free_port, venv, wait_port
 from bench.field.faults_addon import FAULTS, plant, shape
 from replayqa.record.storage import Recording
 
@@ -40,10 +40,18 @@ ADDON = Path(__file__).with_name("faults_addon.py")
 @dataclass
 class Context:
     work: Path
-    postgres: Postgres
+    postgres: DatabaseServer
     budget: float
     quick: bool
     say: Any = print
+    mariadb: DatabaseServer | None = None  # for the apps that run on MySQL/MariaDB
+
+    def server_for(self, app: FieldApp) -> DatabaseServer:
+        if app.database == "mariadb":
+            if self.mariadb is None:
+                raise FieldError(f"{app.name} runs on MariaDB, and no MariaDB server was started")
+            return self.mariadb
+        return self.postgres
 
 
 def replayqa(*args: str, cwd: Path, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
@@ -78,7 +86,7 @@ def run_app(app: FieldApp, ctx: Context) -> dict[str, Any]:
 def _fresh(app: FieldApp, env: Venv, ctx: Context, phase: str) -> Iterator[tuple[Instance, Path]]:
     """A fresh copy of the app for one phase: its access log then holds that phase's traffic alone."""
     work = ctx.work / app.name / phase
-    instance = app.start(env, work / "app", ctx.postgres)
+    instance = app.start(env, work / "app", ctx.server_for(app))
     try:
         app.prepare(instance)
         yield instance, work

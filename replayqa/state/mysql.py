@@ -172,6 +172,12 @@ class MySQLBackend:
         try:
             wait = max(1, round(self.lock_timeout))
             self._execute(f"SET SESSION lock_wait_timeout = {wait}, innodb_lock_wait_timeout = {wait}")
+            # replayqa only copies rows back: an AUTO_INCREMENT key of 0 (an app's default row)
+            # must stay 0, where the default mode would give it the next value.
+            self._execute(
+                "SET SESSION sql_mode = "
+                "TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO'))"
+            )
             locked = self._one("SELECT GET_LOCK(%s, 0) AS ok", (f"replayqa:{info.database}",))
             if not locked["ok"]:
                 raise StateError(

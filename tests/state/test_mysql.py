@@ -272,6 +272,50 @@ def test_a_capture_restores_into_another_database_with_the_same_schema(mysql_url
         ci_app.close()
 
 
+def _insert_sentinel_at_zero(app: AppConnection) -> None:
+    """An app's default row kept at id 0, which MySQL stores only under NO_AUTO_VALUE_ON_ZERO.
+
+    Under the default sql_mode an inserted 0 takes the next AUTO_INCREMENT value
+    instead: a copy that does not ask for the mode moves the row, and the app,
+    looking for its row 0, makes it again and breaks a unique key.
+    """
+    app.execute("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
+    app.execute("INSERT INTO customers (id, name) VALUES (0, 'default')")
+
+
+def test_a_row_at_auto_increment_zero_stays_at_zero_through_a_rollback(mysql_url, shop, backend):
+    _insert_sentinel_at_zero(shop)
+    before, counters = contents(mysql_url), auto_increments(mysql_url)
+    backend.checkpoint("start")
+    shop.execute("UPDATE customers SET name = 'changed' WHERE id = 0")
+
+    backend.rollback("start")
+
+    assert contents(mysql_url) == before
+    assert shop.execute("SELECT id FROM customers WHERE name = 'default'") == [[0]]
+    assert auto_increments(mysql_url) == counters
+
+
+def test_a_row_at_auto_increment_zero_stays_at_zero_through_a_capture(mysql_url, shop, make_mysql_database):
+    _insert_sentinel_at_zero(shop)
+    recorder = open_state(mysql_url, track_changes=False)
+    recorder.connect()
+    capture = recorder.capture()
+    recorder.disconnect()
+    ci_url = make_mysql_database("zero_test")
+    ci_app = AppConnection("mysql", ci_url)
+    try:
+        for statement in SCHEMA:
+            ci_app.execute(statement)
+        target = open_state(ci_url)
+        target.connect()
+        target.restore_capture(capture)
+        target.disconnect()
+        assert ci_app.execute("SELECT id FROM customers WHERE name = 'default'") == [[0]]
+    finally:
+        ci_app.close()
+
+
 def test_captured_rows_are_text_in_mysql_formats(mysql_url, shop):
     from replayqa.state.base import capture_rows
 

@@ -6,6 +6,9 @@ from bench.field.apps.base import FieldApp
 from bench.field.apps.datasette import Datasette
 from bench.field.apps.jupyter import JupyterServer
 from bench.field.apps.kinto import Kinto
+from bench.field.apps.mlflow import MLflow
 from bench.field.apps.prefect import Prefect
 
-APPS: dict[str, type[FieldApp]] = {app.name: app for app in (Kinto, JupyterServer, Datasette, Prefect)}
+APPS: dict[str, type[FieldApp]] = {
+    app.name: app for app in (Kinto, JupyterServer, Datasette, Prefect, MLflow)
+}

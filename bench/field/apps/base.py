@@ -15,8 +15,8 @@ from typing import Any, ClassVar, Protocol
 from bench.field.env import Process, Venv
 
 
-class Postgres(Protocol):
-    """The suite's PostgreSQL server (tests/support/postgres.py): one database per app instance."""
+class DatabaseServer(Protocol):
+    """A server the suite started (tests/support/postgres.py, mariadb.py): one database per app instance."""
 
     def dsn(self, dbname: str) -> str: ...
 
@@ -53,9 +53,12 @@ class FieldApp:
     #: Whether the app keeps what a POST writes in the database replayqa is given (--db); an app
     #: whose writes go to files has no database effect for the database fault to show.
     writes_to_database: ClassVar[bool] = True
+    #: The server the suite hands to ``start``: "postgresql", or "mariadb" for an app that runs on
+    #: MySQL/MariaDB (started only when such an app is chosen).
+    database: ClassVar[str] = "postgresql"
 
-    def start(self, venv: Venv, work: Path, postgres: Postgres) -> Instance:
-        """Start a fresh copy on a free port, with an empty database; return when it answers."""
+    def start(self, venv: Venv, work: Path, server: DatabaseServer) -> Instance:
+        """Start a fresh copy on a free port, with an empty database on ``server``; return when it answers."""
         raise NotImplementedError
 
     def prepare(self, instance: Instance) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from bench.field.accesslog import REQUEST_LINE
-from bench.field.apps.base import FieldApp, Instance, Postgres
+from bench.field.apps.base import DatabaseServer, FieldApp, Instance
 from bench.field.env import Process, Venv, free_port, wait_http
 
 SECRET = "field-signing-secret"
@@ -22,7 +22,7 @@ class Datasette(FieldApp):
     log_pattern = REQUEST_LINE
     has_spec = False
 
-    def start(self, venv: Venv, work: Path, postgres: Postgres) -> Instance:
+    def start(self, venv: Venv, work: Path, postgres: DatabaseServer) -> Instance:
         work.mkdir(parents=True, exist_ok=True)
         database = work / "shop_qa.db"  # a test database's name, as replayqa's docs ask
         database.unlink(missing_ok=True)

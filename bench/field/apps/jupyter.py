@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from bench.field.accesslog import STATUS_FIRST
-from bench.field.apps.base import FieldApp, Instance, Postgres
+from bench.field.apps.base import DatabaseServer, FieldApp, Instance
 from bench.field.env import Process, Venv, free_port, wait_http
 
 CHROMIUM = "/usr/bin/chromium"
@@ -66,7 +66,7 @@ class JupyterServer(FieldApp):
     synth_auth = "header:Authorization"  # its spec declares no security scheme
     writes_to_database = False  # contents are files; its SQLite database holds only kernel sessions
 
-    def start(self, venv: Venv, work: Path, postgres: Postgres) -> Instance:
+    def start(self, venv: Venv, work: Path, postgres: DatabaseServer) -> Instance:
         work.mkdir(parents=True, exist_ok=True)
         root = work / "root"
         root.mkdir(exist_ok=True)

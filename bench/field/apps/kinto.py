@@ -10,7 +10,7 @@ import httpx
 import psycopg
 
 from bench.field.accesslog import REQUEST_LINE
-from bench.field.apps.base import FieldApp, Instance, Postgres
+from bench.field.apps.base import DatabaseServer, FieldApp, Instance
 from bench.field.env import Process, Venv, free_port, wait_http
 
 PASSWORD = "field-s3cret-pass"
@@ -25,7 +25,7 @@ class Kinto(FieldApp):
     log_pattern = REQUEST_LINE
     synth_auth = "basic"  # its spec declares no security scheme
 
-    def start(self, venv: Venv, work: Path, postgres: Postgres) -> Instance:
+    def start(self, venv: Venv, work: Path, postgres: DatabaseServer) -> Instance:
         work.mkdir(parents=True, exist_ok=True)
         database = f"kinto_{next(_databases)}_qa"
         with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as admin:

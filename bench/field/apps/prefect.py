@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from bench.field.accesslog import REQUEST_LINE
-from bench.field.apps.base import FieldApp, Instance, Postgres
+from bench.field.apps.base import DatabaseServer, FieldApp, Instance
 from bench.field.env import Process, Venv, free_port, wait_http
 
 
@@ -31,7 +31,7 @@ class Prefect(FieldApp):
     )
     log_pattern = REQUEST_LINE
 
-    def start(self, venv: Venv, work: Path, postgres: Postgres) -> Instance:
+    def start(self, venv: Venv, work: Path, postgres: DatabaseServer) -> Instance:
         work.mkdir(parents=True, exist_ok=True)
         database = work / "prefect_qa.db"
         for leftover in work.glob("prefect_qa.db*"):
