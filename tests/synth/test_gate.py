@@ -98,3 +98,26 @@ def test_synth_branches_whose_effects_outlive_the_restore_are_left_out(content_a
     assert verdict.outlived == {"recorded": ["twice"]} and verdict.set_aside == {}
     assert any("outlived the restore" in line for line in verdict.lines())
     assert [type(n).__name__ for n in journey.steps] == ["Checkpoint", "Step"]
+
+
+def test_when_the_deadline_allows_one_run_what_failed_is_run_again_before_it_is_reported(
+    content_app, tmp_path
+):
+    """A failure seen once is not yet a finding: the failing journeys alone run a second time."""
+    import time
+
+    settings = Settings(
+        base_url=content_app.base_url, store=str(tmp_path / "runs.db"), report_dir=str(tmp_path / "reports")
+    )
+    # 201 the first time, 409 after: the check fails in the first run only
+    once = Journey(
+        "once", [Step("put", RequestAction("PUT", "/once/gate-key"), checks=[Check("status", value=409)])]
+    )
+    steady = Journey(
+        "steady", [Step("read", RequestAction("GET", "/gzip"), checks=[Check("status", value=200)])]
+    )
+    verdict = gate([once, steady], settings, runs=3, deadline=time.monotonic() - 1)
+    assert verdict.runs == 1 and verdict.rechecked == 1
+    assert verdict.failing == {} and "once" in verdict.flaky
+    assert verdict.passing == ["steady"]
+    assert "1 failing journey run again" in verdict.lines()[0]
