@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from replayqa import __version__
-from replayqa.config import Settings, load_settings
+from replayqa.config import Settings, load_settings, name_values
 from replayqa.console import ConsoleProgress, StepSpinner, summary_line
 from replayqa.errors import ConfigError, ReplayqaError
 from replayqa.execute import RunOutcome, run_journeys
@@ -193,7 +193,7 @@ def run(journey_files: tuple[Path, ...], as_json: bool, var_pairs: tuple[str, ..
           --db postgresql://qa@localhost/shop_test --junit junit.xml
     """
     settings = _project_settings(**flags)
-    settings = replace(settings, vars={**settings.vars, **_vars(var_pairs)})
+    settings = replace(settings, vars={**settings.vars, **name_values(var_pairs, "--var", "password=s3cret")})
     files = load_files(journey_files or settings.journeys)
     journeys = [j for f in files for j in f.journeys]
     invariants = [i for f in files for i in f.invariants]
@@ -780,7 +780,7 @@ def replay_command(
         raise click.UsageError("give --base-url http://host:port (or base_url in replayqa.toml)")
     options = ReplayOptions(
         sessions,
-        dict(_pair(s) for s in secrets),
+        name_values(secrets, "--secret", "password=qa-password"),
         _shard(shard) if shard else (1, 1),
         workers,
         start,
@@ -811,13 +811,6 @@ def _shard(text: str) -> tuple[int, int]:
     if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
         raise click.UsageError(f"--shard {text!r}: write it as K/N with 1 <= K <= N, e.g. 2/4")
     return int(k), int(n)
-
-
-def _pair(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise click.UsageError(f"--secret {text!r}: write it as NAME=VALUE, e.g. password=qa-password")
-    return name, value
 
 
 @main.command()
@@ -928,18 +921,6 @@ def issues_mark(fingerprint: str, status: str, reason: str, store: Path | None) 
     click.echo(f"{fingerprint} is now {status}")
 
 
-def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
-    values = {}
-    for text in pairs:
-        name, sep, value = text.partition("=")
-        if not sep or not name.strip():
-            raise click.BadParameter(
-                f"{text!r}: give NAME=VALUE, e.g. --var password=s3cret", param_hint="--var"
-            )
-        values[name.strip()] = value
-    return values
-
-
 @main.command()
 @click.option(
     "--spec",
@@ -1036,7 +1017,7 @@ def synth(
     from replayqa.synth import synthesize, write_journeys
     from replayqa.validate import free_names
 
-    values = _vars(var_pairs)
+    values = name_values(var_pairs, "--var", "password=s3cret")
     console = _console()
     started = time.time()
     if spec_timeout:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,20 @@ class Settings:
 
 
 _KEYS = {f.name for f in fields(Settings)} - {"source"}
+
+
+def name_values(pairs: Iterable[str], option: str, example: str) -> dict[str, str]:
+    """``NAME=VALUE`` pairs given on a command line (``--var``, ``--secret``), as a dict.
+
+    One parser for every door (the CLI, the pytest plugin), so they accept and refuse alike.
+    """
+    values = {}
+    for text in pairs:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{option} {text!r}: give NAME=VALUE, e.g. {option} {example}")
+        values[name.strip()] = value
+    return values
 
 
 def find_config(start: Path) -> tuple[Path, dict[str, Any]] | None:

@@ -348,15 +348,13 @@ def pruned(nodes: Sequence[Node], wanted: set[tuple[str, ...]], route: tuple[str
 
 
 def parse_vars(pairs: Iterable[str]) -> dict[str, str]:
-    values = {}
-    for text in pairs:
-        name, sep, value = text.partition("=")
-        if not sep or not name.strip():
-            raise pytest.UsageError(
-                f"--replayqa-var {text!r}: give NAME=VALUE, e.g. --replayqa-var password=s3cret"
-            )
-        values[name.strip()] = value
-    return values
+    from replayqa.config import name_values
+    from replayqa.errors import ConfigError
+
+    try:
+        return name_values(pairs, "--replayqa-var", "password=s3cret")
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 # -- failure text --------------------------------------------------------------------------------------
