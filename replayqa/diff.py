@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from replayqa.model import HttpResponse
-from replayqa.provenance import parse_json
+from replayqa.provenance import parse_json, value_text
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 NOISE_FORMATS: dict[str, re.Pattern[str]] = {
@@ -115,7 +115,7 @@ def made_anew(recorded: Any, *replayed: Any) -> bool:
     values = (recorded, *replayed)
     if any(isinstance(v, dict | list) for v in values):
         return False
-    distinct = {(_kind(v), _text(v)) for v in values}
+    distinct = {(_kind(v), value_text(v)) for v in values}
     return len(distinct) == len(values) and len({value_shape(v) for v in values}) == 1
 
 
@@ -132,8 +132,8 @@ class Comparer:
             return True
         if _kind(recorded) != _kind(replayed) and noise_format(recorded) != "redacted":
             return False  # 2 and "2" are two answers: a client parsing one breaks on the other
-        key = _text(recorded)
-        if key in self.bindings and _text(self.bindings[key]) == _text(replayed):
+        key = value_text(recorded)
+        if key in self.bindings and value_text(self.bindings[key]) == value_text(replayed):
             return True
         shape = noise_format(recorded)
         if shape is not None:
@@ -154,7 +154,7 @@ class Comparer:
         for match in _EMBEDDED_ID.finditer(recorded):
             parts.append(re.escape(recorded[last : match.start()]))
             bound = self.bindings.get(match.group())
-            parts.append(re.escape(_text(bound)) if bound is not None else _EMBEDDED_ID.pattern)
+            parts.append(re.escape(value_text(bound)) if bound is not None else _EMBEDDED_ID.pattern)
             last = match.end()
         parts.append(re.escape(recorded[last:]))
         return re.fullmatch("".join(parts), replayed) is not None
@@ -167,10 +167,10 @@ class Comparer:
 
     def same_generated(self, recorded: Any, replayed: Any) -> bool:
         """A value the server makes anew: bound on first sight (same shape), then held to its binding."""
-        key = _text(recorded)
+        key = value_text(recorded)
         if key in self.bindings:
             bound = self.bindings[key]
-            return _kind(bound) == _kind(replayed) and _text(bound) == _text(replayed)
+            return _kind(bound) == _kind(replayed) and value_text(bound) == value_text(replayed)
         if value_shape(recorded) != value_shape(replayed):
             return False
         self.bindings[key] = replayed
@@ -246,14 +246,14 @@ class Comparer:
                 else:
                     found.extend(self.json(old[index], new[index], child, operation))
             return found
-        replayed = {_text(item.get(key)): (i, item) for i, item in enumerate(new)}
+        replayed = {value_text(item.get(key)): (i, item) for i, item in enumerate(new)}
         matched: set[int] = set()
         order: list[int] = []  # where each recorded item was found: a list in another order says so
         found = []
         for index, item in enumerate(old):
-            recorded_key = _text(item.get(key))
+            recorded_key = value_text(item.get(key))
             target = self.bindings.get(recorded_key, item.get(key))
-            hit = replayed.get(_text(target))
+            hit = replayed.get(value_text(target))
             by_shape = hit is None or hit[0] in matched
             if by_shape:
                 hit = self._same_shape_key(item.get(key), new, key, matched)
@@ -271,7 +271,7 @@ class Comparer:
             if i not in matched
         )
         if not found and order != sorted(order):
-            keys = [_text(item.get(key)) for item in old]
+            keys = [value_text(item.get(key)) for item in old]
             found.append(Difference("body", path, "changed", f"order {keys}", "another order"))
         return found
 
@@ -280,12 +280,12 @@ class Comparer:
     ) -> tuple[int, Any] | None:
         """The first unmatched item whose generated id has the recorded one's shape (server ids differ)."""
         shape = _id_shape(recorded)
-        if shape is None or _text(recorded) in self.bindings:
+        if shape is None or value_text(recorded) in self.bindings:
             return None
-        replayed_keys = {_text(v) for v in self.bindings.values()}
+        replayed_keys = {value_text(v) for v in self.bindings.values()}
         for index, item in enumerate(new):
             value = item.get(key)
-            if index not in matched and _id_shape(value) == shape and _text(value) not in replayed_keys:
+            if index not in matched and _id_shape(value) == shape and value_text(value) not in replayed_keys:
                 return index, item
         return None
 
@@ -343,7 +343,7 @@ class Comparer:
                 continue
             seen: set[str] = set()
             for key, row in old_rows.items():
-                target = _text(self.bindings.get(key, key))
+                target = value_text(self.bindings.get(key, key))
                 new_row = new_rows.get(target)
                 if new_row is None or target in seen:
                     target = self._likeliest_row(key, row, new_rows, seen | set(old_rows))
@@ -459,18 +459,6 @@ def _identity_key(old: list[Any], new: list[Any]) -> str | None:
     if not items or not all(isinstance(i, dict) for i in items):
         return None
     return next((k for k in IDENTITY_KEYS if all(k in i for i in items)), None)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return (
-        value
-        if isinstance(value, str)
-        else json.dumps(value)
-        if isinstance(value, list | dict)
-        else str(value)
-    )
 
 
 def _number(value: Any) -> Any:

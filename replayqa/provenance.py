@@ -94,7 +94,7 @@ def produced_values(
     elif parsed is not None:
         for path, value in _leaves(parsed):
             if traceable(value):
-                yield f"body:{path}", _text(value)
+                yield f"body:{path}", value_text(value)
 
 
 class _PageValues(HTMLParser):
@@ -160,7 +160,7 @@ def sent_values(
                 for token in _tokens(value):
                     yield f"body:{path}", token
             elif traceable(value):
-                yield f"body:{path}", _text(value)
+                yield f"body:{path}", value_text(value)
 
 
 def trace(exchanges: list[dict[str, Any]]) -> list[Binding]:
@@ -232,7 +232,11 @@ def parse_json(body: str | None, not_json: Any = None) -> Any:
         return not_json
 
 
-def _text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A value as the text it is looked up by: 5.0 and 5 alike (JSON does not tell them apart),
+    lists and objects as JSON. Provenance, replay and diff share it, so a float id is rebound."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, list | dict):
+        return json.dumps(value)
     return str(value)

@@ -41,7 +41,7 @@ from replayqa.model import (
     RunResult,
     Step,
 )
-from replayqa.provenance import Binding, form_fields, parse_json, produced_values, trace
+from replayqa.provenance import Binding, form_fields, parse_json, produced_values, trace, value_text
 from replayqa.record.storage import Recording, write_meta
 from replayqa.redact import credential, stable_placeholders
 from replayqa.runner import JourneyRunner
@@ -482,7 +482,7 @@ class _ReplayAction:
 
     def _rebind_path(self, path: str) -> str:
         return "/".join(
-            _text(self._new_value(s)) if self._new_value(s) is not None else s for s in path.split("/")
+            value_text(self._new_value(s)) if self._new_value(s) is not None else s for s in path.split("/")
         )
 
     def _rebind_query(self, query: str) -> str:
@@ -496,13 +496,13 @@ class _ReplayAction:
         for recorded, new in self.group.values.items():
             if recorded in value and new is not None:
                 pattern = re.compile(rf"(?<![\w-]){re.escape(recorded)}(?![\w-])")
-                value = pattern.sub(_text(new).replace("\\", "\\\\"), value)
+                value = pattern.sub(value_text(new).replace("\\", "\\\\"), value)
         secret = self.secrets.get(name.lower())
         return fill_secret(value, secret) if secret is not None else value
 
     def _rebind_value(self, name: str, value: str) -> str:
         new = self._new_value(value)
-        return _text(new) if new is not None else self._rebind_text(name, value)
+        return value_text(new) if new is not None else self._rebind_text(name, value)
 
     def _rebind_body(self, body: str | None) -> str | None:
         if body is None:
@@ -520,7 +520,7 @@ class _ReplayAction:
             return [self._rebind_json(v, name) for v in data]
         if isinstance(data, bool) or data is None:
             return data
-        new = self._new_value(_text(data))
+        new = self._new_value(value_text(data))
         if new is not None:
             return new
         return self._rebind_text(name, data) if isinstance(data, str) else data
@@ -839,5 +839,3 @@ def _typed(value: str, location: str) -> Any:
     return value
 
 
-def _text(value: Any) -> str:
-    return str(value)

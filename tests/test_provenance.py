@@ -98,3 +98,11 @@ def test_a_key_no_template_can_name_is_not_offered_as_a_source():
     places = dict(produced_values(201, [], body))
     assert "body:$.flow_id" in places
     assert not any("prefect" in place for place in places)
+
+
+def test_values_are_looked_up_by_one_text_whatever_json_number_form_they_took():
+    from replayqa.provenance import value_text
+
+    assert value_text(5.0) == value_text(5) == "5"  # an id a server sent as 5.0 is still id 5
+    assert value_text(2.5) == "2.5" and value_text("5.0") == "5.0"  # a string stays what it was
+    assert value_text({"a": [1]}) == '{"a": [1]}'
