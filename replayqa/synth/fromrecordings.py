@@ -68,6 +68,7 @@ class RecordingSynth:
         #: A name the client chose for what a PUT created (``qa.ipynb``) -> its per-run name, for the
         #: session's later requests that use it (a save, a rename, a delete of the same file).
         self._chosen: dict[str, str] = {}
+        self._later: set[str] = set()  # path segments the session's later requests use
 
     # -- public -------------------------------------------------------------------
 
@@ -128,6 +129,7 @@ class RecordingSynth:
         counts: dict[str, int] = defaultdict(int)
         steps = []
         self._chosen = {}
+        paths = [urlsplit(row["url"]).path for row in rows]
         for index, row in enumerate(rows):
             path = urlsplit(row["url"]).path
             label = row.get("operation") or self.index.match(row["method"], path)
@@ -137,6 +139,7 @@ class RecordingSynth:
             name = base if counts[base] == 1 else f"{base}_{counts[base]}"
             names.append(name)
             row["_name"], row["_label"] = name, label
+            self._later = {p for path in paths[index + 1 :] for p in _segments(path)}
             action = self._action(row, bindings[index], names, op, rows[:index])
             checks: list[Check] = [Check("status", value=row["status"])]
             if op is not None:
@@ -218,7 +221,20 @@ class RecordingSynth:
         earlier = earlier or []
         produced = self.spec_synth.produces(op) if op is not None else None
         # Identity values (an email) are made unique per run only where they are created.
-        self._creating = bool(produced and produced[2])
+        made_status = row["method"] in ("POST", "PUT") and row.get("status") == 201
+        self._creating = bool(produced and produced[2]) or (op is None and made_status)
+        parsed_body = parse_json(row.get("request_body")) if made_status else None
+        if isinstance(parsed_body, dict):
+            # A create's own name that later requests address it by (``{"table": "items"}``, then
+            # ``/db/items.json``): the client chose it, so each run chooses its own.
+            for value in parsed_body.values():
+                if (
+                    isinstance(value, str)
+                    and len(value) >= 3
+                    and not value.isdigit()
+                    and value in self._later
+                ):
+                    self._chosen.setdefault(value, _per_run(value))
 
         def template(binding: Binding) -> str | None:
             source = binding.source
@@ -245,6 +261,12 @@ class RecordingSynth:
             # recorded name exists wherever the journey runs again, so each run makes its own.
             segments[last] = self._chosen.setdefault(segments[last], _per_run(segments[last]))
         path = "/".join(replacements.get(s, self._chosen.get(s, s)) for s in segments)
+        for recorded, chosen in self._chosen.items():  # ``items.json``: the name, then a format
+            path = re.sub(
+                rf"(?<=/){re.escape(recorded)}(?=\.[A-Za-z0-9]{{1,8}}(/|$))",
+                chosen.replace("\\", r"\\"),
+                path,
+            )
         query = {k: self._text(v, replacements, k) for k, v in parse_qsl(parts.query, keep_blank_values=True)}
         headers = {
             name: self._text(value, replacements, name)
@@ -525,6 +547,12 @@ _EXTENSION = re.compile(r"^(.+?)(\.[A-Za-z0-9]{1,5})$")
 
 #: Keys that wrap the thing a request sends (``{"data": {...}}``): the fields inside are its own.
 _WRAPPERS = frozenset({"data", "attributes", "item", "record", "resource", "object", "fields"})
+
+
+def _segments(path: str) -> set[str]:
+    """A path's segments, and each without its format suffix (``items.json`` → ``items``)."""
+    parts = {p for p in path.split("/") if p}
+    return parts | {p.rsplit(".", 1)[0] for p in parts if "." in p}
 
 
 def _leaves(value: Any, path: str = "") -> Iterable[tuple[str, str, Any]]:

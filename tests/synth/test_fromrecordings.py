@@ -1,0 +1,48 @@
+"""Journeys from recorded sessions alone (no spec): what each request's values are bound to."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from replayqa.loader import dump_journey
+from replayqa.record.storage import _INSERT_SQL, SCHEMA, create_recording
+from replayqa.synth import synthesize
+
+JSON = json.dumps([["Content-Type", "application/json"]])
+
+
+def recording(path: Path, exchanges: list[dict]) -> Path:
+    create_recording(path, {"name": "qa"})
+    session = {"id": 1, "name": "qa", "source": "identity", "group_id": 1, "exchange_count": len(exchanges)}
+    with sqlite3.connect(path) as conn:
+        conn.execute(_INSERT_SQL["sessions"], [session.get(c) for c in SCHEMA["sessions"]])
+        for number, row in enumerate(exchanges, 1):
+            row = {"id": number, "session_id": 1, "request_headers": JSON, "response_headers": JSON, **row}
+            conn.execute(_INSERT_SQL["exchanges"], [row.get(c) for c in SCHEMA["exchanges"]])
+    return path
+
+
+def test_a_name_a_create_chose_is_per_run_wherever_the_session_uses_it(tmp_path):
+    """``{"table": "items"}`` made a table later requests address as ``items`` (``items.json``):
+    run again, the same name would exist already, so every run makes and uses its own."""
+    made = {"ok": True, "database": "shop", "table": "items"}
+    path = recording(
+        tmp_path / "rec.db",
+        [
+            {"method": "POST", "url": "http://db.test/shop/-/create", "status": 201,
+             "request_body": json.dumps({"table": "items", "columns": [{"name": "id"}]}),
+             "response_body": json.dumps(made)},
+            {"method": "POST", "url": "http://db.test/shop/items/-/insert", "status": 201,
+             "request_body": json.dumps({"row": {"name": "kettle"}}), "response_body": "{}"},
+            {"method": "GET", "url": "http://db.test/shop/items.json", "status": 200,
+             "response_body": "[]"},
+        ],
+    )  # fmt: skip
+    journey = synthesize(None, [path]).journeys[0]
+    text = dump_journey(journey)
+    assert "table: items-{{ run_id }}" in text
+    assert "/items-{{ run_id }}.json" in text or ".body.table }}.json" in text
+    assert "/items/" not in text and "items.json" not in text  # the recorded name is used nowhere
+    assert "name: id" in text and "name: kettle" in text  # names of other things stay as recorded
