@@ -223,17 +223,19 @@ class RecordingSynth:
         # Identity values (an email) are made unique per run only where they are created.
         made_status = row["method"] in ("POST", "PUT") and row.get("status") == 201
         self._creating = bool(produced and produced[2]) or (op is None and made_status)
-        parsed_body = parse_json(row.get("request_body")) if made_status else None
+        changes = row["method"] in ("POST", "PUT", "PATCH") and 200 <= (row.get("status") or 0) < 300
+        parsed_body = parse_json(row.get("request_body")) if changes else None
         if isinstance(parsed_body, dict):
-            # A create's own name that later requests address it by (``{"table": "items"}``, then
-            # ``/db/items.json``): the client chose it, so each run chooses its own.
+            # A new name the client chose, that later requests address the thing by: a create's
+            # (``{"table": "items"}``, then ``/db/items.json``), a rename's (``{"path": "b.txt"}``).
+            # Run again, the recorded name exists already, so each run chooses its own. A name
+            # the session met before is a reference to something that exists, and stays.
+            seen = "\n".join(
+                f"{r['url']}\n{r.get('request_body') or ''}\n{r.get('response_body') or ''}" for r in earlier
+            )
             for value in parsed_body.values():
-                if (
-                    isinstance(value, str)
-                    and len(value) >= 3
-                    and not value.isdigit()
-                    and value in self._later
-                ):
+                fresh = isinstance(value, str) and len(value) >= 3 and not value.isdigit()
+                if fresh and value in self._later and value not in seen:
                     self._chosen.setdefault(value, _per_run(value))
 
         def template(binding: Binding) -> str | None:

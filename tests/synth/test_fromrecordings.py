@@ -46,3 +46,26 @@ def test_a_name_a_create_chose_is_per_run_wherever_the_session_uses_it(tmp_path)
     assert "/items-{{ run_id }}.json" in text or ".body.table }}.json" in text
     assert "/items/" not in text and "items.json" not in text  # the recorded name is used nowhere
     assert "name: id" in text and "name: kettle" in text  # names of other things stay as recorded
+
+
+def test_a_new_name_a_rename_gave_is_per_run_and_a_name_met_before_stays(tmp_path):
+    path = recording(
+        tmp_path / "rec.db",
+        [
+            {"method": "GET", "url": "http://files.test/api/contents", "status": 200,
+             "response_body": json.dumps([{"path": "shared.txt"}])},
+            {"method": "PUT", "url": "http://files.test/api/contents/a.txt", "status": 201,
+             "request_body": json.dumps({"type": "file"}), "response_body": json.dumps({"path": "a.txt"})},
+            {"method": "PATCH", "url": "http://files.test/api/contents/a.txt", "status": 200,
+             "request_body": json.dumps({"path": "b.txt"}), "response_body": json.dumps({"path": "b.txt"})},
+            {"method": "POST", "url": "http://files.test/api/copies", "status": 201,
+             "request_body": json.dumps({"from": "shared.txt"}), "response_body": "{}"},
+            {"method": "DELETE", "url": "http://files.test/api/contents/b.txt", "status": 204},
+            {"method": "GET", "url": "http://files.test/api/contents/shared.txt", "status": 200,
+             "response_body": "{}"},
+        ],
+    )  # fmt: skip
+    text = dump_journey(synthesize(None, [path]).journeys[0])
+    assert "{path: 'b-{{ run_id }}.txt'}" in text  # the rename's new name, chosen per run
+    assert "b.txt" not in text and "/a.txt" not in text
+    assert "shared-{{" not in text  # listed before the session used it: a reference, not a new name
