@@ -87,9 +87,6 @@ class JourneyRunner:
 
     # -- public --------------------------------------------------------------
 
-    def add_listener(self, listener: ev.Listener) -> None:
-        self.listeners.append(listener)
-
     def run(
         self,
         journeys: Sequence[Journey],

@@ -117,7 +117,6 @@ class Operation:
     body_schema: dict[str, Any] | None
     body_type: str | None  # application/json, application/x-www-form-urlencoded, ...
     body_examples: list[tuple[str, Any]]
-    body_required: bool
     responses: dict[str, dict[str, Any] | None]  # status code or "default" -> schema (or None)
     security: list[str] | None  # scheme names; None: the document's default applies
     links: dict[str, dict[str, Any]] = field(default_factory=dict)  # status -> {name: link}
@@ -278,7 +277,6 @@ class Api:
             body_schema=media.get("schema") if media else None,
             body_type=body_type,
             body_examples=examples,
-            body_required=bool(body.get("required")),
             responses=responses,
             security=_scheme_names(raw["security"]) if "security" in raw else None,
             links=links,

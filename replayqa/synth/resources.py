@@ -11,7 +11,6 @@ link says so. Links win over names.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -331,6 +330,3 @@ def _collection_name(path: str) -> str | None:
     literal = [s for s in path.split("/") if s and not s.startswith("{")]
     return normalise(literal[-1]) if literal else None
 
-
-def uses_of(resources: Iterable[Resource], op: Operation) -> list[str]:
-    return [r.name for r in resources if op in r.consumers]
