@@ -573,9 +573,15 @@ def _leaves(value: Any, path: str = "") -> Iterable[tuple[str, str, Any]]:
             yield from _leaves(sub, f"{path}[{index}]")
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _per_run(name: str) -> str:
-    """``name`` made distinct per run, keeping its extension (``qa.ipynb`` → ``qa-{{ run_id }}.ipynb``):
-    apps read the kind of a file from it."""
+    """``name`` made distinct per run in the same shape: its extension kept (``qa.ipynb`` →
+    ``qa-{{ run_id }}.ipynb``: apps read a file's kind from it), and an identifier kept an
+    identifier (``items`` → ``items_{{ run_key }}``: it may name a table in a query)."""
     match = _EXTENSION.match(name)
     stem, extension = (match.group(1), match.group(2)) if match else (name, "")
+    if _IDENTIFIER.fullmatch(stem):
+        return f"{stem}_{ref('run_key')}{extension}"
     return f"{stem}-{ref('run_id')}{extension}"

@@ -42,8 +42,8 @@ def test_a_name_a_create_chose_is_per_run_wherever_the_session_uses_it(tmp_path)
     )  # fmt: skip
     journey = synthesize(None, [path]).journeys[0]
     text = dump_journey(journey)
-    assert "table: items-{{ run_id }}" in text
-    assert "/items-{{ run_id }}.json" in text or ".body.table }}.json" in text
+    assert "table: items_{{ run_key }}" in text  # still an identifier: a query may name the table
+    assert "/items_{{ run_key }}.json" in text or ".body.table }}.json" in text
     assert "/items/" not in text and "items.json" not in text  # the recorded name is used nowhere
     assert "name: id" in text and "name: kettle" in text  # names of other things stay as recorded
 
@@ -66,6 +66,6 @@ def test_a_new_name_a_rename_gave_is_per_run_and_a_name_met_before_stays(tmp_pat
         ],
     )  # fmt: skip
     text = dump_journey(synthesize(None, [path]).journeys[0])
-    assert "{path: 'b-{{ run_id }}.txt'}" in text  # the rename's new name, chosen per run
+    assert "{path: 'b_{{ run_key }}.txt'}" in text  # the rename's new name, chosen per run
     assert "b.txt" not in text and "/a.txt" not in text
     assert "shared-{{" not in text  # listed before the session used it: a reference, not a new name
