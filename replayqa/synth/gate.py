@@ -166,7 +166,7 @@ def gate(
                 bare = runner.run([replace(j, steps=_without_generated(j.steps)) for j in leaky])
                 for ran in bare.journeys:
                     passed = {(s.path, s.step) for s in ran.steps if s.passed}
-                    healed = {f[:2] for f in outcomes[ran.journey][0] if f[:2] in passed}
+                    healed = {f[:2] for f in outcomes[ran.journey][0] if f[2] == "step" and f[:2] in passed}
                     if healed:
                         leaks[ran.journey] = healed
         finally:
@@ -186,13 +186,15 @@ def gate(
             verdict.outlived[journey.name] = sorted(names)
             gone = leaks[journey.name]
             outcomes[journey.name] = [
-                frozenset(f for f in run if f[:2] not in gone and not _within(f[0], names))
+                frozenset(
+                    f for f in run if (f[:2] not in gone or f[2] != "step") and not _within(f[0], names)
+                )
                 for run in outcomes[journey.name]
             ]
             first[journey.name].issues = [
                 i
                 for i in first[journey.name].issues
-                if (i.path, i.step) not in gone and not _within(i.path, names)
+                if ((i.path, i.step) not in gone or i.kind != "step") and not _within(i.path, names)
             ]
             server_errors[journey.name] = [
                 i for i in server_errors.get(journey.name, []) if not _within(i.path, names)
