@@ -1,0 +1,188 @@
+"""Recording from devices on the LAN: a phone in a network namespace, its browser, and strangers.
+
+The "phone" is a network namespace of the test's own, joined to this machine
+by a veth pair; it uses the proxy on this machine's end of the pair, as a
+phone on the tester's Wi-Fi uses the laptop's address. A second namespace,
+outside ``--allow-client``, is anyone else on that network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import free_port
+from tests.support.netns import Device, NamespacesUnavailable, add_device, remove
+
+#: What the phone does, as a script run inside its namespace: marks two sessions on the
+#: control page, uses the app inside each, and reports what it saw.
+PHONE = textwrap.dedent(
+    """
+    import json, re, sys
+    import httpx
+
+    proxy, app = sys.argv[1], sys.argv[2]
+    seen = {}
+    with httpx.Client(proxy=proxy, timeout=10) as phone:
+        page = phone.get("http://replayqa.test/").text
+        token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+
+        def mark(action, **form):
+            answer = phone.post(f"http://replayqa.test/{action}", data={"token": token, **form})
+            assert answer.status_code == 303, (answer.status_code, answer.text)
+
+        mark("start", name="browse-on-phone")
+        phone.get(app + "/items")
+        phone.get(app + "/items/2")
+        seen["live"] = phone.get("http://replayqa.test/status").json()
+        mark("end")
+        mark("start", name="second-look")
+        phone.get(app + "/items/1")
+        mark("end")
+        seen["forged"] = phone.post("http://replayqa.test/start", data={"name": "x", "token": "guess"}).status_code
+    print(json.dumps(seen))
+    """
+)
+
+STRANGER = textwrap.dedent(
+    """
+    import sys
+    import httpx
+
+    try:
+        answer = httpx.get(sys.argv[2] + "/items/3?from=stranger", proxy=sys.argv[1], timeout=10)
+        print("answered", answer.status_code)
+    except httpx.HTTPError as exc:
+        print("refused", type(exc).__name__)
+    """
+)
+
+
+@pytest.fixture
+def devices():
+    made: list[Device] = []
+
+    def make() -> Device:
+        try:
+            device = add_device(len(made))
+        except NamespacesUnavailable as exc:
+            pytest.skip(
+                f"no network namespaces on this machine ({exc}); the device test needs root and iproute2"
+            )
+        made.append(device)
+        return device
+
+    yield make
+    for device in made:
+        remove(device)
+
+
+def start_proxy(cwd: Path, host: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "replayqa",
+            "record",
+            "--mode",
+            "regular",
+            "--listen",
+            f"{host}:{port}",
+            *args,
+        ],
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "80"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the proxy exited: {process.communicate()[1]}")
+        try:
+            socket.create_connection((host, port), timeout=0.2).close()
+            return process, f"http://{host}:{port}"
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    return process.returncode, out, err
+
+
+def test_a_phone_on_the_lan_records_two_marked_sessions_and_a_stranger_is_refused(
+    cli, demo_shop, devices, tmp_path
+):
+    phone, stranger = devices(), devices()
+    process, proxy = start_proxy(
+        tmp_path, phone.host_address, "--out", "phone.db", "--allow-client", f"{phone.address}/32"
+    )
+    try:
+        used = phone.run(sys.executable, "-c", PHONE, proxy, demo_shop.base_url)
+        refused = stranger.run(sys.executable, "-c", STRANGER, proxy, demo_shop.base_url)
+    finally:
+        code, out, err = stop(process)
+    assert used.returncode == 0, used.stderr
+    seen = json.loads(used.stdout)
+    assert seen["live"]["session"] == "browse-on-phone"
+    assert seen["live"]["session_exchanges"] == 2, "the page counts the session's exchanges as they happen"
+    assert seen["forged"] == 403, "a form without the page's token changes nothing"
+    assert refused.stdout.startswith("refused"), refused.stdout + refused.stderr
+    assert code == 0, err
+    assert f"the proxy on {phone.host_address}:" in err and f"only clients in {phone.address}/32" in err
+    assert f"refused client {stranger.address}: not in --allow-client" in err
+
+    shown = json.loads(cli("show", "phone.db", "--json").stdout)
+    sessions = [(s["name"], s["source"], s["client"], s["end_reason"]) for s in shown["sessions"]]
+    assert sessions == [
+        ("browse-on-phone", "marker", phone.address, "marker"),
+        ("second-look", "marker", phone.address, "marker"),
+    ]
+    urls = [e["url"].removeprefix(demo_shop.base_url) for s in shown["sessions"] for e in s["exchanges"]]
+    assert urls == ["/items", "/items/2", "/items/1"], "the control page's own traffic is never recorded"
+    assert "stranger" not in json.dumps(shown)
+
+    listed = cli("show", "phone.db")
+    assert listed.returncode == 0
+    names = [line.split()[0] for line in listed.stdout.splitlines()[1:] if line and not line.startswith(" ")]
+    assert names == ["browse-on-phone", "second-look"]
+
+
+def test_without_allow_client_a_lan_proxy_warns_that_it_is_open_and_serves_the_lan(
+    cli, demo_shop, devices, tmp_path
+):
+    phone = devices()
+    process, proxy = start_proxy(tmp_path, phone.host_address, "--out", "open.db")
+    try:
+        used = phone.run(sys.executable, "-c", STRANGER, proxy, demo_shop.base_url)
+    finally:
+        code, out, err = stop(process)
+    assert code == 0, err
+    assert used.stdout.strip() == "answered 200", used.stderr
+    (warning,) = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert warning.startswith(f"warning: open proxy on {phone.host_address}:")
+    assert "--allow-client CIDR" in warning
+
+
+def test_a_loopback_proxy_prints_no_exposure_warning(demo_shop, recording_proxy):
+    proxy = recording_proxy("--mode", "regular", "--out", "quiet.db")
+    code, out, err = proxy.stop()
+    assert code == 0, err
+    assert "warning" not in err and "control page: http://replayqa.test/" in out
