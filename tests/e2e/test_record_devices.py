@@ -48,7 +48,8 @@ PHONE = textwrap.dedent(
         mark("start", name="second-look")
         phone.get(app + "/items/1")
         mark("end")
-        seen["forged"] = phone.post("http://replayqa.test/start", data={"name": "x", "token": "guess"}).status_code
+        forged = {"name": "x", "token": "guess"}
+        seen["forged"] = phone.post("http://replayqa.test/start", data=forged).status_code
     print(json.dumps(seen))
     """
 )
@@ -138,7 +139,7 @@ def test_a_phone_on_the_lan_records_two_marked_sessions_and_a_stranger_is_refuse
         used = phone.run(sys.executable, "-c", PHONE, proxy, demo_shop.base_url)
         refused = stranger.run(sys.executable, "-c", STRANGER, proxy, demo_shop.base_url)
     finally:
-        code, out, err = stop(process)
+        code, _, err = stop(process)
     assert used.returncode == 0, used.stderr
     seen = json.loads(used.stdout)
     assert seen["live"]["session"] == "browse-on-phone"
@@ -173,7 +174,7 @@ def test_without_allow_client_a_lan_proxy_warns_that_it_is_open_and_serves_the_l
     try:
         used = phone.run(sys.executable, "-c", STRANGER, proxy, demo_shop.base_url)
     finally:
-        code, out, err = stop(process)
+        code, _, err = stop(process)
     assert code == 0, err
     assert used.stdout.strip() == "answered 200", used.stderr
     (warning,) = [line for line in err.splitlines() if line.startswith("warning:")]
