@@ -26,15 +26,10 @@ class Device:
     host_address: str  # this machine's end of the veth pair
     address: str  # the device's own address
 
-    def run(
-        self, *command: str, timeout: float = 60, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
+    def run(self, *command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the device (with this process's environment: PYTHONPATH and all)."""
         return subprocess.run(
-            ["ip", "netns", "exec", self.namespace, *command],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env={**os.environ, **(env or {})},
+            ["ip", "netns", "exec", self.namespace, *command], capture_output=True, text=True, timeout=timeout
         )
 
 
