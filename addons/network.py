@@ -11,11 +11,15 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mitmproxy import connection, ctx, exceptions, tls
+from mitmproxy import connection, ctx, exceptions, http, tls
 
 from replayqa.errors import ConfigError
 from replayqa.record.lan import ClientRanges, parse_client_ranges
-from replayqa.record.upstream_tls import UpstreamTLS, explain_handshake_failure
+from replayqa.record.upstream_tls import (
+    UpstreamTLS,
+    closed_after_handshake_hint,
+    explain_handshake_failure,
+)
 
 log = logging.getLogger("replayqa.record")
 
@@ -76,3 +80,19 @@ class UpstreamTLSNotes:
         if explanation not in self._told:
             self._told.add(explanation)
             self.notify(explanation)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        server = flow.server_conn
+        if (
+            flow.response is None
+            and flow.error is not None
+            and flow.error.msg == "server closed connection"
+            and server.tls_established
+            and server.address
+        ):
+            hint = closed_after_handshake_hint(
+                f"{server.sni or server.address[0]}:{server.address[1]}", self.settings
+            )
+            if hint and hint not in self._told:
+                self._told.add(hint)
+                self.notify(hint)

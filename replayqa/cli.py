@@ -446,6 +446,7 @@ def record_command(
         insecure=bool(_setting(config, "upstream_insecure", bool)),
         client_cert=_setting(config, "client_cert", str),
     )
+    tls.check()  # before any warning: a contradiction is an error, not a warning
     clients = ClientRanges(parse_client_ranges(_setting(config, "allow_client", list) or []))
     console = _console()
     errors = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 80)

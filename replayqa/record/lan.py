@@ -23,6 +23,8 @@ def parse_client_ranges(values: Iterable[str]) -> tuple[Network, ...]:
     ranges = []
     for value in values:
         try:
+            if not isinstance(value, str):
+                raise ValueError(value)
             ranges.append(ipaddress.ip_network(value.strip(), strict=False))
         except ValueError:
             raise ConfigError(

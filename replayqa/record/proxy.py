@@ -30,7 +30,7 @@ from replayqa.client import check_reachable
 from replayqa.errors import ConfigError
 from replayqa.record.lan import ClientRanges
 from replayqa.record.recorder import RecorderSettings
-from replayqa.record.upstream_tls import UpstreamTLS
+from replayqa.record.upstream_tls import UpstreamTLS, check_upstream
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,9 @@ def record(
     upstream whose TLS handshake failed), for the console.
     """
     proxy.tls.check()
-    if proxy.mode.startswith("reverse:"):
+    if proxy.mode.startswith("reverse:https:"):
+        check_upstream(proxy.mode.removeprefix("reverse:"), proxy.tls)
+    elif proxy.mode.startswith("reverse:"):
         check_reachable(proxy.mode.removeprefix("reverse:"), flag="--upstream")
     check_port_free(proxy.host, proxy.port)
     return asyncio.run(_serve(settings, proxy, on_ready, on_tick, on_notice))

@@ -8,11 +8,15 @@ options, and a failed handshake is explained with the option that fixes it.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from replayqa.errors import ConfigError
+import httpx
+
+from replayqa.errors import AppUnreachableError, ConfigError
 
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
 _PEM_KEY = b"PRIVATE KEY-----"
@@ -39,6 +43,16 @@ class UpstreamTLS:
         if self.client_cert:
             _require_pem(self.client_cert, "--client-cert", key=True)
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """The same trust as the proxy's, for checking the upstream before the proxy starts."""
+        context = ssl.create_default_context(cafile=self.ca)
+        if self.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if self.client_cert:
+            context.load_cert_chain(self.client_cert)
+        return context
+
     def mitmproxy_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"ssl_insecure": self.insecure}
         if self.ca:
@@ -56,7 +70,7 @@ INSECURE_WARNING = (
 
 def explain_handshake_failure(address: str, error: str, tls: UpstreamTLS) -> str:
     """One line: what failed with the upstream, and which option fixes it."""
-    lower = error.lower()
+    lower = error.lower().replace("_", " ")
     if "verify failed" in lower:
         if tls.ca:
             fix = (
@@ -81,6 +95,41 @@ def explain_handshake_failure(address: str, error: str, tls: UpstreamTLS) -> str
         f"upstream {address}: the TLS handshake failed ({error}); see --upstream-ca, "
         "--upstream-insecure and --client-cert"
     )
+
+
+def closed_after_handshake_hint(address: str, tls: UpstreamTLS) -> str | None:
+    """An upstream that hangs up right after a TLS 1.3 handshake may want a client certificate.
+
+    TLS 1.3 servers check the client's certificate after the handshake, so the
+    proxy only sees the connection close; this is a hint, not a diagnosis.
+    """
+    if tls.client_cert:
+        return None
+    return (
+        f"upstream {address} closed the connection without answering: if it demands a client "
+        "certificate, give one with --client-cert FILE"
+    )
+
+
+def check_upstream(url: str, tls: UpstreamTLS) -> None:
+    """An HTTPS reverse-proxy upstream must answer with the TLS settings given, or say which to change."""
+    parts = urlsplit(url)
+    address = f"{parts.hostname}:{parts.port or 443}"
+    try:
+        httpx.get(url, timeout=5.0, verify=tls.ssl_context())
+    except httpx.HTTPError as exc:
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, ssl.SSLError):
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, ssl.SSLError):
+            error = getattr(cause, "verify_message", None) or cause.reason or str(cause)
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                error = f"Certificate verify failed: {error}"
+            raise ConfigError(explain_handshake_failure(address, error, tls)) from None
+        raise AppUnreachableError(
+            f"cannot reach the app at {url} ({type(exc).__name__}: {exc or 'no answer'}): "
+            "start it, or fix --upstream"
+        ) from None
 
 
 def _require_pem(path: str, flag: str, key: bool) -> None:

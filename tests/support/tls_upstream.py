@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,6 +28,7 @@ class Pki:
     ca: Path  # the staging CA's certificate
     server: Path  # certificate + key signed by the CA
     self_signed: Path  # certificate + key, signed by itself
+    self_signed_cert: Path  # that certificate alone, as a tester would be handed it
     client: Path  # client certificate + key signed by the CA
     other_ca: Path  # a CA that signed none of these
 
@@ -37,10 +39,11 @@ def make_pki(folder: Path) -> Pki:
     server = _certificate("127.0.0.1", (ca_key, ca_cert), server=True)
     self_signed = _certificate("127.0.0.1", None, server=True)
     client = _certificate("replayqa tester", (ca_key, ca_cert), client=True)
-    names = ("ca.pem", "server.pem", "self-signed.pem", "client.pem", "other-ca.pem")
+    names = ("ca.pem", "server.pem", "self-signed.pem", "self-signed-cert.pem", "client.pem", "other-ca.pem")
     pki = Pki(*(folder / name for name in names))
     pki.ca.write_bytes(_pem(ca_cert))
     pki.other_ca.write_bytes(_pem(other_cert))
+    pki.self_signed_cert.write_bytes(_pem(self_signed[1]))
     for path, (key, cert) in ((pki.server, server), (pki.self_signed, self_signed), (pki.client, client)):
         path.write_bytes(_pem(cert) + _key_pem(key))
     return pki
@@ -55,8 +58,8 @@ class HttpsUpstream:
         if client_ca is not None:
             context.verify_mode = ssl.CERT_REQUIRED
             context.load_verify_locations(client_ca)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server = _TLSServer(("127.0.0.1", 0), _Handler)
+        self.server.context = context
         self.port = self.server.server_address[1]
         self.url = f"https://127.0.0.1:{self.port}"
         self.requests: list[str] = []
@@ -68,6 +71,21 @@ class HttpsUpstream:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(5)
+
+
+class _TLSServer(ThreadingHTTPServer):
+    """The handshake runs in each connection's own thread: a client that fails it blocks nobody."""
+
+    daemon_threads = True
+    context: ssl.SSLContext
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(10)
+        connection = self.context.wrap_socket(request, server_side=True)
+        self.RequestHandlerClass(connection, client_address, self)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # failed handshakes are what some tests are about
 
 
 class _Handler(BaseHTTPRequestHandler):
