@@ -187,3 +187,57 @@ def test_a_loopback_proxy_prints_no_exposure_warning(demo_shop, recording_proxy)
     code, out, err = proxy.stop()
     assert code == 0, err
     assert "warning" not in err and "control page: http://replayqa.test/" in out
+
+
+def test_the_control_page_on_a_phone_sized_browser(cli, demo_shop, recording_proxy, tmp_path):
+    """Headless Chromium at an iPhone's viewport, through the proxy, as a tester's phone would use it."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.test_browser import BROWSER_ARGS, CHROMIUM
+
+    proxy = recording_proxy("--mode", "regular", "--out", "phone.db")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=BROWSER_ARGS, proxy={"server": proxy.url}
+        )
+        try:
+            phone = chromium.new_context(
+                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, accept_downloads=True
+            )
+            control = phone.new_page()
+            control.goto("http://replayqa.test/")
+            assert control.text_content("#session-name") == "none"
+            assert control.is_disabled("#end button"), "nothing to end yet"
+            assert control.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling"
+            start = control.locator("#start button").bounding_box()
+            assert start is not None and start["width"] >= 300 and start["height"] >= 40, "thumb-sized"
+
+            control.fill("#name", "checkout-on-phone")
+            control.click("#start button")
+            control.wait_for_function(
+                "document.getElementById('session-name').textContent === 'checkout-on-phone'"
+            )
+
+            shop = phone.new_page()  # the app in another tab; the control page counts live
+            shop.goto(f"{demo_shop.base_url}/")
+            shop.wait_for_selector("#login")
+            shop.goto(f"{demo_shop.base_url}/items")
+            control.bring_to_front()
+            control.wait_for_function("Number(document.getElementById('exchange-count').textContent) >= 2")
+
+            with control.expect_download() as download:
+                control.click("#ca-pem")
+            certificate = Path(download.value.path()).read_bytes()
+            control.click("#end button")
+            control.wait_for_function("document.getElementById('session-name').textContent === 'none'")
+        finally:
+            chromium.close()
+    code, _, err = proxy.stop()
+    assert code == 0, err
+    assert certificate == (Path.home() / ".mitmproxy" / "mitmproxy-ca-cert.pem").read_bytes()
+
+    shown = json.loads(cli("show", "phone.db", "--json").stdout)
+    (session,) = [s for s in shown["sessions"] if s["name"] == "checkout-on-phone"]
+    assert session["end_reason"] == "marker"
+    assert [e["url"].removeprefix(demo_shop.base_url) for e in session["exchanges"]] == ["/", "/items"]
+    assert "replayqa.test" not in json.dumps(shown), "the control page's traffic is never recorded"
