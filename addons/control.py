@@ -8,16 +8,11 @@ recorded nor forwarded.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from urllib.parse import urlencode
-
 from mitmproxy import ctx, http
 
 from replayqa.addons.recorder import RecorderAddon
-from replayqa.record.control import CONTROL_HOST, ControlPage, Status, control_path
+from replayqa.record.control import CONTROL_HOST, ControlPage, control_path, marker_request, status_of
 from replayqa.record.flows import request_info
-from replayqa.record.sessions import MARKER_PREFIX
-from replayqa.record.traffic import RequestInfo
 
 
 class ControlPageAddon:
@@ -42,38 +37,16 @@ class ControlPageAddon:
         flow.metadata["replayqa_skip"] = True
         info = request_info(flow, 4096)
 
-        def status(client: str) -> Status:
-            mine = next(
-                (
-                    s
-                    for s in reversed(recorder.tracker.sessions)
-                    if s.open and s.source == "marker" and s.client == client
-                ),
-                None,
-            )
-            stats = recorder.stats()
-            return Status(
-                mine.name if mine else None,
-                mine.exchange_count if mine else 0,
-                stats["exchanges"],
-                stats["sessions"],
-            )
-
         def mark(action: str, name: str, client: str) -> tuple[int, dict[str, object]]:
-            answer = recorder.marker_response(_marker_request(info, action, name))
+            answer = recorder.marker_response(marker_request(info, action, name))
             assert answer is not None  # a marker path always gets an answer
             return answer
 
-        page = ControlPage(status, mark, _ca_pem, self.token or None)
+        page = ControlPage(lambda client: status_of(recorder, client), mark, _ca_pem, self.token or None)
         self.token = page.token
         body = flow.request.get_content() or b""
         answer = page.answer(flow.request.method, path, body, base, info.client_ip)
         flow.response = http.Response.make(answer.status, answer.body, answer.headers)
-
-
-def _marker_request(info: RequestInfo, action: str, name: str) -> RequestInfo:
-    """The page's button as the marker request ``replayqa session start|end`` sends."""
-    return replace(info, path=MARKER_PREFIX + action, query=urlencode({"name": name}) if name else "")
 
 
 def _ca_pem() -> bytes:

@@ -24,9 +24,13 @@ import html
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
+
+from replayqa.record.recorder import Recorder
+from replayqa.record.sessions import MARKER_PREFIX
+from replayqa.record.traffic import RequestInfo
 
 CONTROL_HOST = "replayqa.test"
 CONTROL_PREFIX = "/__replayqa"
@@ -51,6 +55,27 @@ class Status:
     session_exchanges: int
     exchanges: int
     sessions: int
+
+
+def status_of(recorder: Recorder, client: str) -> Status:
+    """The open session ``client`` marked, if any, and the recording's counts."""
+    mine = next(
+        (
+            s
+            for s in reversed(recorder.tracker.sessions)
+            if s.open and s.source == "marker" and s.client == client
+        ),
+        None,
+    )
+    stats = recorder.stats()
+    return Status(
+        mine.name if mine else None, mine.exchange_count if mine else 0, stats["exchanges"], stats["sessions"]
+    )
+
+
+def marker_request(request: RequestInfo, action: str, name: str) -> RequestInfo:
+    """A button press as the marker request ``replayqa session start|end`` sends, from the same client."""
+    return replace(request, path=MARKER_PREFIX + action, query=urlencode({"name": name}) if name else "")
 
 
 def control_path(host: str, path: str) -> tuple[str, str] | None:
@@ -90,7 +115,9 @@ class ControlPage:
 
         ``client``: the address the request came from; sessions are marked per address.
         """
-        if method == "POST" and path in ("/start", "/end"):
+        if path in ("/start", "/end"):
+            if method != "POST":
+                return _text(405, "sessions change only by the page's buttons (POST)")
             return self._post(path.strip("/"), body, base, client)
         if method not in ("GET", "HEAD"):
             return _text(405, "use GET for the page, POST from its buttons")
