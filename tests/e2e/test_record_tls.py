@@ -98,6 +98,15 @@ def test_a_staging_ca_and_a_client_certificate_from_replayqa_toml(cli, recording
         assert code == 0, err
         assert answer.json() == {"path": "/me", "client": "replayqa tester"}
 
+        missing = recording_proxy("--mode", "regular", "--out", "nocert.db", "--upstream-ca", str(pki.ca))
+        hung_up = through(missing, upstream.url + "/me")
+        _, _, err = missing.stop()
+        assert hung_up.status_code == 502
+        assert err.splitlines() == [
+            f"upstream 127.0.0.1:{upstream.port} closed the connection without answering: "
+            "if it demands a client certificate, give one with --client-cert FILE"
+        ]
+
         wrong = recording_proxy("--mode", "regular", "--out", "wrong.db", "--upstream-ca", str(pki.other_ca))
         refused = through(wrong, upstream.url + "/me")
         _, _, err = wrong.stop()
