@@ -241,3 +241,32 @@ def test_the_control_page_on_a_phone_sized_browser(cli, demo_shop, recording_pro
     assert session["end_reason"] == "marker"
     assert [e["url"].removeprefix(demo_shop.base_url) for e in session["exchanges"]] == ["/", "/items"]
     assert "replayqa.test" not in json.dumps(shown), "the control page's traffic is never recorded"
+
+
+def test_the_control_page_over_https_and_on_a_reverse_proxy(cli, demo_shop, recording_proxy):
+    import ssl
+
+    import httpx
+
+    forward = recording_proxy("--mode", "regular", "--out", "forward.db")
+    trust = ssl.create_default_context(cafile=Path.home() / ".mitmproxy" / "mitmproxy-ca-cert.pem")
+    with httpx.Client(proxy=forward.url, verify=trust, timeout=20) as client:
+        status = client.get("https://replayqa.test/status")
+    forward.stop()
+    assert status.json()["session"] is None, "a made-up host: the proxy answers the tunnel itself"
+
+    reverse = recording_proxy("--upstream", demo_shop.base_url, "--out", "reverse.db")
+    with httpx.Client(base_url=reverse.url, timeout=20) as client:
+        page = client.get("/__replayqa/")
+        token = page.text.split('name="token" value="')[1].split('"')[0]
+        started = client.post("/__replayqa/start", data={"token": token, "name": "at-the-desk"})
+        client.get("/items")
+    code, _, err = reverse.stop()
+    assert code == 0, err
+    assert 'action="/__replayqa/start"' in page.text
+    assert (started.status_code, started.headers["location"]) == (303, "/__replayqa/")
+    shown = json.loads(cli("show", "reverse.db", "--json").stdout)
+    assert [
+        (s["name"], [e["url"].removeprefix(demo_shop.base_url) for e in s["exchanges"]])
+        for s in shown["sessions"]
+    ] == [("at-the-desk", ["/items"])]
