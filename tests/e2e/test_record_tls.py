@@ -97,6 +97,7 @@ def test_a_staging_ca_and_a_client_certificate_from_replayqa_toml(cli, recording
         code, _, err = proxy.stop()
         assert code == 0, err
         assert answer.json() == {"path": "/me", "client": "replayqa tester"}
+        (tmp_path / "replayqa.toml").unlink()
 
         missing = recording_proxy("--mode", "regular", "--out", "nocert.db", "--upstream-ca", str(pki.ca))
         hung_up = through(missing, upstream.url + "/me")
