@@ -450,11 +450,13 @@ def record_command(
     clients = ClientRanges(parse_client_ranges(_setting(config, "allow_client", list) or []))
     console = _console()
     errors = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 80)
-    for warning in (exposure_warning(host, port, clients), INSECURE_WARNING if tls.insecure else None):
-        if warning:
-            errors.print(warning, style="yellow", soft_wrap=True)
+    warnings = [
+        w for w in (exposure_warning(host, port, clients), INSECURE_WARNING if tls.insecure else None) if w
+    ]
 
     def ready(addresses: list[tuple[str, int]]) -> None:
+        for warning in warnings:  # once it listens: a proxy that failed to start exposes nothing
+            errors.print(warning, style="yellow", soft_wrap=True)
         where = ", ".join(f"{h}:{p}" for h, p in addresses) or f"{host}:{port}"
         console.print(f"Recording to {out}", highlight=False)
         if mode == "reverse":
