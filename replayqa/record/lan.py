@@ -88,7 +88,7 @@ def exposure_warning(host: str, port: int, clients: ClientRanges) -> str | None:
             f"it serves only clients in {allowed} and this machine"
         )
     return (
-        f"warning: open proxy on {where}: anyone who can reach it can send traffic "
+        f"warning: open proxy on {where}: anyone on this network can send traffic "
         "through it into the recording and mark sessions; limit it with --allow-client CIDR"
     )
 
