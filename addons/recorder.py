@@ -100,8 +100,8 @@ class RecorderAddon:
             self.recorder.tick()
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if self.recorder is None:
-            return
+        if self.recorder is None or flow.metadata.get("replayqa_skip"):
+            return  # answered by the proxy itself (the control page): never recorded
         info = request_info(flow, self.body_cap)
         answer = self.recorder.marker_response(info)
         if answer is not None:

@@ -344,7 +344,10 @@ def _path_of(url: str) -> str:
     help="reverse (with --upstream) or regular: a forward proxy for browsers and devices.",
 )
 @click.option(
-    "--listen", default=None, help="HOST:PORT to listen on (default 127.0.0.1:8888, or :8080 regular)."
+    "--listen",
+    default=None,
+    help="HOST:PORT to listen on (default 127.0.0.1:8888, or :8080 regular); "
+    "a LAN address is an open proxy unless --allow-client limits it.",
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Recording file (default recordings/NAME.db).")
 @click.option("--name", default="", help="A name for the recording.")
@@ -360,22 +363,52 @@ def _path_of(url: str) -> str:
 @click.option(
     "--idle-gap", type=float, default=300.0, show_default=True, help="Seconds of silence that end a session."
 )
+@click.option(
+    "--upstream-ca",
+    metavar="FILE",
+    help="PEM file of the CA (or self-signed certificate) an HTTPS upstream uses, e.g. staging's.",
+)
+@click.option(
+    "--upstream-insecure",
+    is_flag=True,
+    default=None,
+    help="Do not verify upstream certificates at all (prints a warning).",
+)
+@click.option(
+    "--client-cert",
+    metavar="FILE",
+    help="PEM file with a client certificate and its key, for upstreams that demand mutual TLS.",
+)
+@click.option(
+    "--allow-client",
+    "allow_client",
+    multiple=True,
+    metavar="CIDR",
+    callback=_given,
+    help="With --listen on a LAN address: serve only these clients (repeatable), e.g. 192.168.1.0/24.",
+)
 def record_command(
     upstream: str | None, mode: str | None, listen: str | None, out: Path | None, **flags: Any
 ) -> None:
     """Record traffic through a proxy, with database captures around each session.
 
     Stop with Ctrl+C (or SIGTERM): every session is closed, its end state
-    captured, and a summary printed.
+    captured, and a summary printed. Phones and tablets: listen on a LAN
+    address, allow their addresses, and open http://replayqa.test/ on them
+    to mark sessions and get the CA certificate.
 
     \b
     Examples:
       replayqa record --upstream http://127.0.0.1:8000 --db sqlite:///app_test.db
       replayqa record --mode regular --listen 127.0.0.1:8080 \\
           --out recordings/browser.db
+      replayqa record --mode regular --listen 192.168.1.10:8080 \\
+          --allow-client 192.168.1.0/24 --upstream-ca staging-ca.pem
     """
+    from replayqa.record.lan import ClientRanges, exposure_warning, parse_client_ranges
     from replayqa.record.proxy import ProxyConfig, parse_listen, record
     from replayqa.record.recorder import RecorderSettings
+    from replayqa.record.upstream_tls import INSECURE_WARNING, UpstreamTLS
 
     mode = mode or ("reverse" if upstream else None)
     if mode is None:
@@ -402,17 +435,38 @@ def record_command(
         upstream=upstream,
     )
     proxy_mode = f"reverse:{upstream}" if mode == "reverse" else "regular"
+    config = load_settings().override(
+        upstream_ca=flags["upstream_ca"],
+        upstream_insecure=flags["upstream_insecure"],
+        client_cert=flags["client_cert"],
+        allow_client=flags["allow_client"],
+    )
+    tls = UpstreamTLS(
+        ca=_setting(config, "upstream_ca", str),
+        insecure=bool(_setting(config, "upstream_insecure", bool)),
+        client_cert=_setting(config, "client_cert", str),
+    )
+    tls.check()  # before any warning: a contradiction is an error, not a warning
+    clients = ClientRanges(parse_client_ranges(_setting(config, "allow_client", list) or []))
     console = _console()
+    errors = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 80)
+    warnings = [
+        w for w in (exposure_warning(host, port, clients), INSECURE_WARNING if tls.insecure else None) if w
+    ]
 
     def ready(addresses: list[tuple[str, int]]) -> None:
+        for warning in warnings:  # once it listens: a proxy that failed to start exposes nothing
+            errors.print(warning, style="yellow", soft_wrap=True)
         where = ", ".join(f"{h}:{p}" for h, p in addresses) or f"{host}:{port}"
         console.print(f"Recording to {out}", highlight=False)
         if mode == "reverse":
             console.print(f"  proxy  http://{where} → {upstream}", highlight=False)
+            page = f"http://{host}:{port}/__replayqa/"
         else:
             console.print(f"  proxy  http://{where} (set it as the HTTP and HTTPS proxy)", highlight=False)
             console.print("  HTTPS  trust ~/.mitmproxy/mitmproxy-ca-cert.pem", highlight=False)
-            console.print("         (or browse to http://mitm.it through the proxy)", highlight=False)
+            page = "http://replayqa.test/ (through the proxy)"
+        console.print(f"  control page: {page}", highlight=False)
         console.print(
             f"  mark sessions: replayqa session start NAME --proxy http://{host}:{port}", highlight=False
         )
@@ -429,7 +483,13 @@ def record_command(
             status.start()
 
     try:
-        summary = record(settings, ProxyConfig(proxy_mode, host, port), ready, tick)
+        summary = record(
+            settings,
+            ProxyConfig(proxy_mode, host, port, tls, clients),
+            ready,
+            tick,
+            lambda line: errors.print(line, soft_wrap=True),
+        )
     finally:
         if status is not None:
             status.stop()
@@ -439,6 +499,15 @@ def record_command(
         f"{_count(summary.get('checkpoints', 0), 'database capture')}\n  to {summary.get('out', out)}",
         highlight=False,
     )
+
+
+def _setting(settings: Settings, key: str, kind: type) -> Any:
+    """A setting as the type it must be; replayqa.toml can hold anything."""
+    value = getattr(settings, key)
+    if value is None or isinstance(value, kind):
+        return value
+    where = f" in {settings.source}" if settings.source else ""
+    raise ConfigError(f"setting {key}{where} must be a {kind.__name__}, not {type(value).__name__}: fix it")
 
 
 @main.group()

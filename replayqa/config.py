@@ -52,6 +52,13 @@ class Settings:
     redact_fields: list[str] = field(default_factory=list)
     #: Values for redacted fields when replaying (like --secret NAME=VALUE); prefer --secret in CI.
     secrets: dict[str, str] = field(default_factory=dict)
+    #: Upstream TLS for ``replayqa record``: a staging server's CA file, no verification at all,
+    #: or a client certificate with its key (one PEM file) for mutual TLS.
+    upstream_ca: str | None = None
+    upstream_insecure: bool = False
+    client_cert: str | None = None
+    #: Client address ranges (CIDR) a recording proxy on a LAN address serves, besides this machine.
+    allow_client: list[str] = field(default_factory=list)
     #: Where the settings came from, for messages.
     source: str | None = None
 
@@ -103,11 +110,11 @@ def load_settings(start: Path | None = None) -> Settings:
             f"{path}: unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(_KEYS))}"
         )
     values = {k: v for k, v in table.items() if k in _KEYS}
-    for key in ("journeys", "stores"):
+    for key in ("journeys", "stores", "allow_client"):
         if isinstance(values.get(key), str):
             values[key] = [values[key]]
     base = path.parent
-    for key in ("report_dir", "junit", "store", "log_file"):
+    for key in ("report_dir", "junit", "store", "log_file", "upstream_ca", "client_cert"):
         if isinstance(values.get(key), str):
             values[key] = str(base / values[key])
     if "journeys" in values:

@@ -47,3 +47,15 @@ def test_stores_are_a_list_and_one_url_will_do(tmp_path):
     assert load_settings(tmp_path).stores == ["redis://127.0.0.1:6379/0?name=cache_test"]
     (tmp_path / "replayqa.toml").write_text('stores = ["redis://a/0?name=cache_test", "redis://b/1"]\n')
     assert load_settings(tmp_path).stores == ["redis://a/0?name=cache_test", "redis://b/1"]
+
+
+def test_upstream_tls_files_are_relative_to_the_config_and_one_range_is_a_list(tmp_path):
+    (tmp_path / "replayqa.toml").write_text(
+        'upstream_ca = "certs/staging-ca.pem"\nclient_cert = "certs/me.pem"\n'
+        'upstream_insecure = false\nallow_client = "192.168.1.0/24"\n'
+    )
+    (tmp_path / "sub").mkdir()
+    settings = load_settings(tmp_path / "sub")
+    assert settings.upstream_ca == str(tmp_path / "certs" / "staging-ca.pem")
+    assert settings.client_cert == str(tmp_path / "certs" / "me.pem")
+    assert settings.allow_client == ["192.168.1.0/24"] and settings.upstream_insecure is False

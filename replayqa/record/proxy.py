@@ -16,17 +16,21 @@ import logging
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mitmproxy import exceptions, options
 from mitmproxy.addons import default_addons
 from mitmproxy.master import Master
 
+from replayqa.addons.control import ControlPageAddon
+from replayqa.addons.network import ClientGate, UpstreamTLSNotes
 from replayqa.addons.recorder import RecorderAddon
 from replayqa.client import check_reachable
 from replayqa.errors import ConfigError
+from replayqa.record.lan import ClientRanges
 from replayqa.record.recorder import RecorderSettings
+from replayqa.record.upstream_tls import UpstreamTLS, check_upstream
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class ProxyConfig:
     mode: str  # "reverse:http://app" or "regular"
     host: str = "127.0.0.1"
     port: int = 8888
+    tls: UpstreamTLS = field(default_factory=UpstreamTLS)
+    clients: ClientRanges = field(default_factory=ClientRanges)
 
 
 def parse_listen(value: str, default_port: int) -> tuple[str, int]:
@@ -67,15 +73,21 @@ def record(
     proxy: ProxyConfig,
     on_ready: Callable[[list[tuple[str, int]]], None] = lambda addresses: None,
     on_tick: Callable[[dict[str, int]], None] = lambda stats: None,
+    on_notice: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
     """Proxy and record until SIGINT or SIGTERM; returns the recorder's summary.
 
-    ``on_tick`` gets the recorder's counts about once a second, for progress displays.
+    ``on_tick`` gets the recorder's counts about once a second, for progress displays;
+    ``on_notice`` one line per new problem while it runs (a refused client, an
+    upstream whose TLS handshake failed), for the console.
     """
-    if proxy.mode.startswith("reverse:"):
+    proxy.tls.check()
+    if proxy.mode.startswith("reverse:https:"):
+        check_upstream(proxy.mode.removeprefix("reverse:"), proxy.tls)
+    elif proxy.mode.startswith("reverse:"):
         check_reachable(proxy.mode.removeprefix("reverse:"), flag="--upstream")
     check_port_free(proxy.host, proxy.port)
-    return asyncio.run(_serve(settings, proxy, on_ready, on_tick))
+    return asyncio.run(_serve(settings, proxy, on_ready, on_tick, on_notice))
 
 
 async def _serve(
@@ -83,11 +95,18 @@ async def _serve(
     proxy: ProxyConfig,
     on_ready: Callable[[list[tuple[str, int]]], None],
     on_tick: Callable[[dict[str, int]], None],
+    on_notice: Callable[[str], None],
 ) -> dict[str, Any]:
     opts = options.Options(listen_host=proxy.host, listen_port=proxy.port, mode=[proxy.mode])
     master = Master(opts, with_termlog=False)
     addon = RecorderAddon()
-    master.addons.add(*default_addons(), addon)
+    master.addons.add(
+        *default_addons(),
+        ClientGate(on_notice),
+        UpstreamTLSNotes(proxy.tls, on_notice),
+        ControlPageAddon(addon),  # before the recorder: the page's requests are answered, not recorded
+        addon,
+    )
     failures = _StartupErrors()
     logging.getLogger("mitmproxy").addHandler(failures)
     try:
@@ -105,6 +124,10 @@ async def _serve(
             replayqa_upstream=settings.upstream or "",
             replayqa_redact_headers=list(settings.rules.extra_headers),
             replayqa_redact_fields=list(settings.rules.extra_fields),
+            replayqa_allow_client=[str(network) for network in proxy.clients.ranges],
+            # mitmproxy refuses public addresses by default; given ranges, they alone decide
+            block_global=not proxy.clients.limited,
+            **proxy.tls.mitmproxy_options(),
         )
     except exceptions.OptionsError as exc:
         raise ConfigError(str(exc).strip()) from None
