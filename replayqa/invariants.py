@@ -288,7 +288,9 @@ def _repeats_change_nothing(operations: list[str], where: str) -> Callable[[Any,
         method, _, template = str(text).partition(" ")
         if not template.startswith("/"):
             raise JourneyError(f"{where}: operation {text!r} is not 'METHOD /path/{{param}}'")
-        regex = re.compile("(^|/)" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template.lstrip("/"))) + "/?$")
+        regex = re.compile(
+            "(^|/)" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template.lstrip("/"))) + "/?$"
+        )
         patterns.append((method.upper(), regex))
 
     def check(client: Any, context: Any, db: Any) -> bool | str:

@@ -25,7 +25,9 @@ def shape(value: Any) -> Any:
     """``value`` with ids and volatile fields dropped and made-up strings blurred."""
     if isinstance(value, dict):
         return {
-            k: shape(v) for k, v in sorted(value.items()) if not _ID_LIKE.search(k) and not _VOLATILE.search(k)
+            k: shape(v)
+            for k, v in sorted(value.items())
+            if not _ID_LIKE.search(k) and not _VOLATILE.search(k)
         }
     if isinstance(value, list):
         return sorted((shape(v) for v in value), key=_dump)

@@ -94,7 +94,13 @@ def _step(
     if produced is not None and who == PRIMARY:
         resource, id_path, _ = produced
         save[resource.var] = id_path + "?"  # a refusal names no id
-    return Step(name, action, description=_describe(op, action), checks=(Check("status", value=ANY_STATUS),), save=save)
+    return Step(
+        name,
+        action,
+        description=_describe(op, action),
+        checks=(Check("status", value=ANY_STATUS),),
+        save=save,
+    )
 
 
 def _describe(op: Operation, action: RequestAction) -> str:
@@ -102,8 +108,12 @@ def _describe(op: Operation, action: RequestAction) -> str:
 
 
 def _explore_invariants(synth: SpecSynth) -> list[Invariant]:
-    idempotent = [f"{op.method} {synth.base_path}{op.path}" for op in synth.api.operations if _should_be_idempotent(op)]
-    specs: list[dict[str, Any]] = [{"kind": "refusals_change_nothing", "name": "a refused request changes nothing"}]
+    idempotent = [
+        f"{op.method} {synth.base_path}{op.path}" for op in synth.api.operations if _should_be_idempotent(op)
+    ]
+    specs: list[dict[str, Any]] = [
+        {"kind": "refusals_change_nothing", "name": "a refused request changes nothing"}
+    ]
     if idempotent:
         specs.append(
             {

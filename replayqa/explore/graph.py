@@ -31,7 +31,7 @@ from replayqa.errors import ConfigError, JourneyError
 from replayqa.explore.abstract import database_key, observe, state_key
 from replayqa.explore.relations import RelationLearner, relation_invariant
 from replayqa.explore.shrink import ddmin
-from replayqa.model import Action, Check, Invariant, Issue, Journey, Severity, Step
+from replayqa.model import Action, Check, Invariant, Issue, Journey, Node, Severity, Step
 from replayqa.runner import JourneyRunner
 from replayqa.state.base import NullBackend, StateBackend, capture_rows, row_counts
 
@@ -144,7 +144,9 @@ class StateGraph:
         for end in (source, target):
             if end is not None and end not in self.nodes:
                 known = ", ".join(self.nodes) or "none"
-                raise ConfigError(f"state graph {self.name!r}: no node {end!r} (nodes: {known}); add it first")
+                raise ConfigError(
+                    f"state graph {self.name!r}: no node {end!r} (nodes: {known}); add it first"
+                )
         if isinstance(action, Step):
             step = action
         else:
@@ -266,7 +268,9 @@ class _Explorer:
                 self.state.check_restore_allowed()
             root = self._root()
             self._search(root)
-            self.result.violations = [self._shrunk(v, root) for v in self.result.violations]
+            self.result.violations = [
+                self._shrunk(v, root, n) for n, v in enumerate(self.result.violations, 1)
+            ]
             if root.checkpoint:
                 self.state.release(root.checkpoint)
         finally:
@@ -372,9 +376,7 @@ class _Explorer:
 
     def _go_to(self, state: _State) -> dict[str, Any]:
         """Put the app back in ``state``; returns the context values to go on from."""
-        if self._here is state:
-            values = state.values
-        elif self.restores and self._rows_of is state:
+        if self._here is state or (self.restores and self._rows_of is state):
             values = state.values
         elif self.restores and state.checkpoint:
             self.state.rollback(state.checkpoint)
@@ -390,7 +392,7 @@ class _Explorer:
     def _reexecute(self, path: Sequence[Edge]) -> dict[str, Any]:
         """The path again from the setup, on fresh resources (a new run id makes new names)."""
         self.result.reexecutions += 1
-        steps = [*self.graph.setup, *_unique_steps([e.step for e in path])]
+        steps: list[Node] = [*self.graph.setup, *_unique_steps([e.step for e in path])]
         journey = Journey(
             f"{self.graph.name}_again",
             steps,
@@ -424,15 +426,20 @@ class _Explorer:
         node, wrong = self._node_after(state.node, edge)
         if wrong:
             issues.append(
-                Issue(self.graph.name, "explore", edge.name, wrong, Severity.HIGH, "invariant", *_pair(exchange))
+                Issue(
+                    self.graph.name, "explore", edge.name, wrong, Severity.HIGH, "invariant", *_pair(exchange)
+                )
             )
         for issue in issues:
             self._violation(issue, path)
         writes = state.writes
-        if exchange is not None and exchange.response is not None and exchange.request.method not in _READS:
-            if exchange.response.status < 400 and exchange.response.json_or_none() is None:
-                writes = tuple(sorted((*writes, edge.name)))
-        child = _State(path, node, "", dict(self.runner.context), self._client_snapshot(), seen, writes=writes)
+        response = exchange.response if exchange is not None else None
+        if response is not None and exchange is not None and exchange.request.method not in _READS:
+            silent = response.status < 400 and response.json_or_none() is None
+            writes = tuple(sorted((*writes, edge.name))) if silent else writes
+        child = _State(
+            path, node, "", dict(self.runner.context), self._client_snapshot(), seen, writes=writes
+        )
         child.key = self._key(child)
         # A read that changed no row count left the database in the parent's state: the next
         # sibling needs no restore, only the parent's context.
@@ -446,7 +453,10 @@ class _Explorer:
         if edge.target is not None:
             checker = self.graph.nodes[edge.target].checker
             if checker is not None and not checker(self.client, self.runner.context):
-                return source, f"action {edge.name!r} should reach state {edge.target!r}, but its checker says no"
+                return (
+                    source,
+                    f"action {edge.name!r} should reach state {edge.target!r}, but its checker says no",
+                )
             return edge.target, None
         for node in self.graph.nodes.values():
             if node.checker is not None and node.checker(self.client, self.runner.context):
@@ -484,7 +494,7 @@ class _Explorer:
         self.result.violations.append(Violation(issue, key, names, names, Journey("", [])))
         self._emit(ev.ViolationFound(issue, tuple(names)))
 
-    def _shrunk(self, violation: Violation, root: _State) -> Violation:
+    def _shrunk(self, violation: Violation, root: _State, number: int) -> Violation:
         by_name = {e.name: e for e in self.graph.edges}
         found = [by_name[n] for n in violation.found]
         extra = [i for i in self._learned.values() if violation.key.startswith(f"{i.name}|")]
@@ -506,13 +516,13 @@ class _Explorer:
 
         edges = ddmin(found, reproduces) if len(found) > 1 else found
         names = [e.name for e in edges]
-        steps = [*self.graph.setup, *_unique_steps([e.step for e in edges])]
+        steps: list[Node] = [*self.graph.setup, *_unique_steps([e.step for e in edges])]
         journey = Journey(
-            "explore_" + _slug(violation.issue.error),
+            f"explore_{number}_" + _slug(violation.key.split("|", 1)[0]),
             steps,
             f"Found by replayqa explore: {violation.issue.error}",
             tags=("explore",),
-            invariants=[i for i in invariants if i.spec is not None],
+            invariants=invariants,  # those written as data go into its YAML too
         )
         return replace(violation, actions=names, journey=journey)
 
@@ -526,9 +536,9 @@ def _issue_key(issue: Issue) -> str:
     return f"{head}|" + re.sub(r"\d+", "#", text)
 
 
-def _unique_steps(steps: Sequence[Step]) -> list[Step]:
+def _unique_steps(steps: Sequence[Step]) -> list[Node]:
     """The same action twice becomes two steps with their own names (step results are by name)."""
-    out: list[Step] = []
+    out: list[Node] = []
     names: set[str] = set()
     for step in steps:
         name, n = step.name, 2
