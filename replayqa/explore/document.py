@@ -14,7 +14,7 @@
       - name: paid              # check: a request whose expectations hold in this state
         check:
           request: {method: GET, path: "/orders/{{ order_id }}"}
-          expect: {status: 200, body: {status: paid}}
+          expect: {status: 200, body: [{path: status, equals: paid}]}
     edges:                      # journey steps, each with an optional from: and to: node
       - name: pay
         from: start

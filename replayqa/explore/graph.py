@@ -271,7 +271,8 @@ class _Explorer:
             self.result.violations = [
                 self._shrunk(v, root, n) for n, v in enumerate(self.result.violations, 1)
             ]
-            if root.checkpoint:
+            if root.checkpoint:  # the app is left as the setup left it
+                self.state.rollback(root.checkpoint)
                 self.state.release(root.checkpoint)
         finally:
             if connected_here and self.state.is_connected():

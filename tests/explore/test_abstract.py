@@ -16,9 +16,16 @@ def test_two_equal_orders_made_on_fresh_resources_have_one_shape():
 def test_a_state_is_what_is_bound_and_what_the_app_has_shown():
     seen = observe({}, {"id": 1, "status": "open", "lines": [{"item_id": 4, "quantity": 1}]})
     key = state_key("*", ["cart_id"], seen, None)
-    assert key == state_key("*", ["cart_id"], observe({}, {"id": 8, "status": "open", "lines": [{"item_id": 5, "quantity": 1}]}), None)
+    assert key == state_key(
+        "*",
+        ["cart_id"],
+        observe({}, {"id": 8, "status": "open", "lines": [{"item_id": 5, "quantity": 1}]}),
+        None,
+    )
     assert key != state_key("*", ["cart_id", "order_id"], seen, None)
-    assert key != state_key("*", ["cart_id"], observe(seen, {"id": 1, "status": "checked_out", "lines": []}), None)
+    assert key != state_key(
+        "*", ["cart_id"], observe(seen, {"id": 1, "status": "checked_out", "lines": []}), None
+    )
     assert key != state_key("*", ["cart_id"], seen, "rows")
 
 
