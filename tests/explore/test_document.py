@@ -44,5 +44,5 @@ def test_a_yaml_graph_explores_like_a_python_one(tmp_path, client):
 def test_mistakes_in_a_graph_file_name_the_file(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("name: x\nstates: []\n")
-    with pytest.raises(JourneyError, match="bad.yaml: unknown key 'states'"):
+    with pytest.raises(JourneyError, match=r"bad\.yaml: unknown key 'states'"):
         load_graph(path)

@@ -220,5 +220,5 @@ def test_the_same_request_accepted_twice_must_answer_the_same():
 
 
 def test_repeats_name_their_operations_as_method_and_path():
-    with pytest.raises(JourneyError, match="'refund' is not 'METHOD /path/{param}'"):
+    with pytest.raises(JourneyError, match=r"'refund' is not 'METHOD /path/\{param\}'"):
         from_spec({"kind": "repeats_change_nothing", "operations": ["refund"]}, "t")
