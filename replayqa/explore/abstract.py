@@ -37,11 +37,18 @@ def shape(value: Any) -> Any:
     return value
 
 
-def observe(seen: Mapping[str, Any], body: Any) -> dict[str, Any]:
-    """``seen`` updated with every object (a body or list element with an id) in ``body``."""
+def observe(seen: Mapping[str, Any], body: Any, bound: Iterable[Any] = ()) -> dict[str, Any]:
+    """``seen`` updated with the objects (with an id) in ``body``.
+
+    Of a list, only the objects this path knows (already seen, or whose id
+    the context holds): a list also shows what other paths made, and that is
+    no part of this path's state.
+    """
     updated = dict(seen)
+    known = {str(v) for v in bound if isinstance(v, str | int) and not isinstance(v, bool)}
     for key, subject in identified_objects(body):
-        updated[key] = shape(subject)
+        if not isinstance(body, list) or key in seen or str(subject["id"]) in known:
+            updated[key] = shape(subject)
     return updated
 
 

@@ -93,7 +93,10 @@ def _step(
     produced = synth.produces(op)
     if produced is not None and who == PRIMARY:
         resource, id_path, _ = produced
-        save[resource.var] = id_path + "?"  # a refusal names no id
+        # Ids come from creates when something creates them: a list's first entry is whatever an
+        # earlier path left behind, unless restores cleared it (then the lists are for seeded data).
+        if not ("[0]" in id_path and resource.creators):
+            save[resource.var] = id_path + "?"  # a refusal names no id
     return Step(
         name,
         action,

@@ -253,6 +253,7 @@ class _Explorer:
         self.listeners: list[ev.Listener] = []
         self._here: _State | None = None  # the state the app is in now, when known
         self._rows_of: _State | None = None  # the state whose rows the database holds now, when known
+        self._seen: dict[str, Any] = {}  # what the app showed on the way to the state it is in
         self._checkpoints = 0
         self._learned: dict[str, Invariant] = {}
 
@@ -376,7 +377,12 @@ class _Explorer:
         return snapshot() if snapshot else None
 
     def _go_to(self, state: _State) -> dict[str, Any]:
-        """Put the app back in ``state``; returns the context values to go on from."""
+        """Put the app back in ``state``; returns the context values to go on from.
+
+        ``self._seen`` becomes what the app showed on the way: a path run again
+        made other objects than the first time.
+        """
+        self._seen = state.seen
         if self._here is state or (self.restores and self._rows_of is state):
             values = state.values
         elif self.restores and state.checkpoint:
@@ -391,7 +397,10 @@ class _Explorer:
         return values
 
     def _reexecute(self, path: Sequence[Edge]) -> dict[str, Any]:
-        """The path again from the setup, on fresh resources (a new run id makes new names)."""
+        """The path again from the setup, on fresh resources (a new run id makes new names).
+
+        Sets ``self._seen`` from the responses the path got this time.
+        """
         self.result.reexecutions += 1
         steps: list[Node] = [*self.graph.setup, *_unique_steps([e.step for e in path])]
         journey = Journey(
@@ -402,6 +411,12 @@ class _Explorer:
         )
         result = self.runner.run_journey(journey, run_id=_run_id())
         self.result.requests += len(result.steps)
+        seen: dict[str, Any] = {}
+        for step in result.steps[len(self.graph.setup) :]:
+            response = step.exchange.response if step.exchange is not None else None
+            if response is not None and response.status < 300:
+                seen = observe(seen, response.json_or_none(), self.runner.context.values())
+        self._seen = seen
         return dict(self.runner.context)
 
     def _take(self, state: _State, edge: Edge) -> _State:
@@ -418,11 +433,11 @@ class _Explorer:
         path = (*state.path, edge)
         issues = list(result.issues)
         exchange = result.steps[-1].exchange if result.steps else None
-        seen = dict(state.seen)
+        seen = dict(self._seen)
         if exchange is not None and exchange.response is not None:
             body = exchange.response.json_or_none()
             if exchange.response.status < 300:
-                seen = observe(seen, body)
+                seen = observe(seen, body, self.runner.context.values())
             issues += self._learned_relations(exchange.response.status, body, result.steps[-1].step, exchange)
         node, wrong = self._node_after(state.node, edge)
         if wrong:

@@ -1,9 +1,11 @@
 """An in-memory order API with a planted repeat bug, run as its own process.
 
-``python orders_app.py [--fixed]`` prints ``listening on URL``. Refunding an
-order twice refunds twice: 200 refunded on a 100 order. With ``--fixed`` a
-second refund is refused (409). The spec is served at ``/openapi.json``; it
-says nothing of the bug, so whatever finds it finds it from the spec alone.
+``python orders_app.py [--fixed] [postgresql://DSN]`` prints ``listening on
+URL``. Refunding an order twice refunds twice: 200 refunded on a 100 order.
+With ``--fixed`` a second refund is refused (409). The spec is served at
+``/openapi.json``; it says nothing of the bug, so whatever finds it finds it
+from the spec alone. With a PostgreSQL DSN the orders live in its ``orders``
+table (one connection for the app's life), so restores have something to act on.
 """
 
 from __future__ import annotations
@@ -16,8 +18,52 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FIXED = "--fixed" in sys.argv[1:]
-orders: dict[int, dict[str, Any]] = {}
+DSN = next((a for a in sys.argv[1:] if a.startswith("postgresql://")), None)
 lock = threading.Lock()
+
+
+class Orders:
+    """In memory, or a PostgreSQL table: a dict of orders by id either way."""
+
+    def __init__(self, dsn: str | None) -> None:
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.conn = None
+        if dsn:
+            import psycopg
+            from psycopg.rows import dict_row
+
+            self.conn = psycopg.connect(dsn, autocommit=True, row_factory=dict_row)
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS orders (id serial PRIMARY KEY, amount int NOT NULL, "
+                "refunded int NOT NULL DEFAULT 0, status text NOT NULL DEFAULT 'open')"
+            )
+
+    def all(self) -> list[dict[str, Any]]:
+        if self.conn is None:
+            return list(self.rows.values())
+        return self.conn.execute("SELECT * FROM orders ORDER BY id").fetchall()
+
+    def get(self, order_id: int) -> dict[str, Any] | None:
+        if self.conn is None:
+            return self.rows.get(order_id)
+        return self.conn.execute("SELECT * FROM orders WHERE id = %s", (order_id,)).fetchone()
+
+    def add(self, amount: int) -> dict[str, Any]:
+        if self.conn is None:
+            order = {"id": len(self.rows) + 1, "amount": amount, "refunded": 0, "status": "open"}
+            self.rows[order["id"]] = order
+            return order
+        return self.conn.execute("INSERT INTO orders (amount) VALUES (%s) RETURNING *", (amount,)).fetchone()
+
+    def save(self, order: dict[str, Any]) -> None:
+        if self.conn is not None:
+            self.conn.execute(
+                "UPDATE orders SET refunded = %s, status = %s WHERE id = %s",
+                (order["refunded"], order["status"], order["id"]),
+            )
+
+
+orders = Orders(DSN)
 
 ORDER = {
     "type": "object",
@@ -121,7 +167,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         with lock:
             if self.path == "/orders":
-                self._send(200, list(orders.values()))
+                self._send(200, orders.all())
                 return
             match = re.fullmatch(r"/orders/(\d+)", self.path)
             order = orders.get(int(match.group(1))) if match else None
@@ -135,9 +181,7 @@ class Handler(BaseHTTPRequestHandler):
                 if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
                     self._send(422, {"error": "amount must be a positive integer"})
                     return
-                order = {"id": len(orders) + 1, "amount": amount, "refunded": 0, "status": "open"}
-                orders[order["id"]] = order
-                self._send(201, order)
+                self._send(201, orders.add(amount))
                 return
             match = re.fullmatch(r"/orders/(\d+)/(refund|cancel)", self.path)
             order = orders.get(int(match.group(1))) if match else None
@@ -148,6 +192,7 @@ class Handler(BaseHTTPRequestHandler):
                     self._send(409, {"error": "a refunded order cannot be cancelled"})
                     return
                 order["status"] = "cancelled"
+                orders.save(order)
                 self._send(200, order)
             else:
                 self._refund(order, body)
@@ -162,6 +207,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         order["refunded"] += amount  # the planted bug: nothing stops a second refund
         order["status"] = "refunded"
+        orders.save(order)
         self._send(200, order)
 
     def log_message(self, format: str, *args: object) -> None:
