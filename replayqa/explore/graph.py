@@ -306,9 +306,14 @@ class _Explorer:
                     if self.restores:
                         child.checkpoint = self._checkpoint()
                     frontier.append(child)
-            if state.checkpoint and state is not root:
-                self.state.release(state.checkpoint)
-                state.checkpoint = None
+            self._release(state, root)
+        for state in frontier:  # the budget ran out before these were expanded
+            self._release(state, root)
+
+    def _release(self, state: _State, root: _State) -> None:
+        if state.checkpoint and state is not root:
+            self.state.release(state.checkpoint)
+            state.checkpoint = None
 
     def _pop(self, frontier: list[_State]) -> _State:
         if self.strategy == "bfs":
