@@ -1110,7 +1110,7 @@ def synth(
 @click.option(
     "--db",
     help="The app's test database: states are restored from its checkpoints, out of order, and its "
-    "rows are part of each state. Without it, a path is executed again on fresh resources.",
+    "row counts are part of each state. Without it, a path is executed again on fresh resources.",
 )
 @_store_option("checkpointed and restored with --db")
 @click.option(
@@ -1130,7 +1130,8 @@ def synth(
     "invariant_files",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="A YAML file whose 'invariants:' list is checked too (repeatable).",
+    help="Your own invariants: a YAML file with an 'invariants:' list (the journeys' kinds) or a "
+    "Python file defining `invariants` (repeatable).",
 )
 @click.option(
     "--strategy",
@@ -1179,10 +1180,9 @@ def explore(
           --db sqlite:///shop-test.db --var email=qa@shop.test --var password=...
       replayqa explore graph.yaml --base-url http://127.0.0.1:8000 --max-depth 5
     """
-    from replayqa.explore.document import load_graph
+    from replayqa.explore.document import load_graph, load_invariants
     from replayqa.explore.fromspec import graph_from_spec
     from replayqa.explore.session import explore_app, write_violations
-    from replayqa.loader import load_file
 
     if (graph_file is None) == (spec is None):
         raise ConfigError("give either --spec SPEC or a state graph file (GRAPH.yaml), not both or none")
@@ -1190,7 +1190,7 @@ def explore(
     values = {**settings.vars, **_vars(var_pairs)}
     if not settings.base_url:
         raise ConfigError("no base URL: pass --base-url http://host:port or set base_url in replayqa.toml")
-    invariants = [i for f in invariant_files for i in load_file(f).invariants]
+    invariants = [i for f in invariant_files for i in load_invariants(f)]
     if spec is not None:
         graph = graph_from_spec(spec, values, auth=auth, invariants=invariants)
     else:

@@ -37,8 +37,8 @@ from replayqa.checks import evaluate
 from replayqa.errors import ConfigError, JourneyError
 from replayqa.explore.graph import StateGraph
 from replayqa.invariants import from_spec
-from replayqa.loader import load_step
-from replayqa.model import Step
+from replayqa.loader import load_file, load_step
+from replayqa.model import Invariant, Step
 
 _KEYS = ("name", "vars", "setup", "nodes", "edges", "invariants")
 
@@ -77,6 +77,20 @@ def load_graph(path: str | Path, variables: dict[str, Any] | None = None) -> Sta
     for index, spec in enumerate(document.get("invariants") or [], 1):
         graph.add_invariant(from_spec(spec, f"{where}, invariant {index}"))
     return graph
+
+
+def load_invariants(path: str | Path) -> list[Invariant]:
+    """A user's own invariants: a YAML file's ``invariants:`` list, or a Python file's ``invariants``."""
+    where = str(path)
+    if Path(path).suffix == ".py":
+        return load_file(path).invariants
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{where}: cannot read invariants: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("invariants"), list):
+        raise JourneyError(f"{where}: an invariants file is a mapping with an 'invariants:' list")
+    return [from_spec(spec, f"{where}, invariant {n}") for n, spec in enumerate(document["invariants"], 1)]
 
 
 def _checker(step: Step) -> Callable[[Any, Any], bool]:

@@ -78,17 +78,28 @@ def test_explore_finds_the_demo_shops_four_bugs_in_at_most_four_actions(cli, sho
         assert any(needle in e for e in errors), (needle, errors)
 
 
-def test_explore_finds_a_double_refund_from_the_spec_alone_without_a_database(cli, orders):
+def test_explore_finds_a_double_refund_from_the_spec_alone_without_a_database(cli, orders, tmp_path):
+    (tmp_path / "mine.yaml").write_text(
+        "invariants:\n"
+        "  - {kind: relation, name: refunds stay within the order, expression: refunded <= amount}\n"
+    )
     app = ("--base-url", orders.base_url)
-    done = cli("explore", "--spec", f"{orders.base_url}/openapi.json", *app, "--report-dir", "out", "--json")
+    spec = ("--spec", f"{orders.base_url}/openapi.json", "--invariants", "mine.yaml")
+    done = cli("explore", *spec, *app, "--report-dir", "out", "--json")
     assert done.returncode == 1, done.stdout + done.stderr
     result = explored(done)
     assert result["reexecutions"] > 0 and result["restores"] == 0
-    [violation] = result["violations"]
-    assert "refunded 100 -> 200" in violation["error"]
-    assert violation["actions"] == ["create_order", "refund_order", "refund_order"]
-    errors = reproduced(cli, Path(violation["journey"]).parent, *app)
+    repeat, mine = result["violations"]
+    assert (
+        "a repeated request changes state once" in repeat["error"]
+        and "refunded 100 -> 200" in repeat["error"]
+    )
+    assert "refunds stay within the order" in mine["error"] and "refunded = 200" in mine["error"]
+    for violation in (repeat, mine):
+        assert violation["actions"] == ["create_order", "refund_order", "refund_order"]
+    errors = reproduced(cli, Path(repeat["journey"]).parent, *app)
     assert any("refunded 100 -> 200" in e for e in errors)
+    assert any("refunds stay within the order" in e for e in errors)
 
 
 def test_explore_passes_the_fixed_order_app_and_says_so(cli, fixed_orders):
