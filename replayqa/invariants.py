@@ -15,7 +15,9 @@ Kinds:
 - ``refusals_change_nothing``: an object (a body or list element with an ``id``)
   read again after requests that were only refused (4xx) reads the same.
 - ``repeats_change_nothing``: ``{operations: ["POST /orders/{order_id}/refund"]}``:
-  the same request twice in a row, both accepted, answers the same the second time.
+  the same request twice in a row, both accepted, answers the same the second time
+  (timestamps and secrets aside; a DELETE's answer says what it removed, so DELETEs
+  are not judged by it).
 """
 
 from __future__ import annotations
@@ -205,8 +207,12 @@ def _pairs(data: Any) -> list[tuple[str, Any]]:
 _SEEN = "_replayqa_seen"
 _LAST_WRITE = "_replayqa_last_write"
 _SAFE = ("GET", "HEAD", "OPTIONS")
-#: Fields that move without anyone changing the object: when it was last touched or read.
-_VOLATILE = re.compile(r"(updated|modified|seen|accessed|expires|refreshed)(_?at|_?on)?$|token$", re.I)
+#: Fields that move without anyone changing the object (when it was last touched or read), and
+#: secrets, which a write may salt anew and which no message may repeat.
+_VOLATILE = re.compile(
+    r"(updated|modified|seen|accessed|expires|refreshed)(_?at|_?on)?$|token$|password|secret|hash|salt|nonce",
+    re.I,
+)
 
 
 def _path_of(url: str) -> str:
@@ -298,6 +304,9 @@ def _repeats_change_nothing(operations: list[str], where: str) -> Callable[[Any,
         if exchange is None or exchange.response is None or exchange.request.method in _SAFE:
             return True
         request, response = exchange.request, exchange.response
+        if request.method == "DELETE":  # its answer tells what it removed: the second removes nothing
+            context[_LAST_WRITE] = None
+            return True
         path = _path_of(request.url)
         now = {
             "request": [request.method, request.url, request.body or "", sorted(request.headers.items())],

@@ -84,7 +84,8 @@ class ExploreResult:
     restores: int = 0  # database restores to a checkpoint
     reexecutions: int = 0  # paths executed again for want of a database
     depth: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole exploration, shrinking included
+    search_seconds: float = 0.0  # the search alone
     stopped: str = "every state explored"
     relations: list[str] = field(default_factory=list)
 
@@ -269,6 +270,7 @@ class _Explorer:
                 self.state.check_restore_allowed()
             root = self._root()
             self._search(root)
+            self.result.search_seconds = time.monotonic() - started
             self.result.violations = [
                 self._shrunk(v, root, n) for n, v in enumerate(self.result.violations, 1)
             ]

@@ -26,4 +26,5 @@ def test_the_demo_spec_gives_an_action_per_operation_user_and_example():
         "repeats_change_nothing",
     ]
     repeats = graph.invariants[-1].spec["operations"]
-    assert "POST /carts/{cart_id}/checkout" in repeats and "POST /cart/items" not in repeats
+    assert "POST /carts/{cart_id}/checkout" in repeats and "PATCH /cart/items/{item_id}" in repeats
+    assert "POST /cart/items" not in repeats and "DELETE /items/{item_id}" not in repeats

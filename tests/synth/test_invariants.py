@@ -217,6 +217,12 @@ def test_the_same_request_accepted_twice_must_answer_the_same():
         exchange("POST", "http://x/orders", 201, {"id": 2}),
     )
     assert other_operation == [True, True]  # making one more each time is what a create does
+    salted = check_each(
+        from_spec({"kind": "repeats_change_nothing", "operations": ["PUT /accounts/{id}"]}, "t"),
+        exchange("PUT", "http://x/accounts/a", 200, {"id": "a", "password": "$2b$12$one"}),
+        exchange("PUT", "http://x/accounts/a", 200, {"id": "a", "password": "$2b$12$two"}),
+    )
+    assert salted == [True, True]  # a secret salted anew is no second change, and never repeated
 
 
 def test_repeats_name_their_operations_as_method_and_path():
