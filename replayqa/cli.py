@@ -1251,6 +1251,7 @@ def _explore_dict(result: Any, written: list[Path]) -> dict[str, Any]:
         "requests": result.requests,
         "restores": result.restores,
         "reexecutions": result.reexecutions,
+        "diverged": result.diverged,
         "depth": result.depth,
         "seconds": round(result.seconds, 2),
         "stopped": result.stopped,

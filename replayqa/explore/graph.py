@@ -83,6 +83,7 @@ class ExploreResult:
     requests: int = 0  # every request, re-executions and shrinking included
     restores: int = 0  # database restores to a checkpoint
     reexecutions: int = 0  # paths executed again for want of a database
+    diverged: int = 0  # edges not taken: the path run again did not give what they need
     depth: int = 0
     seconds: float = 0.0  # the whole exploration, shrinking included
     search_seconds: float = 0.0  # the search alone
@@ -298,7 +299,7 @@ class _Explorer:
                 if self._budget_spent():
                     break
                 child = self._take(state, edge)
-                if child.key in visited:
+                if child is None or child.key in visited:
                     continue
                 visited.add(child.key)
                 self.result.states += 1
@@ -426,8 +427,14 @@ class _Explorer:
         self._seen = seen
         return dict(self.runner.context)
 
-    def _take(self, state: _State, edge: Edge) -> _State:
+    def _take(self, state: _State, edge: Edge) -> _State | None:
+        """The edge from ``state``; None when the way back to it did not give what the edge needs."""
         values = self._go_to(state)
+        if not edge.requires <= values.keys():
+            # Run again on fresh resources, the path went another way (a call refused this time
+            # saved no id): this state cannot be reached again the same way.
+            self.result.diverged += 1
+            return None
         journey = Journey(
             self.graph.name,
             [edge.step],

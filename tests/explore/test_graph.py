@@ -90,3 +90,17 @@ def test_graph_mistakes_are_one_line_errors(client):
         graph.add_edge(None, None, create)
     with pytest.raises(ConfigError, match="strategy 'astar'"):
         graph.explore(client, strategy="astar")
+
+
+def test_a_path_that_goes_another_way_when_run_again_skips_what_it_no_longer_allows(client):
+    made = []
+
+    def create_once(client, context):  # the second time the app refuses: no id to save
+        made.append(1)
+        return client.post("/orders", json={"amount": 100 if len(made) == 1 else 0})
+
+    graph = StateGraph("orders")
+    graph.add_edge(None, None, create_once, name="create", save={"order_id": "id?"})
+    graph.add_edge(None, None, look, requires=["order_id"])
+    result = graph.explore(client, max_depth=2)
+    assert result.diverged >= 1 and result.violations == []
