@@ -119,3 +119,12 @@ def test_explore_without_a_spec_or_graph_is_a_one_line_error(cli):
     )
     helped = cli("explore", "--help")
     assert "Example" in helped.stdout and "--max-depth" in helped.stdout
+
+
+def test_a_bad_graph_file_is_a_one_line_error_naming_it(cli, tmp_path):
+    (tmp_path / "graph.yaml").write_text(
+        "name: g\nedges:\n  - name: pay\n    from: nowhere\n    request: {method: POST, path: /pay}\n"
+    )
+    done = cli("explore", "graph.yaml", "--base-url", "http://127.0.0.1:9")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "state graph 'g': no node 'nowhere'" in done.stderr
