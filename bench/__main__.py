@@ -10,8 +10,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("proxy", "replay", "restore", "restore_sqlite", "restore_mysql", "branching", "tui", "synth")
-QUICK = {"proxy", "replay", "restore", "restore_sqlite", "restore_mysql"}  # those with a --quick mode
+BENCHMARKS = (
+    "proxy",
+    "replay",
+    "restore",
+    "restore_sqlite",
+    "restore_mysql",
+    "branching",
+    "tui",
+    "synth",
+    "explore",
+)
+QUICK = {"proxy", "replay", "restore", "restore_sqlite", "restore_mysql", "explore"}  # with a --quick mode
 
 
 def main() -> int:

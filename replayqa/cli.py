@@ -1168,6 +1168,189 @@ def synth(
     sys.exit(EXIT_ISSUES if found else EXIT_OK)
 
 
+@main.command()
+@click.argument("graph_file", required=False, type=click.Path(path_type=Path))
+@click.option("--spec", help="OpenAPI 3.0/3.1 spec, a file or URL: its operations are the actions.")
+@click.option("--base-url", help="Where the app under test listens.")
+@click.option(
+    "--db",
+    help="The app's test database: states are restored from its checkpoints, out of order, and its "
+    "row counts are part of each state. Without it, a path is executed again on fresh resources.",
+)
+@_store_option("checkpointed and restored with --db")
+@click.option(
+    "--allow-restore", is_flag=True, default=None, help="Allow restores of a non-test-named database."
+)
+@click.option(
+    "--var",
+    "var_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A run-time value, e.g. the login's email and password (repeatable). Only the name is "
+    "written to the journeys.",
+)
+@click.option("--auth", metavar="SCHEME", help="As for synth: basic, bearer, header:NAME or form:/login.")
+@click.option(
+    "--invariants",
+    "invariant_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Your own invariants: a YAML file with an 'invariants:' list (the journeys' kinds) or a "
+    "Python file defining `invariants` (repeatable).",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["bfs", "dfs", "random"]),
+    default="bfs",
+    show_default=True,
+    help="Breadth first finds the shortest sequences.",
+)
+@click.option(
+    "--max-depth", type=click.IntRange(min=1), default=4, show_default=True, help="Actions per path."
+)
+@click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many actions.")
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop exploring after this long (shrinking comes after).",
+)
+@click.option("--report-dir", help="Folder for the violations' journeys and explore.json.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
+def explore(
+    graph_file: Path | None,
+    spec: str | None,
+    var_pairs: tuple[str, ...],
+    auth: str | None,
+    invariant_files: tuple[Path, ...],
+    strategy: str,
+    max_depth: int,
+    max_steps: int | None,
+    max_time: float,
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Walk the app's states, check invariants after every action, shrink what breaks.
+
+    The actions are the spec's operations with synth's values (or a YAML
+    state graph's edges). Equal states are explored once. Each violation is
+    kept as the shortest action sequence found, shrunk further, and written
+    as a journey that `replayqa run` reproduces. Exit 1 if any was found.
+
+    \b
+    Examples:
+      replayqa explore --spec openapi.yaml --base-url http://127.0.0.1:8000 \\
+          --db sqlite:///shop-test.db --var email=qa@shop.test --var password=...
+      replayqa explore graph.yaml --base-url http://127.0.0.1:8000 --max-depth 5
+    """
+    from replayqa.explore.document import load_graph, load_invariants
+    from replayqa.explore.fromspec import graph_from_spec
+    from replayqa.explore.session import explore_app, write_violations
+
+    if (graph_file is None) == (spec is None):
+        raise ConfigError("give either --spec SPEC or a state graph file (GRAPH.yaml), not both or none")
+    settings = _project_settings(**flags)
+    values = {**settings.vars, **_vars(var_pairs)}
+    if not settings.base_url:
+        raise ConfigError("no base URL: pass --base-url http://host:port or set base_url in replayqa.toml")
+    invariants = [i for f in invariant_files for i in load_invariants(f)]
+    if spec is not None:
+        graph = graph_from_spec(spec, values, auth=auth, invariants=invariants)
+    else:
+        assert graph_file is not None
+        graph = load_graph(graph_file, values)
+        for invariant in invariants:
+            graph.add_invariant(invariant)
+    settings = replace(settings, vars={})  # the graph carries the values
+    console = _console()
+    folder = Path(settings.report_dir) / f"explore-{time.strftime('%Y%m%d-%H%M%S')}"
+    with _explore_progress(console, as_json) as listen:
+        result = explore_app(
+            graph,
+            settings,
+            strategy=strategy,
+            max_depth=max_depth,
+            max_steps=max_steps,
+            max_time=max_time,
+            listeners=[listen],
+        )
+    written = write_violations(result.violations, folder) if result.violations else []
+    if as_json:
+        click.echo(json.dumps(_explore_dict(result, written), indent=2))
+    else:
+        _print_exploration(console, result, written, graph.variables, settings.base_url)
+    if written:
+        (folder / "explore.json").write_text(json.dumps(_explore_dict(result, written), indent=2))
+    sys.exit(EXIT_ISSUES if result.violations else EXIT_OK)
+
+
+@contextmanager
+def _explore_progress(console: Console, quiet: bool) -> Iterator[Callable[[Any], None]]:
+    """A status line fed by the explorer's events."""
+    from replayqa import events as ev
+
+    if quiet:
+        yield lambda event: None
+        return
+    with console.status("Exploring...") as status:
+
+        def listen(event: Any) -> None:
+            if isinstance(event, ev.StateExplored):
+                status.update(
+                    f"Exploring: {event.states} states, {event.actions} actions, depth {event.depth}"
+                )
+            elif isinstance(event, ev.ViolationFound):
+                console.print(f"found: {event.issue.error}"[:240], markup=False, highlight=False)
+
+        yield listen
+
+
+def _explore_dict(result: Any, written: list[Path]) -> dict[str, Any]:
+    from replayqa.report.serialize import issue_dict
+
+    return {
+        "states": result.states,
+        "actions": result.actions,
+        "requests": result.requests,
+        "restores": result.restores,
+        "reexecutions": result.reexecutions,
+        "diverged": result.diverged,
+        "depth": result.depth,
+        "seconds": round(result.seconds, 2),
+        "stopped": result.stopped,
+        "learned_relations": result.relations,
+        "violations": [
+            {**issue_dict(v.issue), "found": v.found, "actions": v.actions, "journey": str(path)}
+            for v, path in zip(result.violations, written, strict=True)
+        ],
+    }
+
+
+def _print_exploration(
+    console: Console, result: Any, written: list[Path], variables: dict[str, Any], base_url: str | None
+) -> None:
+    way = f"{result.restores} restores" if result.restores else f"{result.reexecutions} re-executions"
+    console.print(
+        f"Explored {_count(result.states, 'state')} with {_count(result.actions, 'action')} "
+        f"({way}) in {result.seconds:.1f}s, depth {result.depth}: {result.stopped}.",
+        highlight=False,
+    )
+    if not written:
+        console.print("No invariant was violated.", highlight=False)
+        return
+    console.print(f"{_count(len(written), 'violation')}:", highlight=False)
+    for violation, path in zip(result.violations, written, strict=True):
+        console.print(f"- [{violation.issue.severity.value}] {violation.issue.error}", markup=False)
+        console.print(f"  shortest: {' -> '.join(violation.actions)}", highlight=False)
+        console.print(f"  journey: {path}", highlight=False)
+    names = "".join(f" --var {n}=..." for n in sorted(variables))
+    console.print(
+        f"Reproduce: replayqa run {written[0].parent} --base-url {base_url}{names}", highlight=False
+    )
+
+
 @contextmanager
 def _fuzz_progress(console: Console, title: str, deadline: float) -> Iterator[Callable[[Any], None]]:
     """A progress bar over a fuzz budget; yields the callback the fuzz phase reports to."""

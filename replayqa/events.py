@@ -63,6 +63,23 @@ class Note:
 
 
 @dataclass(frozen=True)
+class StateExplored:
+    """The explorer reached a state it had not seen: for progress displays."""
+
+    states: int
+    actions: int
+    depth: int
+
+
+@dataclass(frozen=True)
+class ViolationFound:
+    """An explored action sequence broke an invariant; ``actions`` is the sequence as found."""
+
+    issue: Issue
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PathFinished:
     result: PathResult
 
@@ -86,6 +103,8 @@ Event = (
     | StateRestored
     | IssueFound
     | Note
+    | StateExplored
+    | ViolationFound
     | PathFinished
     | JourneyFinished
     | RunFinished

@@ -12,6 +12,12 @@ Kinds:
   holds for every response body (or list element) that has the fields.
 - ``no_dangling_references``: ``{resources: {item: {delete: "/items/{item_id}",
   fields: [item_id]}}}``: once an item is deleted, no response names its id.
+- ``refusals_change_nothing``: an object (a body or list element with an ``id``)
+  read again after requests that were only refused (4xx) reads the same.
+- ``repeats_change_nothing``: ``{operations: ["POST /orders/{order_id}/refund"]}``:
+  the same request twice in a row, both accepted, answers the same the second time
+  (timestamps and secrets aside; a DELETE's answer says what it removed, so DELETEs
+  are not judged by it).
 """
 
 from __future__ import annotations
@@ -54,10 +60,14 @@ def from_spec(spec: dict[str, Any], where: str) -> Invariant:
         check = _relation(str(spec.get("expression", "")), where)
     elif kind == "no_dangling_references":
         check = _dangling(spec.get("resources") or {}, where)
+    elif kind == "refusals_change_nothing":
+        check = _refusals_change_nothing
+    elif kind == "repeats_change_nothing":
+        check = _repeats_change_nothing(spec.get("operations") or [], where)
     else:
         raise JourneyError(
-            f"{where}: unknown invariant kind {kind!r}; expected no_server_errors, relation "
-            "or no_dangling_references"
+            f"{where}: unknown invariant kind {kind!r}; expected no_server_errors, relation, "
+            "no_dangling_references, refusals_change_nothing or repeats_change_nothing"
         )
     invariant = Invariant(name, check, severity, description)
     invariant.spec = dict(spec)
@@ -190,3 +200,138 @@ def _pairs(data: Any) -> list[tuple[str, Any]]:
         elif isinstance(current, list):
             stack.extend(current)
     return found
+
+
+# --- refusals and repeats ---------------------------------------------------------------------
+
+_SEEN = "_replayqa_seen"
+_LAST_WRITE = "_replayqa_last_write"
+_SAFE = ("GET", "HEAD", "OPTIONS")
+#: Fields that move without anyone changing the object (when it was last touched or read), and
+#: secrets, which a write may salt anew and which no message may repeat.
+_VOLATILE = re.compile(
+    r"(updated|modified|seen|accessed|expires|refreshed)(_?at|_?on)?$|token$|password|secret|hash|salt|nonce",
+    re.I,
+)
+
+
+def _path_of(url: str) -> str:
+    return "/" + url.split("://", 1)[-1].split("/", 1)[-1].split("?")[0] if "://" in url else url
+
+
+def _stable(body: Any) -> Any:
+    """The body without the fields that change on their own, to compare two reads of one object."""
+    if isinstance(body, dict):
+        return {k: _stable(v) for k, v in body.items() if not _VOLATILE.search(str(k))}
+    if isinstance(body, list):
+        return [_stable(v) for v in body]
+    return body
+
+
+def identified_objects(body: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Objects with an ``id`` anywhere in a body, each keyed by its field names and id.
+
+    The field names stand in for the type: a cart and an order may share an id.
+    """
+    found = []
+    stack = [body]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            if "id" in current and not isinstance(current["id"], dict | list):
+                found.append((",".join(sorted(current)) + "#" + str(current["id"]), current))
+            stack.extend(v for v in current.values() if isinstance(v, dict | list))
+        elif isinstance(current, list):
+            stack.extend(current)
+    return found
+
+
+def _refusals_change_nothing(client: Any, context: Any, db: Any) -> bool | str:
+    """A request answered 4xx was refused, so what it named must read as before.
+
+    The context remembers each object's last reading and the refused requests
+    since the last accepted write; a later read that differs, with only
+    refusals in between, means a refusal changed data (a declined payment
+    that emptied the cart anyway).
+    """
+    exchange = _last(client)
+    if exchange is None or exchange.response is None:
+        return True
+    memory = context.get(_SEEN) or {"count": 0, "objects": {}, "refused": []}
+    memory = {**memory, "count": memory["count"] + 1}
+    request, status = exchange.request, exchange.response.status
+    if request.method not in _SAFE:
+        if 400 <= status < 500:
+            text = f"{request.method} {_path_of(request.url)} answered {status}"
+            memory["refused"] = [*memory["refused"], [memory["count"], text]]
+        else:  # accepted, or a server error that may have written half: either may change anything
+            memory["refused"] = []
+            memory["objects"] = {}
+    verdict: bool | str = True
+    if status < 300:
+        objects = dict(memory["objects"])
+        for key, subject in identified_objects(exchange.response.json_or_none()):
+            reading = _stable(subject)
+            before = objects.get(key)
+            if before is not None and before[0] != reading and verdict is True:
+                since = [text for count, text in memory["refused"] if count > before[1]]
+                if since:
+                    changed = sorted(k for k in reading if reading.get(k) != before[0].get(k))
+                    verdict = (
+                        f"{request.method} {_path_of(request.url)}: object id {subject['id']} changed "
+                        f"({', '.join(changed) or 'fields'}) though the only writes since were refused: "
+                        + "; ".join(since)
+                    )
+            objects[key] = [reading, memory["count"]]
+        memory["objects"] = objects
+    context[_SEEN] = memory
+    return verdict
+
+
+def _repeats_change_nothing(operations: list[str], where: str) -> Callable[[Any, Any, Any], bool | str]:
+    patterns = []
+    for text in operations:
+        method, _, template = str(text).partition(" ")
+        if not template.startswith("/"):
+            raise JourneyError(f"{where}: operation {text!r} is not 'METHOD /path/{{param}}'")
+        regex = re.compile(
+            "(^|/)" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template.lstrip("/"))) + "/?$"
+        )
+        patterns.append((method.upper(), regex))
+
+    def check(client: Any, context: Any, db: Any) -> bool | str:
+        exchange = _last(client)
+        if exchange is None or exchange.response is None or exchange.request.method in _SAFE:
+            return True
+        request, response = exchange.request, exchange.response
+        if request.method == "DELETE":  # its answer tells what it removed: the second removes nothing
+            context[_LAST_WRITE] = None
+            return True
+        path = _path_of(request.url)
+        now = {
+            "request": [request.method, request.url, request.body or "", sorted(request.headers.items())],
+            "status": response.status,
+            "body": _stable(response.json_or_none()),
+        }
+        before = context.get(_LAST_WRITE)
+        context[_LAST_WRITE] = now
+        if before is None or before["request"] != now["request"]:
+            return True
+        if not any(m == request.method and r.search(path) for m, r in patterns):
+            return True
+        if not (200 <= before["status"] < 300 and 200 <= response.status < 300):
+            return True
+        if before["body"] == now["body"]:
+            return True
+        old, new = before["body"], now["body"]
+        if isinstance(old, dict) and isinstance(new, dict):
+            keys = sorted((k for k in new if old.get(k) != new.get(k)), key=lambda k: (k.endswith("_at"), k))
+            changed = [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys]
+        else:
+            changed = ["the body"]
+        return (
+            f"the same {request.method} {path} again, accepted twice ({before['status']}, "
+            f"{response.status}), changed state a second time: " + ", ".join(changed)
+        )
+
+    return check

@@ -156,6 +156,12 @@ def _branch(item: dict[str, Any], where: str) -> Branch:
     return Branch(str(spec["checkpoint"]), paths)
 
 
+def load_step(item: dict[str, Any], where: str, extra_keys: Iterable[str] = ()) -> Step:
+    """One step in the YAML form; ``extra_keys`` are what a caller's document adds around a step
+    (an explored edge's ``from`` and ``to``), for the caller to read."""
+    return _step({k: v for k, v in item.items() if k not in set(extra_keys)}, where)
+
+
 def _step(item: dict[str, Any], where: str) -> Step:
     _only(item, _STEP_KEYS, where)
     if "name" not in item or "request" not in item:

@@ -364,10 +364,14 @@ class JourneyRunner:
     def _save(self, step: Step, exchange: Exchange | None) -> str | None:
         body = exchange.response.json_or_none() if exchange and exchange.response else None
         for name, path in step.save.items():
+            # ``id?``: save it when the answer has it. An explored action may rightly be refused,
+            # and a refusal's body names no id.
+            optional = path.endswith("?")
             try:
-                self.context[name] = resolve_path(body, path)
+                self.context[name] = resolve_path(body, path.removesuffix("?"))
             except PathNotFound as exc:
-                return f"cannot save {name!r}: {exc}"
+                if not optional:
+                    return f"cannot save {name!r}: {exc}"
         return None
 
     def _check_invariants(self, step: Step, path: str, exchange: Exchange | None) -> None:

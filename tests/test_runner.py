@@ -276,6 +276,21 @@ def test_saved_values_and_step_results_feed_later_templates(shop, client):
     assert client.last_exchange.request.url == "http://shop/x/1/1"
 
 
+def test_a_save_ending_in_a_question_mark_saves_only_what_the_answer_has(shop, client):
+    journey = Journey(
+        "j",
+        [
+            Step("read", RequestAction("GET", "/"), save={"count": "n?", "id": "id?"}),
+            Step("strict", RequestAction("GET", "/"), save={"id": "id"}),
+        ],
+    )
+    runner = JourneyRunner(client)
+    result = runner.run_journey(journey)
+    assert runner.context["count"] == 0 and "id" not in runner.context
+    assert [s.passed for s in result.steps] == [True, False]
+    assert result.steps[1].error.startswith("cannot save 'id'")
+
+
 def test_a_branch_naming_a_missing_checkpoint_is_rejected_before_anything_runs(client):
     journey = Journey("j", [inc(), Branch("nowhere", [Path("a", [inc()])])])
     with pytest.raises(JourneyError, match="Branch names checkpoint 'nowhere'"):

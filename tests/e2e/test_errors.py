@@ -91,7 +91,7 @@ def test_unknown_setting_in_config(cli, tmp_path):
     assert_one_line_error(cli("list"), "unknown setting 'base_ur'")
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["list"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["list"], ["demo"], ["explore"]])
 def test_every_command_has_help_with_an_example(cli, command):
     done = cli(*command, "--help")
     assert done.returncode == 0

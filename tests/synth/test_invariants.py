@@ -151,3 +151,80 @@ def test_a_repeat_that_only_moves_bookkeeping_did_not_change_the_database():
     assert db_effect("idempotent", 200, before, moved) is None
     charged = {"variable": {"v1": {**moved["variable"]["v1"], "value": "x twice"}}}
     assert "v1 value changed" in (db_effect("idempotent", 200, before, charged) or "")
+
+
+class Context(dict):
+    """What invariants remember lives in the journey's context, as with the runner's."""
+
+
+def check_each(invariant, *exchanges):
+    """The invariant after each exchange in turn, as the runner calls it after each step."""
+    client, context, verdicts = FakeClient(), Context(), []
+    for item in exchanges:
+        client.history.append(item)
+        verdicts.append(invariant.check(client, context, None))
+    return verdicts
+
+
+def test_a_refused_request_that_changed_what_it_named_is_found_on_the_next_read():
+    invariant = from_spec({"kind": "refusals_change_nothing"}, "t")
+    full = {"id": 1, "status": "open", "lines": [{"item_id": 4}], "total_cents": 1200}
+    emptied = {**full, "lines": [], "total_cents": 0}
+    verdicts = check_each(
+        invariant,
+        exchange("POST", "http://x/cart/items", 201, full),
+        exchange("POST", "http://x/carts/1/checkout", 402, {"error": "declined"}),
+        exchange("GET", "http://x/cart", 200, emptied),
+    )
+    assert verdicts[:2] == [True, True]
+    assert "object id 1 changed (lines, total_cents)" in verdicts[2]
+    assert "POST /carts/1/checkout answered 402" in verdicts[2]
+
+
+def test_an_accepted_write_between_two_reads_may_change_anything():
+    invariant = from_spec({"kind": "refusals_change_nothing"}, "t")
+    before = {"id": 1, "status": "open", "total_cents": 1200}
+    verdicts = check_each(
+        invariant,
+        exchange("GET", "http://x/cart", 200, before),
+        exchange("POST", "http://x/carts/1/checkout", 402, {"error": "declined"}),
+        exchange("DELETE", "http://x/cart/items/4", 200, {**before, "total_cents": 0}),
+        exchange("GET", "http://x/cart", 200, {**before, "total_cents": 0}),
+    )
+    assert verdicts == [True, True, True, True]
+
+
+def test_the_same_request_accepted_twice_must_answer_the_same():
+    invariant = from_spec({"kind": "repeats_change_nothing", "operations": ["POST /orders/{id}/refund"]}, "t")
+    order = {"id": 5, "amount": 100, "refunded": 100}
+    twice = check_each(
+        invariant,
+        exchange("POST", "http://x/orders/5/refund", 200, order),
+        exchange("GET", "http://x/orders/5", 200, order),  # reads in between do not matter
+        exchange("POST", "http://x/orders/5/refund", 200, {**order, "refunded": 200}),
+    )
+    assert twice[:2] == [True, True]
+    assert "the same POST /orders/5/refund again" in twice[2] and "refunded 100 -> 200" in twice[2]
+    refused = check_each(
+        invariant,
+        exchange("POST", "http://x/orders/5/refund", 200, order),
+        exchange("POST", "http://x/orders/5/refund", 409, {"error": "already refunded"}),
+    )
+    assert refused == [True, True]
+    other_operation = check_each(
+        invariant,
+        exchange("POST", "http://x/orders", 201, {"id": 1}),
+        exchange("POST", "http://x/orders", 201, {"id": 2}),
+    )
+    assert other_operation == [True, True]  # making one more each time is what a create does
+    salted = check_each(
+        from_spec({"kind": "repeats_change_nothing", "operations": ["PUT /accounts/{id}"]}, "t"),
+        exchange("PUT", "http://x/accounts/a", 200, {"id": "a", "password": "$2b$12$one"}),
+        exchange("PUT", "http://x/accounts/a", 200, {"id": "a", "password": "$2b$12$two"}),
+    )
+    assert salted == [True, True]  # a secret salted anew is no second change, and never repeated
+
+
+def test_repeats_name_their_operations_as_method_and_path():
+    with pytest.raises(JourneyError, match=r"'refund' is not 'METHOD /path/\{param\}'"):
+        from_spec({"kind": "repeats_change_nothing", "operations": ["refund"]}, "t")
