@@ -1252,7 +1252,7 @@ def explore(
     if (graph_file is None) == (spec is None):
         raise ConfigError("give either --spec SPEC or a state graph file (GRAPH.yaml), not both or none")
     settings = _project_settings(**flags)
-    values = {**settings.vars, **_vars(var_pairs)}
+    values = {**settings.vars, **name_values(var_pairs, "--var", "password=s3cret")}
     if not settings.base_url:
         raise ConfigError("no base URL: pass --base-url http://host:port or set base_url in replayqa.toml")
     invariants = [i for f in invariant_files for i in load_invariants(f)]
