@@ -591,7 +591,7 @@ class Fuzzer:
                     for name, values in hints(response.body or "", sent).items():
                         self.hints.setdefault(op.key, {})[name] = values
                     self._missing(op, sent, response.body or "")
-            elif status >= 500 and status != 503 and status not in documented:
+            elif status >= 500 and status not in _DELIBERATE and status not in documented:
                 if variant.label == "valid":
                     self.crashed.add(op.key)
                 self.stats.server_errors += 1
@@ -735,6 +735,10 @@ class Fuzzer:
             if origin.call:
                 made_by[origin.call] = step
 
+
+#: 5xx answers a server gives on purpose, not a crash: 501 (it does not implement what was asked,
+#: a kernel by a name that does not exist) and 503 (busy, or a rule holding writes back).
+_DELIBERATE = frozenset({501, 503})
 
 _REMOVES = re.compile(r"(^|[^a-z])(delete|remove|purge|clear|wipe|truncate|destroy)", re.I)
 
