@@ -21,6 +21,7 @@ from replayqa.model import (
 from replayqa.store import RunStore
 from replayqa.tui import TriageApp, open_target
 from replayqa.tui.screens import IssuesScreen, RecordingScreen, RunScreen, StepScreen
+from tests.support.pilot import settle
 
 RECORDING = Path(__file__).resolve().parents[2] / "recordings" / "demo-shop.db"
 
@@ -80,12 +81,14 @@ def store(tmp_path, monkeypatch) -> RunStore:
 
 
 async def test_runs_then_tree_then_step_then_copy_as_curl(store):
-    app = TriageApp(store)
+    app = TriageApp(store, open_first_failure=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1
         await pilot.press("enter")
         assert isinstance(app.screen, RunScreen)
+        await settle(pilot)
         tree = app.screen.query_one(Tree)
         leaves = [str(node.label) for node in tree.root.children[0].children[1].children]
         assert leaves == ["✗ cart_kept"]
@@ -95,8 +98,8 @@ async def test_runs_then_tree_then_step_then_copy_as_curl(store):
         assert isinstance(app.screen, StepScreen)
         assert "Sent and received (0 ms)" in text_of(app.screen.query_one("#detail Static", Static))
         await pilot.press("c")
-        assert app.last_copied.startswith("curl -X GET http://shop.test/cart")
-        assert "Bearer [redacted]" in app.last_copied
+        assert app.clipboard.startswith("curl -X GET http://shop.test/cart")
+        assert "Bearer [redacted]" in app.clipboard
         await pilot.press("escape", "escape")
         assert len(app.screen_stack) == 2
 
@@ -106,6 +109,7 @@ async def test_marking_an_issue_known_is_stored_and_honoured(store):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("i")
         assert isinstance(app.screen, IssuesScreen)
+        await settle(pilot)
         detail = text_of(app.screen.query_one("#issue-detail", Static))
         assert "total_cents: expected 2400, got 0" in detail and "payment declined for order 1" in detail
         assert "seen 1× in 1 runs, first 09-21" in detail
@@ -121,7 +125,9 @@ async def test_marking_an_issue_known_is_stored_and_honoured(store):
 async def test_export_writes_the_issue_as_markdown(store, tmp_path):
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("i", "e")
+        await pilot.press("i")
+        await settle(pilot)
+        await pilot.press("e")
         await pilot.pause()
     (exported,) = tmp_path.glob("issue-*.md")
     text = exported.read_text()
@@ -132,13 +138,13 @@ async def test_the_recording_browser_lists_sessions_and_their_exchanges():
     app = TriageApp(open_target(RECORDING))
     async with app.run_test(size=(80, 24)) as pilot:
         assert isinstance(app.screen, RecordingScreen)
+        await settle(pilot)
         sessions = app.screen.query_one("#sessions", DataTable)
         assert sessions.row_count == 4
-        await pilot.pause()
         exchanges = app.screen.query_one("#exchanges", DataTable)
         assert exchanges.row_count == 5  # the first session, highlighted
         await pilot.press("down")
-        await pilot.pause()
+        await settle(pilot)
         assert exchanges.row_count == 6
 
 
@@ -153,21 +159,32 @@ def test_bad_targets_are_clear_errors(tmp_path):
 
 
 def test_snapshot_runs_screen(store, snap_compare):
-    assert snap_compare(TriageApp(store), terminal_size=(80, 24))
+    assert snap_compare(TriageApp(store, open_first_failure=False), terminal_size=(80, 24), run_before=settle)
 
 
 def test_snapshot_issues_screen(store, snap_compare):
-    assert snap_compare(TriageApp(store), terminal_size=(80, 24), press=["i"])
+    async def issues(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+
+    assert snap_compare(TriageApp(store, open_first_failure=False), terminal_size=(80, 24), run_before=issues)
 
 
 def test_snapshot_run_tree(store, snap_compare):
-    assert snap_compare(TriageApp(store), terminal_size=(80, 24), press=["enter"])
+    async def tree(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(TriageApp(store, open_first_failure=False), terminal_size=(80, 24), run_before=tree)
 
 
 async def test_filter_narrows_the_issues_as_you_type(store):
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("i")
+        await settle(pilot)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1
         await pilot.press("slash", *"nothing like it")
@@ -247,7 +264,7 @@ async def test_a_large_recording_loads_its_exchanges_a_page_at_a_time(tmp_path):
 
     app = TriageApp(big_recording(tmp_path / "big.db", 1_200))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         exchanges = app.screen.query_one("#exchanges", DataTable)
         assert exchanges.row_count == 500, "only the first page at first"
         exchanges.focus()
@@ -272,7 +289,9 @@ async def test_flaky_fixed_and_new_marks_from_the_issues_screen(store):
     fingerprint = store.occurrences()[0]["fingerprint"]
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("i", "f")
+        await pilot.press("i")
+        await settle(pilot)
+        await pilot.press("f")
         await pilot.pause()
         assert [(r.fingerprint, r.status) for r in store.known_rules()] == [(fingerprint, "flaky")]
         await pilot.press("r")
