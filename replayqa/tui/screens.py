@@ -714,8 +714,11 @@ class RecordingScreen(Screen[None]):
 
     @on(ExchangesLoaded)
     def _show_exchanges(self, message: ExchangesLoaded) -> None:
-        if message.session != self.session or message.offset > len(self._exchanges.rows):
-            return  # for a session no longer shown, or overtaken by a newer load
+        if message.session != self.session:
+            return  # for a session no longer shown
+        self._loading = False
+        if message.offset > len(self._exchanges.rows):
+            return  # past what is loaded: overtaken by a newer load
         rows = [
             (
                 str(r["id"]),
@@ -727,4 +730,3 @@ class RecordingScreen(Screen[None]):
         beyond = self._exchanges.rows[message.offset + len(rows) :]  # a page loaded meanwhile
         self._exhausted = message.exhausted and not beyond
         self._exchanges.set_rows(kept + rows + beyond)
-        self._loading = False
