@@ -1380,7 +1380,8 @@ def _fuzz_progress(console: Console, title: str, deadline: float) -> Iterator[Ca
 def tui(target: Path | None) -> None:
     """Triage runs, issues and recordings in the terminal.
 
-    With no argument, opens the run store (.replayqa/runs.db).
+    A run store (with no argument, .replayqa/runs.db) opens on the first
+    failure of its latest run, if it has one; esc shows the list of runs.
 
     \b
     Example:

@@ -31,17 +31,23 @@ def open_target(path: Path) -> RunStore | Path:
 
 
 class TriageApp(App[None]):
+    """Triage from the terminal; on a run store whose latest run failed, it opens on that failure.
+
+    Every read of a store or recording happens in a worker thread: the screens
+    stay responsive on a large store and while a recording is being written.
+    """
+
     CSS_PATH = "triage.tcss"
     TITLE = "replayqa"
 
-    def __init__(self, target: RunStore | Path) -> None:
+    def __init__(self, target: RunStore | Path, open_first_failure: bool = True) -> None:
         super().__init__()
         self.target = target
-        self.last_copied = ""
+        self.open_first_failure = open_first_failure
         self.follow_every = 1.0  # seconds between looks at a recording still being written
 
     def on_mount(self) -> None:
         if isinstance(self.target, RunStore):
-            self.push_screen(RunsScreen(self.target))
+            self.push_screen(RunsScreen(self.target, self.open_first_failure))
         else:
             self.push_screen(RecordingScreen(self.target, self.follow_every))

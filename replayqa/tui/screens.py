@@ -6,18 +6,23 @@ import json
 import re
 import shlex
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from getpass import getuser
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from rich.console import Group
 from rich.syntax import Syntax
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Static, Tree
+from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import Worker, WorkerState
 
 from replayqa.config import load_settings
@@ -25,6 +30,7 @@ from replayqa.execute import rerun
 from replayqa.record.storage import Recording, accept_baseline, add_noise_rules
 from replayqa.replay import operation_of
 from replayqa.store import RunStore
+from replayqa.tui.widgets import FilterableTable, sync_rows
 
 MARKS = {"passed": "✓", "failed": "✗", "known": "≈", "flaky": "~"}
 
@@ -78,62 +84,58 @@ def curl(request: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-class FilteredTable:
-    """Rows kept aside so a filter (``/``) can narrow a table as the user types, case-insensitively."""
+@contextmanager
+def reading(store: RunStore) -> Iterator[RunStore]:
+    """The store on a connection of the calling worker thread's own.
 
-    filter_table = ""
-    AUTO_FOCUS: ClassVar[str | None] = "DataTable"  # not the filter field, hidden until "/"
-
-    def set_rows(self, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
-        self._rows = rows
-        self.apply_filter()
-
-    def apply_filter(self) -> None:
-        screen: Any = self
-        needle = screen.query_one("#filter", Input).value.lower() if screen.query("#filter") else ""
-        table = screen.query_one(f"#{self.filter_table}", DataTable)
-        table.clear()
-        for key, cells in getattr(self, "_rows", []):
-            if not needle or needle in " ".join(str(c) for c in cells).lower():
-                table.add_row(*cells, key=key)
-
-    def action_filter(self) -> None:
-        screen: Any = self
-        field = screen.query_one("#filter", Input)
-        field.add_class("visible")
-        field.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.apply_filter()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        screen: Any = self
-        screen.query_one(f"#{self.filter_table}", DataTable).focus()
+    sqlite3 connections stay in the thread that opened them, and the UI
+    thread's connection is the one the screens write with (marks).
+    """
+    own = RunStore(store.path)
+    try:
+        yield own
+    finally:
+        own.db.close()
 
 
-class RunsScreen(FilteredTable, Screen[None]):
+class RunsScreen(Screen[None]):
+    """Every run, newest first; opens the latest run on its first failure when asked to."""
+
     BINDINGS = [
         Binding("i", "issues", "Issues"),
         Binding("slash", "filter", "Filter"),
         Binding("q", "app.quit", "Quit"),
     ]
-    filter_table = "runs"
+    AUTO_FOCUS = "DataTable"
 
-    def __init__(self, store: RunStore) -> None:
+    class Loaded(Message):
+        def __init__(self, runs: list[dict[str, Any]]) -> None:
+            super().__init__()
+            self.runs = runs
+
+    def __init__(self, store: RunStore, open_first_failure: bool = False) -> None:
         super().__init__()
         self.store = store
+        self.open_first_failure = open_first_failure
 
     def compose(self) -> ComposeResult:
         yield Static("replayqa · runs", id="title")
-        yield Input(placeholder="filter", id="filter")
-        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield FilterableTable("when", "result", "paths", "issues", "run", id="runs")
         yield Static("enter: open a run", classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("when", "result", "paths", "issues", "run")
+        self.load()
+
+    @work(thread=True, exclusive=True)
+    def load(self) -> None:
+        with reading(self.store) as store:
+            self.post_message(self.Loaded(store.runs()))
+
+    @on(Loaded)
+    def _show(self, message: Loaded) -> None:
         rows = []
-        for run in self.store.runs():
+        for run in message.runs:
             result = Text("passed", "green") if run["passed"] else Text("failed", "red")
             cells = (
                 _when(run["started_at"]),
@@ -143,10 +145,18 @@ class RunsScreen(FilteredTable, Screen[None]):
                 run["run_id"],
             )
             rows.append((run["run_id"], cells))
-        self.set_rows(rows)
+        self.query_one(FilterableTable).set_rows(rows)
+        latest = message.runs[0] if message.runs else None
+        if self.open_first_failure and latest and not latest["passed"] and self.is_current:
+            self.app.push_screen(RunScreen(self.store, latest["run_id"], at_first_failure=True))
+        self.open_first_failure = False  # once: coming back here shows the list
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(DataTable.RowSelected, "#runs")
+    def _open_run(self, event: DataTable.RowSelected) -> None:
         self.app.push_screen(RunScreen(self.store, str(event.row_key.value)))
+
+    def action_filter(self) -> None:
+        self.query_one(FilterableTable).open_filter()
 
     def action_issues(self) -> None:
         self.app.push_screen(IssuesScreen(self.store))
@@ -161,9 +171,18 @@ class RunScreen(Screen[None]):
         Binding("e", "rerun", "Re-run journey"),
     ]
 
-    def __init__(self, store: RunStore, run_id: str) -> None:
+    class Loaded(Message):
+        def __init__(
+            self, steps: list[dict[str, Any]], issues: list[dict[str, Any]], base_url: str | None
+        ) -> None:
+            super().__init__()
+            self.steps, self.issues, self.base_url = steps, issues, base_url
+
+    def __init__(self, store: RunStore, run_id: str, at_first_failure: bool = False) -> None:
         super().__init__()
         self.store, self.run_id = store, run_id
+        self.at_first_failure = at_first_failure
+        self.base_url: str | None = None  # the app this run went to, where a re-run goes too
 
     def compose(self) -> ComposeResult:
         yield Static(f"run {self.run_id}", id="title")
@@ -171,12 +190,24 @@ class RunScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one(Tree).root.expand()
+        self.load()
+
+    @work(thread=True, exclusive=True)
+    def load(self) -> None:
+        with reading(self.store) as store:
+            ran_at = next((r.get("base_url") for r in store.runs() if r["run_id"] == self.run_id), None)
+            self.post_message(self.Loaded(store.steps(self.run_id), store.issues(self.run_id), ran_at))
+
+    @on(Loaded)
+    def _show(self, message: Loaded) -> None:
+        self.base_url = message.base_url
         tree: Tree[dict[str, Any]] = self.query_one(Tree)
-        tree.root.expand()
-        issues = {(i["journey"], i["path"], i["step"]): i for i in self.store.issues(self.run_id)}
+        issues = {(i["journey"], i["path"], i["step"]): i for i in message.issues}
         journeys: dict[str, Any] = {}
         paths: dict[tuple[str, str], Any] = {}
-        for step in self.store.steps(self.run_id):
+        first_failure = None
+        for step in message.steps:
             journey = journeys.get(step["journey"]) or journeys.setdefault(
                 step["journey"], tree.root.add(step["journey"], expand=True)
             )
@@ -186,9 +217,16 @@ class RunScreen(Screen[None]):
             state = "passed" if step["passed"] else (issue or {}).get("status", "new")
             mark = MARKS.get(state, MARKS["failed"])
             style = "green" if step["passed"] else ("yellow" if state in ("known", "flaky") else "red")
-            path.add_leaf(Text(f"{mark} {step['step']}", style=style), data={"step": step, "issue": issue})
+            leaf = path.add_leaf(
+                Text(f"{mark} {step['step']}", style=style), data={"step": step, "issue": issue}
+            )
+            if first_failure is None and not step["passed"]:
+                first_failure = leaf
+        if self.at_first_failure and first_failure is not None:
+            tree.call_after_refresh(tree.move_cursor, first_failure)
 
-    def on_tree_node_selected(self, event: Tree.NodeSelected[dict[str, Any]]) -> None:
+    @on(Tree.NodeSelected)
+    def _open_step(self, event: Tree.NodeSelected[dict[str, Any]]) -> None:
         if event.node.data:
             self.app.push_screen(StepScreen(self.store, event.node.data["step"], event.node.data["issue"]))
 
@@ -201,7 +239,7 @@ class RunScreen(Screen[None]):
             return
         self.notify(f"re-running {step['journey']}…")
         # against the app this run went to; secrets from replayqa.toml or REPLAYQA_SECRET_* variables
-        ran_at = next((r.get("base_url") for r in self.store.runs() if r["run_id"] == self.run_id), None)
+        ran_at = self.base_url
         self.run_worker(
             lambda: rerun(step["source"], step["journey"], load_settings(), ran_at or None),
             thread=True,
@@ -209,7 +247,8 @@ class RunScreen(Screen[None]):
             exit_on_error=False,
         )
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+    @on(Worker.StateChanged)
+    def _rerun_finished(self, event: Worker.StateChanged) -> None:
         if event.worker.name != "rerun":
             return
         if event.state == WorkerState.SUCCESS and event.worker.result is not None:
@@ -340,8 +379,7 @@ class StepScreen(Screen[None]):
         request = (self.step.get("exchange") or {}).get("request")
         if request:
             command = curl(request)
-            self.app.copy_to_clipboard(command)
-            self.app.last_copied = command  # type: ignore[attr-defined]
+            self.app.copy_to_clipboard(command)  # OSC 52: the terminal's clipboard, over ssh too
             self.notify("request copied as curl")
 
 
@@ -406,7 +444,7 @@ def _side(title: str, response: dict[str, Any] | None, changed: set[str], colour
     return text
 
 
-class IssuesScreen(FilteredTable, Screen[None]):
+class IssuesScreen(Screen[None]):
     """Issues grouped by fingerprint, with counts; mark known, flaky or new; export one as Markdown."""
 
     BINDINGS = [
@@ -418,7 +456,19 @@ class IssuesScreen(FilteredTable, Screen[None]):
         Binding("e", "export", "Export .md"),
         Binding("slash", "filter", "Filter"),
     ]
-    filter_table = "issues"
+    AUTO_FOCUS = "DataTable"
+
+    class Loaded(Message):
+        def __init__(self, occurrences: list[dict[str, Any]], statuses: dict[str, str]) -> None:
+            super().__init__()
+            self.occurrences, self.statuses = occurrences, statuses
+
+    class DetailLoaded(Message):
+        def __init__(
+            self, fingerprint: str, issue: dict[str, Any] | None, seen: dict[str, Any] | None
+        ) -> None:
+            super().__init__()
+            self.fingerprint, self.issue, self.seen = fingerprint, issue, seen
 
     def __init__(self, store: RunStore) -> None:
         super().__init__()
@@ -426,25 +476,26 @@ class IssuesScreen(FilteredTable, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("issues by fingerprint", id="title")
-        yield Input(placeholder="filter", id="filter")
-        yield DataTable(id="issues", cursor_type="row", zebra_stripes=True)
+        yield FilterableTable("status", "seen", "last", "fingerprint", "where", id="issues")
         with VerticalScroll(id="detail"):
             yield Static(id="issue-detail")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_rows()
+        self.load()
 
-    def refresh_rows(self) -> None:
-        table = self.query_one(DataTable)
-        cursor = table.cursor_row
-        if not table.columns:
-            table.add_columns("status", "seen", "last", "fingerprint", "where")
-        known = {r.fingerprint: r.status for r in self.store.known_rules()}
-        known |= {fingerprint: "fixed" for fingerprint in self.store.resolutions()}
+    @work(thread=True, exclusive=True, group="rows")
+    def load(self) -> None:
+        with reading(self.store) as store:
+            statuses = {r.fingerprint: r.status for r in store.known_rules() if r.fingerprint}
+            statuses |= {fingerprint: "fixed" for fingerprint in store.resolutions()}
+            self.post_message(self.Loaded(store.occurrences(), statuses))
+
+    @on(Loaded)
+    def _show(self, message: Loaded) -> None:
         rows = []
-        for row in self.store.occurrences():
-            status = known.get(row["fingerprint"], "new")
+        for row in message.occurrences:
+            status = message.statuses.get(row["fingerprint"], "new")
             cells = (
                 Text(status, "yellow" if status != "new" else "red"),
                 f"{row['occurrences']}×",
@@ -453,9 +504,10 @@ class IssuesScreen(FilteredTable, Screen[None]):
                 row["latest_where"],
             )
             rows.append((row["fingerprint"], cells))
-        self.set_rows(rows)
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+        self.query_one(FilterableTable).set_rows(rows)
+
+    def action_filter(self) -> None:
+        self.query_one(FilterableTable).open_filter()
 
     def _selected(self) -> str | None:
         table = self.query_one(DataTable)
@@ -463,15 +515,26 @@ class IssuesScreen(FilteredTable, Screen[None]):
             return None
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        issue = self.store.latest_issue(str(event.row_key.value))
+    @on(DataTable.RowHighlighted, "#issues")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.load_detail(str(event.row_key.value))
+
+    @work(thread=True, exclusive=True, group="detail")
+    def load_detail(self, fingerprint: str) -> None:
+        with reading(self.store) as store:
+            issue = store.latest_issue(fingerprint)
+            seen = next((r for r in store.occurrences() if r["fingerprint"] == fingerprint), None)
+        self.post_message(self.DetailLoaded(fingerprint, issue, seen))
+
+    @on(DetailLoaded)
+    def _show_detail(self, message: DetailLoaded) -> None:
+        if message.fingerprint != self._selected():
+            return  # the cursor moved on while this one loaded
         detail = self.query_one("#issue-detail", Static)
+        issue, seen = message.issue, message.seen
         if issue is None:
             detail.update("")
             return
-        seen = next(
-            (r for r in self.store.occurrences() if r["fingerprint"] == str(event.row_key.value)), None
-        )
         history = (
             f"seen {seen['occurrences']}× in {seen['runs']} runs, first {_when(seen['first_seen'])}, "
             f"last {_when(seen['last_seen'])}"
@@ -491,7 +554,7 @@ class IssuesScreen(FilteredTable, Screen[None]):
         fingerprint = self._selected()
         if fingerprint:
             self.store.mark(fingerprint, status, reason=f"marked {status} in replayqa tui")
-            self.refresh_rows()
+            self.load()
             self.notify(f"{fingerprint} is now {status}")
 
     def action_export(self) -> None:
@@ -522,104 +585,148 @@ class IssuesScreen(FilteredTable, Screen[None]):
         self.notify(f"written to {path}")
 
 
-class RecordingScreen(FilteredTable, Screen[None]):
-    """A recording's sessions and the selected one's exchanges; it follows a file still being written."""
+class RecordingScreen(Screen[None]):
+    """A recording's sessions and the selected one's exchanges; it follows a file still being written.
+
+    Exchanges arrive a page at a time as the cursor nears the end of what is
+    loaded, so a session of 100k opens as fast as one of 100. Following a
+    recording that grows keeps the cursor, the scroll position and the pages
+    loaded: only changed cells are updated and new rows appended.
+    """
 
     BINDINGS = [
         Binding("q", "app.quit", "Quit"),
         Binding("r", "reload", "Reload"),
         Binding("slash", "filter", "Filter"),
     ]
-    filter_table = "exchanges"
+    AUTO_FOCUS = "DataTable"
+    PAGE = 500
+
+    session: reactive[int | None] = reactive(None, init=False)
+
+    class SessionsLoaded(Message):
+        def __init__(self, stamp: tuple[float, ...], sessions: list[dict[str, Any]]) -> None:
+            super().__init__()
+            self.stamp, self.sessions = stamp, sessions
+
+    class ExchangesLoaded(Message):
+        """Exchanges of ``session`` from ``offset`` on; ``exhausted`` when the session has no more."""
+
+        def __init__(self, session: int, offset: int, rows: list[dict[str, Any]], exhausted: bool) -> None:
+            super().__init__()
+            self.session, self.offset, self.rows, self.exhausted = session, offset, rows, exhausted
 
     def __init__(self, path: Path, follow_every: float = 1.0) -> None:
         super().__init__()
         self.path = path
         self.follow_every = follow_every
         self._seen: tuple[float, ...] = ()
-        self._session: int | None = None
         self._exhausted = False
+        self._loading = False  # a page is on its way: one at a time
 
     def compose(self) -> ComposeResult:
         yield Static(f"recording {self.path.name}", id="title")
         yield DataTable(id="sessions", cursor_type="row")
-        yield Input(placeholder="filter exchanges", id="filter")
-        yield DataTable(id="exchanges", cursor_type="row", zebra_stripes=True)
+        yield FilterableTable(
+            "#", "method", "status", "path", "operation", id="exchanges", placeholder="filter exchanges"
+        )
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#sessions", DataTable).add_columns("session", "exchanges", "identity", "ended")
-        self.query_one("#exchanges", DataTable).add_columns("#", "method", "status", "path", "operation")
         self.action_reload()
         self.set_interval(self.follow_every, self._follow)
+
+    @property
+    def _exchanges(self) -> FilterableTable:
+        return self.query_one(FilterableTable)
 
     def _stamp(self) -> tuple[float, ...]:
         return tuple(p.stat().st_mtime for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
 
+    def action_reload(self) -> None:
+        self.load(True, self.session, len(self._exchanges.rows), self._exhausted)
+
+    def action_filter(self) -> None:
+        self._exchanges.open_filter()
+
     def _follow(self) -> None:
         """A recording that ``replayqa record`` is still writing grows: show what arrived."""
-        if self._stamp() != self._seen:
-            self.action_reload()
+        self.load(False, self.session, len(self._exchanges.rows), self._exhausted)
 
-    def action_reload(self) -> None:
-        self._seen = self._stamp()
-        recording = Recording.open(self.path)
-        try:
-            sessions = recording.sessions()
-        finally:
-            recording.close()
-        table = self.query_one("#sessions", DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for session in sessions:
-            table.add_row(
-                session["name"],
-                str(session["exchange_count"]),
-                session["identity"],
-                session["end_reason"] or "open",
-                key=str(session["id"]),
-            )
-        if table.row_count:
-            table.move_cursor(row=min(max(cursor, 0), table.row_count - 1))
-        if self._session is not None:
-            self._show_exchanges(self._session)
-
-    PAGE = 500
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "sessions":
-            self._show_exchanges(int(str(event.row_key.value)))
-        elif event.cursor_row >= event.data_table.row_count - 20 and self._session is not None:
-            self._load_page()  # near the end of what is loaded: load the next page
-
-    def _show_exchanges(self, session_id: int) -> None:
-        self._session = session_id
-        self._rows = []
-        self._exhausted = False
-        self._load_page()
-
-    def _load_page(self) -> None:
-        """Exchanges arrive a page at a time, so a session of 100k opens as fast as one of 100."""
-        if self._exhausted or self._session is None:
+    @work(thread=True, exclusive=True, group="sessions")
+    def load(self, force: bool, session: int | None, loaded: int, exhausted: bool) -> None:
+        """The sessions and, for the session shown, the last page loaded and what follows it."""
+        stamp = self._stamp()
+        if not force and stamp == self._seen:
             return
         recording = Recording.open(self.path)
         try:
-            page = recording.exchange_page(self._session, len(self._rows), self.PAGE)
+            self.post_message(self.SessionsLoaded(stamp, recording.sessions()))
+            if session is not None:
+                # re-read the last page: a response may have arrived for an exchange
+                # already listed; past the end only if the user has reached the end
+                offset = max(0, loaded - self.PAGE)
+                limit = loaded - offset + (self.PAGE if exhausted or not loaded else 0)
+                page = recording.exchange_page(session, offset, limit) if limit else []
+                self.post_message(self.ExchangesLoaded(session, offset, page, len(page) < limit))
         finally:
             recording.close()
-        self._exhausted = len(page) < self.PAGE
-        new = [
+
+    @work(thread=True, exclusive=True, group="page")
+    def load_page(self, session: int, offset: int) -> None:
+        recording = Recording.open(self.path)
+        try:
+            page = recording.exchange_page(session, offset, self.PAGE)
+        finally:
+            recording.close()
+        self.post_message(self.ExchangesLoaded(session, offset, page, len(page) < self.PAGE))
+
+    @on(SessionsLoaded)
+    def _show_sessions(self, message: SessionsLoaded) -> None:
+        self._seen = message.stamp
+        rows = [
+            (
+                str(s["id"]),
+                (s["name"], str(s["exchange_count"]), s["identity"], s["end_reason"] or "open"),
+            )
+            for s in message.sessions
+        ]
+        sync_rows(self.query_one("#sessions", DataTable), rows)
+
+    @on(DataTable.RowHighlighted, "#sessions")
+    def _session_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.session = int(str(event.row_key.value))
+
+    def watch_session(self, session: int | None) -> None:
+        self._exhausted = False
+        self._exchanges.set_rows([])
+        if session is not None:
+            self._loading = True
+            self.load_page(session, 0)
+
+    @on(DataTable.RowHighlighted, "#exchanges")
+    def _exchange_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        near_the_end = event.cursor_row >= event.data_table.row_count - 20
+        if near_the_end and not self._exhausted and not self._loading and self.session is not None:
+            self._loading = True
+            self.load_page(self.session, len(self._exchanges.rows))
+
+    @on(ExchangesLoaded)
+    def _show_exchanges(self, message: ExchangesLoaded) -> None:
+        if message.session != self.session:
+            return  # for a session no longer shown
+        self._loading = False
+        if message.offset > len(self._exchanges.rows):
+            return  # past what is loaded: overtaken by a newer load
+        rows = [
             (
                 str(r["id"]),
                 (str(r["id"]), r["method"], str(r["status"] or "ERR"), r["path"], r["operation"] or ""),
             )
-            for r in page
+            for r in message.rows
         ]
-        first_page = not self._rows
-        self._rows.extend(new)
-        if first_page or self.query_one("#filter", Input).value:
-            self.apply_filter()
-        else:  # appending keeps the cursor where it is
-            table = self.query_one("#exchanges", DataTable)
-            for key, cells in new:
-                table.add_row(*cells, key=key)
+        kept = self._exchanges.rows[: message.offset]
+        beyond = self._exchanges.rows[message.offset + len(rows) :]  # a page loaded meanwhile
+        self._exhausted = message.exhausted and not beyond
+        self._exchanges.set_rows(kept + rows + beyond)

@@ -45,3 +45,24 @@ def big_recording(path: Path, exchanges: int) -> Path:
         )
         conn.executemany(_INSERT_SQL["exchanges"], ([row.get(c) for c in columns] for row in rows))
     return path
+
+
+def append_exchanges(path: Path, first: int, count: int, status: int | None = 200) -> None:
+    """More exchanges at the end of session 1, as a recorder still writing the file adds them."""
+    columns = list(SCHEMA["exchanges"])
+    with sqlite3.connect(path) as conn:
+        for n in range(first, first + count):
+            row = {
+                "id": n,
+                "flow_id": f"f{n}",
+                "session_id": 1,
+                "started_at": float(n),
+                "method": "GET",
+                "path": f"/items/{n}",
+                "url": f"http://shop.test/items/{n}",
+                "status": status,
+                "request_headers": "[]",
+                "response_headers": "[]",
+            }
+            conn.execute(_INSERT_SQL["exchanges"], [row.get(c) for c in columns])
+        conn.execute("UPDATE sessions SET exchange_count = (SELECT count(*) FROM exchanges) WHERE id = 1")

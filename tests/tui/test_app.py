@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static, Tree
 
 from replayqa.knowledge import annotate
@@ -20,7 +22,9 @@ from replayqa.model import (
 )
 from replayqa.store import RunStore
 from replayqa.tui import TriageApp, open_target
-from replayqa.tui.screens import IssuesScreen, RecordingScreen, RunScreen, StepScreen
+from replayqa.tui.screens import IssuesScreen, RecordingScreen, RunScreen, RunsScreen, StepScreen
+from replayqa.tui.widgets import FilterableTable
+from tests.support.pilot import settle
 
 RECORDING = Path(__file__).resolve().parents[2] / "recordings" / "demo-shop.db"
 
@@ -80,12 +84,14 @@ def store(tmp_path, monkeypatch) -> RunStore:
 
 
 async def test_runs_then_tree_then_step_then_copy_as_curl(store):
-    app = TriageApp(store)
+    app = TriageApp(store, open_first_failure=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1
         await pilot.press("enter")
         assert isinstance(app.screen, RunScreen)
+        await settle(pilot)
         tree = app.screen.query_one(Tree)
         leaves = [str(node.label) for node in tree.root.children[0].children[1].children]
         assert leaves == ["✗ cart_kept"]
@@ -95,8 +101,8 @@ async def test_runs_then_tree_then_step_then_copy_as_curl(store):
         assert isinstance(app.screen, StepScreen)
         assert "Sent and received (0 ms)" in text_of(app.screen.query_one("#detail Static", Static))
         await pilot.press("c")
-        assert app.last_copied.startswith("curl -X GET http://shop.test/cart")
-        assert "Bearer [redacted]" in app.last_copied
+        assert app.clipboard.startswith("curl -X GET http://shop.test/cart")
+        assert "Bearer [redacted]" in app.clipboard
         await pilot.press("escape", "escape")
         assert len(app.screen_stack) == 2
 
@@ -106,6 +112,7 @@ async def test_marking_an_issue_known_is_stored_and_honoured(store):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("i")
         assert isinstance(app.screen, IssuesScreen)
+        await settle(pilot)
         detail = text_of(app.screen.query_one("#issue-detail", Static))
         assert "total_cents: expected 2400, got 0" in detail and "payment declined for order 1" in detail
         assert "seen 1× in 1 runs, first 09-21" in detail
@@ -121,7 +128,9 @@ async def test_marking_an_issue_known_is_stored_and_honoured(store):
 async def test_export_writes_the_issue_as_markdown(store, tmp_path):
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("i", "e")
+        await pilot.press("i")
+        await settle(pilot)
+        await pilot.press("e")
         await pilot.pause()
     (exported,) = tmp_path.glob("issue-*.md")
     text = exported.read_text()
@@ -132,13 +141,13 @@ async def test_the_recording_browser_lists_sessions_and_their_exchanges():
     app = TriageApp(open_target(RECORDING))
     async with app.run_test(size=(80, 24)) as pilot:
         assert isinstance(app.screen, RecordingScreen)
+        await settle(pilot)
         sessions = app.screen.query_one("#sessions", DataTable)
         assert sessions.row_count == 4
-        await pilot.pause()
         exchanges = app.screen.query_one("#exchanges", DataTable)
         assert exchanges.row_count == 5  # the first session, highlighted
         await pilot.press("down")
-        await pilot.pause()
+        await settle(pilot)
         assert exchanges.row_count == 6
 
 
@@ -153,21 +162,32 @@ def test_bad_targets_are_clear_errors(tmp_path):
 
 
 def test_snapshot_runs_screen(store, snap_compare):
-    assert snap_compare(TriageApp(store), terminal_size=(80, 24))
+    assert snap_compare(TriageApp(store, open_first_failure=False), terminal_size=(80, 24), run_before=settle)
 
 
 def test_snapshot_issues_screen(store, snap_compare):
-    assert snap_compare(TriageApp(store), terminal_size=(80, 24), press=["i"])
+    async def issues(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+
+    assert snap_compare(TriageApp(store, open_first_failure=False), terminal_size=(80, 24), run_before=issues)
 
 
 def test_snapshot_run_tree(store, snap_compare):
-    assert snap_compare(TriageApp(store), terminal_size=(80, 24), press=["enter"])
+    async def tree(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(TriageApp(store, open_first_failure=False), terminal_size=(80, 24), run_before=tree)
 
 
 async def test_filter_narrows_the_issues_as_you_type(store):
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("i")
+        await settle(pilot)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1
         await pilot.press("slash", *"nothing like it")
@@ -247,7 +267,7 @@ async def test_a_large_recording_loads_its_exchanges_a_page_at_a_time(tmp_path):
 
     app = TriageApp(big_recording(tmp_path / "big.db", 1_200))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         exchanges = app.screen.query_one("#exchanges", DataTable)
         assert exchanges.row_count == 500, "only the first page at first"
         exchanges.focus()
@@ -272,7 +292,9 @@ async def test_flaky_fixed_and_new_marks_from_the_issues_screen(store):
     fingerprint = store.occurrences()[0]["fingerprint"]
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("i", "f")
+        await pilot.press("i")
+        await settle(pilot)
+        await pilot.press("f")
         await pilot.pause()
         assert [(r.fingerprint, r.status) for r in store.known_rules()] == [(fingerprint, "flaky")]
         await pilot.press("r")
@@ -281,3 +303,92 @@ async def test_flaky_fixed_and_new_marks_from_the_issues_screen(store):
         await pilot.press("n")
         await pilot.pause()
         assert store.known_rules() == [] and store.resolutions() == {}
+
+
+async def test_it_opens_on_the_first_failure_of_the_latest_run(store):
+    app = TriageApp(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen)
+        node = app.screen.query_one(Tree).cursor_node
+        assert node is not None and node.data["step"]["step"] == "cart_kept"
+        await pilot.press("enter")
+        assert isinstance(app.screen, StepScreen)
+        assert "total_cents: expected 2400, got 0" in text_of(app.screen.query_one("#detail Static", Static))
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, RunsScreen), "the runs are one key away"
+
+
+async def test_it_opens_on_the_runs_when_the_latest_run_passed(store):
+    passing = fixed_run()
+    passing.run_id, passing.started_at = "run-later", 1_790_000_100
+    for journey in passing.journeys:
+        journey.paths = journey.paths[:1]
+        journey.steps, journey.issues = journey.steps[:1], []
+    annotate(passing, [])
+    store.save(passing)
+    app = TriageApp(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen)
+        assert app.screen.query_one(DataTable).row_count == 2
+
+
+async def test_following_a_growing_recording_keeps_the_cursor_and_the_loaded_pages(tmp_path):
+    from tests.support.big_recording import append_exchanges, big_recording
+
+    path = big_recording(tmp_path / "big.db", 1_200)
+    app = TriageApp(path)
+    app.follow_every = 0.1
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        sessions = app.screen.query_one("#sessions", DataTable)
+        exchanges = app.screen.query_one("#exchanges", DataTable)
+        exchanges.focus()
+        exchanges.move_cursor(row=495)
+        await _until(pilot, lambda: exchanges.row_count == 1_000)
+
+        append_exchanges(path, 1_201, 10)  # past the pages loaded: only the session's count shows it
+        await _until(pilot, lambda: sessions.get_cell_at(Coordinate(0, 1)) == "1210")
+        assert sessions.get_cell_at(Coordinate(0, 1)) == "1210"
+        assert (exchanges.row_count, exchanges.cursor_row) == (1_000, 495)
+
+        exchanges.move_cursor(row=990)
+        await _until(pilot, lambda: exchanges.row_count == 1_210)
+        append_exchanges(path, 1_211, 5, status=None)  # the end is reached: new rows appear
+        await _until(pilot, lambda: exchanges.row_count == 1_215)
+        assert (exchanges.row_count, exchanges.cursor_row) == (1_215, 990)
+        assert exchanges.get_cell_at(Coordinate(1_214, 2)) == "ERR"
+
+        with sqlite3.connect(path) as conn:  # a response arrives for an exchange already listed
+            conn.execute("UPDATE exchanges SET status = 201 WHERE id = 1215")
+        await _until(pilot, lambda: exchanges.get_cell_at(Coordinate(1_214, 2)) == "201")
+        assert exchanges.get_cell_at(Coordinate(1_214, 2)) == "201"
+        assert (exchanges.row_count, exchanges.cursor_row) == (1_215, 990)
+
+
+async def test_the_filter_keeps_rows_that_arrive_while_it_is_on(tmp_path):
+    from tests.support.big_recording import big_recording
+
+    app = TriageApp(big_recording(tmp_path / "big.db", 600))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        exchanges = app.screen.query_one("#exchanges", DataTable)
+        await pilot.press("slash", *"/items/59")
+        assert exchanges.row_count == 1  # /items/59 only: 590-599 are not loaded yet
+        await pilot.press("enter")
+        exchanges.move_cursor(row=0)
+        app.screen.query_one(FilterableTable).needle = ""
+        assert exchanges.row_count == 500
+        exchanges.move_cursor(row=499)
+        await _until(pilot, lambda: exchanges.row_count == 600)
+        app.screen.query_one(FilterableTable).needle = "/items/59"
+        assert exchanges.row_count == 11
+
+
+async def test_copy_as_curl_goes_to_the_app_clipboard(store):
+    app = TriageApp(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "c")
+        assert app.clipboard.startswith("curl -X GET http://shop.test/cart -H")

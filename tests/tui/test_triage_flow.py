@@ -15,6 +15,7 @@ from replayqa.record.storage import Recording
 from replayqa.store import RunStore
 from replayqa.tui import TriageApp
 from replayqa.tui.screens import IssuesScreen, StepScreen
+from tests.support.pilot import settle
 
 RECORDING = Path(__file__).resolve().parents[2] / "recordings" / "demo-shop.db"
 ONLY_DECLINED_CART = {"REPLAYQA_DEMO_FIX_ALL": "0", **{b.env: "1" for b in BUGS if b.key != "declined_cart"}}
@@ -62,6 +63,7 @@ async def test_known_issues_marked_in_the_tui_pass_the_next_replay(tmp_path, mon
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("i")
         assert isinstance(app.screen, IssuesScreen)
+        await settle(pilot)
         await pilot.press("k", "down", "k", "down", "k")
         await pilot.pause()
     assert {r.status for r in store.known_rules()} == {"known"} and len(store.known_rules()) == 3
@@ -127,10 +129,12 @@ async def test_rerunning_a_journey_from_the_tree_adds_a_run(tmp_path, monkeypatc
     store = RunStore(tmp_path / ".replayqa" / "runs.db")
     assert len(store.runs()) == 1
 
-    app = TriageApp(store)
+    app = TriageApp(store, open_first_failure=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await pilot.press("enter")
         assert isinstance(app.screen, RunScreen)
+        await settle(pilot)
         tree = app.screen.query_one(Tree)
         await pilot.press("down", "down", "down")  # journey, path, first step
         assert tree.cursor_node is not None and tree.cursor_node.data is not None
