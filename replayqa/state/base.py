@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from replayqa.errors import ConfigError, StateError, UnsafeDatabaseError
 from replayqa.model import DatabaseCapture
+from replayqa.redact import is_password_hash, is_secret_name
 
 #: Schema-migration bookkeeping: emptying these would make the app re-migrate.
 MIGRATION_TABLES = frozenset(
@@ -18,23 +20,36 @@ MIGRATION_TABLES = frozenset(
 _TEST_NAME = re.compile(r"test|qa|replayqa", re.IGNORECASE)
 
 
-#: Column names whose values are live credentials in an app's own tables.
-CREDENTIAL_COLUMNS = re.compile(r"token|secret|api[_-]?key|session[_-]?key", re.IGNORECASE)
-
-
 @dataclass(frozen=True)
 class ColumnRedaction:
     """Which captured columns to replace, and with what (a stable placeholder).
 
-    Password hashes are kept on purpose: a replay restores the captured
-    state and logs in again, which needs them.
+    A column is secret by the rule a JSON field is (``password``, ``jwt``,
+    ``session_id``, ``private_key``, ``credentials``...). Salted password
+    hashes are kept on purpose, whatever the column: a replay restores the
+    captured state and logs in again, which needs them, and they reveal no
+    password. A plaintext password in the same column is replaced.
     """
 
-    replace: Callable[[str], str]
-    columns: re.Pattern[str] = CREDENTIAL_COLUMNS
+    secret: Callable[[str], str]
+    is_secret: Callable[[str], bool] = is_secret_name
 
     def wants(self, column: str) -> bool:
-        return bool(self.columns.search(column))
+        return self.is_secret(column)
+
+    def replace(self, value: str) -> str:
+        return value if is_password_hash(value) else self.secret(value)
+
+    def replace_in(self, value: str, json_column: bool, length: int | None) -> str:
+        """The replacement, made to fit its column: JSON for a json column, short for a varchar(8)."""
+        replacement = self.replace(value)
+        if replacement == value:
+            return value
+        if json_column:
+            return json.dumps(replacement)
+        if length is not None and len(replacement) > length:
+            return "[redacted]"[:length] if length >= 10 else "*" * length
+        return replacement
 
 
 @runtime_checkable

@@ -713,23 +713,27 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _fits_placeholder(column_type: str) -> bool:
-    """A placeholder is text of about 24 characters: only text-like columns that long can hold it."""
+def _placeholder_column(column_type: str) -> tuple[bool, int | None] | None:
+    """Whether a placeholder can stand in a column of this type: (is JSON, length limit), or None."""
+    if column_type.lower() == "json":
+        return True, None
     match = _TEXT_TYPE.match(column_type)
-    return match is not None and (match.group(3) is None or int(match.group(3)) >= 24)
+    if match is None:
+        return None
+    return False, int(match.group(3)) if match.group(3) else None
 
 
 def _redact_rows(rows: list[list[str | None]], table: Table, redact: ColumnRedaction) -> None:
-    targets = [
-        i
+    targets = {
+        i: fit
         for i, (column, column_type) in enumerate(zip(table.columns, table.types, strict=True))
-        if redact.wants(column) and _fits_placeholder(column_type)
-    ]
+        if redact.wants(column) and (fit := _placeholder_column(column_type)) is not None
+    }
     for row in rows:
-        for index in targets:
+        for index, (json_column, length) in targets.items():
             value = row[index]
             if value is not None:
-                row[index] = redact.replace(value)
+                row[index] = redact.replace_in(value, json_column, length)
 
 
 def capture_rows(capture: DatabaseCapture) -> dict[str, dict[str, dict[str, Any]]]:

@@ -579,30 +579,32 @@ def read_sequences(conn: psycopg.Connection[Any]) -> list[tuple[str, int, bool]]
     return [(str(n), int(v), bool(c)) for n, v, c in cursor.execute(union).fetchall()]
 
 
-def _fits_placeholder(column_type: str) -> bool:
-    """A placeholder is text of about 24 characters: only text-like columns that long can hold it."""
+def _placeholder_column(column_type: str) -> tuple[bool, int | None] | None:
+    """Whether a placeholder can stand in a column of this type: (is JSON, length limit), or None."""
     if column_type in ("text", "citext", "character varying"):
-        return True
-    match = re.fullmatch(r"character varying\((\d+)\)", column_type)
-    return match is not None and int(match.group(1)) >= 24
+        return False, None
+    if column_type in ("json", "jsonb"):
+        return True, None
+    match = re.fullmatch(r"character(?: varying)?\((\d+)\)", column_type)
+    return (False, int(match.group(1))) if match else None
 
 
 def _redact_copy(data: bytes, table: Table, redact: ColumnRedaction) -> bytes:
     """Replace credential columns in COPY text (tab-separated, backslash escapes, \\N for NULL)."""
-    targets = [
-        i
+    targets = {
+        i: fit
         for i, (column, column_type) in enumerate(zip(table.columns, table.types, strict=True))
-        if redact.wants(column) and _fits_placeholder(column_type)
-    ]
+        if redact.wants(column) and (fit := _placeholder_column(column_type)) is not None
+    }
     if not targets or not data:
         return data
     lines = []
     for line in data.decode("utf-8").split("\n"):
         if line:
             fields = line.split("\t")
-            for index in targets:
+            for index, (json_column, length) in targets.items():
                 if fields[index] != "\\N":
-                    fields[index] = redact.replace(fields[index])
+                    fields[index] = redact.replace_in(fields[index], json_column, length)
             line = "\t".join(fields)
         lines.append(line)
     return "\n".join(lines).encode("utf-8")
