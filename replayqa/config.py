@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from replayqa.errors import ConfigError
+from replayqa.redact import RedactionRules, Redactor
 
 
 @dataclass
@@ -61,6 +62,14 @@ class Settings:
     allow_client: list[str] = field(default_factory=list)
     #: Where the settings came from, for messages.
     source: str | None = None
+
+    def redactor(self) -> Redactor:
+        """The one redactor reports, the run store and the TUI use: the built-in rules and this project's.
+
+        Built from the settings and handed to each writer, never kept in a
+        module global that some entry point might forget to configure.
+        """
+        return Redactor(RedactionRules().extended(self.redact_headers, self.redact_fields))
 
     def override(self, **flags: Any) -> Settings:
         """A copy with every flag that was given (not None) replacing the setting."""

@@ -20,7 +20,6 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static, Tree
 from textual.worker import Worker, WorkerState
 
-from replayqa.config import load_settings
 from replayqa.execute import rerun
 from replayqa.record.storage import Recording, accept_baseline, add_noise_rules
 from replayqa.replay import operation_of
@@ -202,8 +201,9 @@ class RunScreen(Screen[None]):
         self.notify(f"re-running {step['journey']}…")
         # against the app this run went to; secrets from replayqa.toml or REPLAYQA_SECRET_* variables
         ran_at = next((r.get("base_url") for r in self.store.runs() if r["run_id"] == self.run_id), None)
+        settings = self.app.settings  # type: ignore[attr-defined]
         self.run_worker(
-            lambda: rerun(step["source"], step["journey"], load_settings(), ran_at or None),
+            lambda: rerun(step["source"], step["journey"], settings, ran_at or None),
             thread=True,
             name="rerun",
             exit_on_error=False,
