@@ -24,6 +24,9 @@ class Settings:
     #: Extra stores the app keeps state in, restored with the database: ["redis://host:6379/0?name=cache_test"]
     stores: list[str] = field(default_factory=list)
     allow_restore: bool = False
+    #: A database is a test database (restores and change tracking allowed) when a word of its name is one
+    #: of these: ``shop_test`` and ``qa.db`` are, ``latest_prod.db`` and ``contest_live.db`` are not.
+    test_database_words: list[str] = field(default_factory=lambda: ["test", "qa", "replayqa"])
     journeys: list[str] = field(default_factory=lambda: ["journeys"])
     report_dir: str = ".replayqa/reports"
     junit: str | None = None
@@ -119,7 +122,7 @@ def load_settings(start: Path | None = None) -> Settings:
             f"{path}: unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(_KEYS))}"
         )
     values = {k: v for k, v in table.items() if k in _KEYS}
-    for key in ("journeys", "stores", "allow_client"):
+    for key in ("journeys", "stores", "allow_client", "test_database_words"):
         if isinstance(values.get(key), str):
             values[key] = [values[key]]
     base = path.parent

@@ -91,6 +91,7 @@ def open_runner(
         exclude_tables=tuple(settings.exclude_tables),
         lock_timeout=settings.lock_timeout,
         stores=settings.stores,
+        test_words=settings.test_database_words,
     )
     log_source = LogFile(settings.log_file, settings.log_lines) if settings.log_file else None
     with Client(
@@ -312,6 +313,7 @@ def _replay_state(settings: Settings) -> StateBackend:
         allow_restore=settings.allow_restore,
         lock_timeout=settings.lock_timeout,
         stores=settings.stores,
+        test_words=settings.test_database_words,
     )
 
 
@@ -346,7 +348,9 @@ def _replay_with_workers(
             "--workers with --db needs --start, using {port} and {db_path} or {db_url}: "
             "each worker gets its own app and its own copy of the database"
         )
-    open_state(settings.db, allow_restore=settings.allow_restore).check_restore_allowed()
+    open_state(
+        settings.db, allow_restore=settings.allow_restore, test_words=settings.test_database_words
+    ).check_restore_allowed()
     health_path = urlsplit(options.health).path if options.health else "/"
     with WorkerApps(options.workers, options.start, settings.db, health_path, options.health_timeout) as pool:
         states: list[tuple[str, StateBackend]] = [

@@ -37,7 +37,7 @@ import json
 import re
 import time
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +50,7 @@ from replayqa.errors import ConfigError, RestoreBlockedError, StateError
 from replayqa.model import DatabaseCapture
 from replayqa.state.base import (
     MIGRATION_TABLES,
+    TEST_WORDS,
     ColumnRedaction,
     check_capture_backend,
     require_test_database,
@@ -133,10 +134,12 @@ class MySQLBackend:
         exclude_tables: tuple[str, ...] = (),
         lock_timeout: float = 5.0,
         track_changes: bool = True,
+        test_words: Sequence[str] = TEST_WORDS,
     ) -> None:
         self.url = url
         self.info = ConnectionInfo.from_url(url)
         self.allow_restore = allow_restore
+        self.test_words = tuple(test_words)
         self.exclude_tables = frozenset(exclude_tables) | MIGRATION_TABLES
         self.lock_timeout = lock_timeout
         self.track_changes = track_changes
@@ -152,6 +155,9 @@ class MySQLBackend:
     # -- protocol ------------------------------------------------------------
 
     def connect(self) -> None:
+        """Refuses a database not named as a test one before connecting, when it would install triggers."""
+        if self.track_changes:
+            self._require_test_database("install change tracking in")
         info = self.info
         try:
             conn = pymysql.connect(
@@ -277,8 +283,11 @@ class MySQLBackend:
         with self._errors("query"):
             return self._rows(sql, params)
 
+    def _require_test_database(self, what: str) -> None:
+        require_test_database(self.info.database, self.allow_restore, what, self.test_words)
+
     def check_restore_allowed(self) -> None:
-        require_test_database(self.info.database, self.allow_restore, "restore or reset")
+        require_test_database(self.info.database, self.allow_restore, "restore or reset", self.test_words)
 
     def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture:
         """Every table's rows as text, its CREATE TABLE and AUTO_INCREMENT, from one consistent snapshot."""

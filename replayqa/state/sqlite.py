@@ -13,7 +13,7 @@ import sqlite3
 import tempfile
 import time
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from replayqa.errors import ConfigError, RestoreBlockedError, StateError
 from replayqa.model import DatabaseCapture
 from replayqa.state.base import (
     MIGRATION_TABLES,
+    TEST_WORDS,
     ColumnRedaction,
     check_capture_backend,
     require_test_database,
@@ -37,9 +38,11 @@ class SQLiteBackend:
         allow_restore: bool = False,
         exclude_tables: tuple[str, ...] = (),
         lock_timeout: float = 5.0,
+        test_words: Sequence[str] = TEST_WORDS,
     ) -> None:
         self.path = Path(path)
         self.allow_restore = allow_restore
+        self.test_words = tuple(test_words)
         self.exclude_tables = frozenset(exclude_tables) | MIGRATION_TABLES
         self.lock_timeout = lock_timeout
         self._conn: sqlite3.Connection | None = None
@@ -126,7 +129,7 @@ class SQLiteBackend:
         return [dict(row) for row in conn.execute(sql, params)]
 
     def check_restore_allowed(self) -> None:
-        require_test_database(self.path.name, self.allow_restore, "restore or reset")
+        require_test_database(self.path.name, self.allow_restore, "restore or reset", self.test_words)
 
     def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture:
         """The whole database file, consistent as of one moment, compressed."""

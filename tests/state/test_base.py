@@ -11,18 +11,43 @@ def test_names_that_mark_a_test_database(name):
     assert is_test_database_name(name)
 
 
-@pytest.mark.parametrize("name", ["shop", "production.db", "main"])
+@pytest.mark.parametrize(
+    "name", ["shop", "production.db", "main", "latest_prod.db", "contest_live.db", "aqua"]
+)
 def test_names_that_do_not(name):
     assert not is_test_database_name(name)
 
 
+@pytest.mark.parametrize("name", ["shopTest", "QA-shop", "orders.test.sqlite3", "e2e_replayqa_1"])
+def test_the_words_may_stand_anywhere_in_any_case_style(name):
+    assert is_test_database_name(name)
+
+
+def test_the_words_can_be_configured(tmp_path):
+    assert is_test_database_name("shop_staging", ("staging",))
+    assert not is_test_database_name("shop_test", ("staging",))
+    (tmp_path / "production.db").touch()
+    backend = open_state(f"sqlite:///{tmp_path / 'production.db'}", test_words=["production"])
+    backend.check_restore_allowed()  # no error: "production" is a test word here
+
+
+@pytest.mark.parametrize("words", [[], ["two words"], ["shop_test"]])
+def test_test_words_must_be_single_words(words):
+    with pytest.raises(ConfigError, match="test_database_words"):
+        open_state("none", test_words=words)
+
+
 def test_unknown_scheme_names_the_supported_ones():
-    with pytest.raises(ConfigError, match=r"unknown database URL scheme 'oracle'.*sqlite:///.*postgresql://.*mysql://"):
+    with pytest.raises(
+        ConfigError, match=r"unknown database URL scheme 'oracle'.*sqlite:///.*postgresql://.*mysql://"
+    ):
         open_state("oracle://localhost/shop_test")
 
 
 def test_a_mysql_url_without_a_database_says_how_to_write_one():
-    with pytest.raises(ConfigError, match=r"no database in MySQL URL .*mysql://user:password@host:3306/dbname"):
+    with pytest.raises(
+        ConfigError, match=r"no database in MySQL URL .*mysql://user:password@host:3306/dbname"
+    ):
         open_state("mysql://qa@localhost")
 
 
