@@ -20,6 +20,8 @@ MIGRATION_TABLES = frozenset(
 #: Words that mark a database as a test database when its name holds one as a word.
 TEST_WORDS: tuple[str, ...] = ("test", "qa", "replayqa")
 _WORD = re.compile(r"^[0-9a-z]+$")
+_HEX_DIGEST = re.compile(r"^(?:[0-9a-f]{32,128}|[0-9A-F]{32,128})$")
+_HASH_WORDS = frozenset({"hash", "hashed", "digest"})
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,12 @@ class ColumnRedaction:
     """Which captured columns to replace, and with what (a stable placeholder).
 
     A column is secret by the rule a JSON field is (``password``, ``jwt``,
-    ``session_id``, ``private_key``, ``credentials``...). Salted password
-    hashes are kept on purpose, whatever the column: a replay restores the
-    captured state and logs in again, which needs them, and they reveal no
-    password. A plaintext password in the same column is replaced.
+    ``session_id``, ``private_key``, ``credentials``...). Password hashes
+    are kept on purpose: a replay restores the captured state and logs in
+    again, which needs them. Salted ones (bcrypt, argon2, PBKDF2...) in any
+    column; a bare hex digest only in a column whose name says it holds a
+    hash (``password_hash``), since a hex string elsewhere may be a token.
+    A plaintext password in the same column is replaced.
     """
 
     secret: Callable[[str], str]
@@ -39,12 +43,14 @@ class ColumnRedaction:
     def wants(self, column: str) -> bool:
         return self.is_secret(column)
 
-    def replace(self, value: str) -> str:
-        return value if is_password_hash(value) else self.secret(value)
+    def replace(self, value: str, column: str = "") -> str:
+        if is_password_hash(value) or (_HEX_DIGEST.match(value) and _HASH_WORDS & set(name_words(column))):
+            return value
+        return self.secret(value)
 
-    def replace_in(self, value: str, json_column: bool, length: int | None) -> str:
+    def replace_in(self, value: str, column: str, json_column: bool, length: int | None) -> str:
         """The replacement, made to fit its column: JSON for a json column, short for a varchar(8)."""
-        replacement = self.replace(value)
+        replacement = self.replace(value, column)
         if replacement == value:
             return value
         if json_column:

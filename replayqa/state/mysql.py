@@ -742,7 +742,7 @@ def _redact_rows(rows: list[list[str | None]], table: Table, redact: ColumnRedac
         for index, (json_column, length) in targets.items():
             value = row[index]
             if value is not None:
-                row[index] = redact.replace_in(value, json_column, length)
+                row[index] = redact.replace_in(value, table.columns[index], json_column, length)
 
 
 def capture_rows(capture: DatabaseCapture) -> dict[str, dict[str, dict[str, Any]]]:

@@ -624,7 +624,8 @@ def _redact_copy(data: bytes, table: Table, redact: ColumnRedaction) -> bytes:
             fields = line.split("\t")
             for index, (json_column, length) in targets.items():
                 if fields[index] != "\\N":
-                    fields[index] = redact.replace_in(fields[index], json_column, length)
+                    column = table.columns[index]
+                    fields[index] = redact.replace_in(fields[index], column, json_column, length)
             line = "\t".join(fields)
         lines.append(line)
     return "\n".join(lines).encode("utf-8")

@@ -127,7 +127,7 @@ class RedisStore:
         if redact is not None:
             for key, entry in document.items():
                 if redact.wants(key):
-                    entry["value"] = redact.replace(json.dumps(entry["value"]))
+                    entry["value"] = redact.replace(json.dumps(entry["value"]), key)
                     entry["dump"] = None
         payload = zlib.compress(json.dumps({"format": 1, "keys": document}).encode("utf-8"), 6)
         return DatabaseCapture("redis", payload, {"redis": len(document)}, time.time())

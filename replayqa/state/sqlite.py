@@ -221,7 +221,9 @@ def _quote(identifier: str) -> str:
 
 def _redact_file(conn: sqlite3.Connection, redact: ColumnRedaction) -> None:
     """Replace credential columns in a captured copy; VACUUM so no old page keeps them."""
-    conn.create_function("replayqa_redact", 1, lambda v: None if v is None else redact.replace(str(v)))
+    conn.create_function(
+        "replayqa_redact", 2, lambda v, column: None if v is None else redact.replace(str(v), column)
+    )
     conn.execute("PRAGMA journal_mode = DELETE")
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     changed = False
@@ -231,7 +233,8 @@ def _redact_file(conn: sqlite3.Connection, redact: ColumnRedaction) -> None:
         for column in (r[1] for r in conn.execute(f"PRAGMA table_info({_quote(table)})")):
             if redact.wants(column):
                 conn.execute(
-                    f"UPDATE {_quote(table)} SET {_quote(column)} = replayqa_redact({_quote(column)})"
+                    f"UPDATE {_quote(table)} SET {_quote(column)} = replayqa_redact({_quote(column)}, ?)",
+                    (column,),
                 )
                 changed = True
     if changed:

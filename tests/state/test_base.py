@@ -4,6 +4,7 @@ import pytest
 
 from replayqa.errors import ConfigError
 from replayqa.state import NullBackend, is_test_database_name, open_state
+from replayqa.state.base import ColumnRedaction
 
 
 @pytest.mark.parametrize("name", ["shop_test", "QA", "replayqa-demo.db", "test.db"])
@@ -68,3 +69,16 @@ def test_a_postgresql_connection_error_names_the_host_and_port_on_one_line():
     message = str(caught.value)
     assert f'"127.0.0.1", port {port}' in message and "Connection refused" in message
     assert "\t" not in message and "\n" not in message and message.endswith("check --db")
+
+
+def test_captured_columns_are_secret_by_the_field_rules_and_password_hashes_stay():
+    redact = ColumnRedaction(lambda value: "[redacted]")
+    assert all(redact.wants(c) for c in ("password", "jwt", "session_id", "private_key", "credentials"))
+    assert not any(redact.wants(c) for c in ("email", "passenger_count", "author_id"))
+    bcrypt, digest = "$2b$12$" + "a" * 53, "b630f5d579dfef28c45ddf5e3c7a65f09ebca4d5b064a70c4203578c8667fdeb"
+    assert redact.replace("hunter2-plain", "password") == "[redacted]"
+    assert redact.replace(bcrypt, "password") == bcrypt
+    assert redact.replace(digest, "password_hash") == digest  # a replay logs in with it
+    assert redact.replace(digest, "api_token") == "[redacted]"  # hex, but a token's
+    assert redact.replace_in("s3cr3t-value", "pin_code", json_column=False, length=8) == "********"
+    assert redact.replace_in("s3cr3t-value", "credentials", json_column=True, length=None) == '"[redacted]"'
