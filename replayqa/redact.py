@@ -162,6 +162,8 @@ class Redactor:
     def __post_init__(self) -> None:
         self._headers = self.rules.header_names()
         self._extra = {name.lower() for name in self.rules.extra_fields}
+        extra = "".join(f"|{re.escape(name)}" for name in self._extra)
+        self._screen = re.compile(_SCREEN.pattern + extra, re.IGNORECASE) if extra else _SCREEN
 
     def secret(self, value: str) -> str:
         """Redact one secret; a value that already is a placeholder stays as it is."""
@@ -231,7 +233,7 @@ class Redactor:
         parameters of any URL (``Location``, ``Referer``, ``Link``, a link in
         a page), and ``"name": value`` pairs of JSON quoted in the text.
         """
-        if not text or not _SCREEN.search(text):
+        if not text or not self._screen.search(text):
             return text
         text = _PEM.sub(lambda m: self.secret(m.group(0)), text)
         text = _JWT.sub(lambda m: self.secret(m.group(0)), text)
@@ -291,7 +293,7 @@ class Redactor:
                 "utf-8", "surrogateescape"
             )
         json_like = body.lstrip()[:1] in ("{", "[", '"')
-        if not json_like and not _SCREEN.search(body):
+        if not json_like and not self._screen.search(body):
             return body
         if json_like:
             try:
@@ -379,7 +381,7 @@ class Redactor:
         forms included. File parts are left alone whatever their name.
         """
         match = _BOUNDARY.search(content_type)
-        if not match or not _SCREEN.search(body.decode("latin-1")):
+        if not match or not self._screen.search(body.decode("latin-1")):
             return body
         delimiter = b"--" + (match.group(1) or match.group(2)).encode("latin-1")
         parts = body.split(delimiter)

@@ -226,3 +226,9 @@ def test_salted_password_hashes_are_recognised_and_nothing_else():
     assert is_password_hash("pbkdf2_sha256$600000$salt$" + "A" * 44)
     assert is_password_hash("scrypt:32768:8:1$salt$" + "0" * 64)
     assert not is_password_hash("hunter2") and not is_password_hash("0" * 64)
+
+
+def test_extra_fields_are_found_in_forms_and_quoted_text_too():
+    redactor = Redactor(RedactionRules().extended(fields=["email"]))
+    assert redactor.body("email=ana%40shop.test&note=hi") == f"email={MASK}&note=hi"
+    assert "ana@shop.test" not in redactor.text('got 409: {"email": "ana@shop.test"}')
