@@ -116,9 +116,10 @@ _PASSWORD_HASH = re.compile(
 def is_password_hash(value: str) -> bool:
     """A salted password hash (bcrypt, argon2, scrypt, PBKDF2 as Django or Werkzeug store them).
 
-    Only these are kept in captured database columns: a replay restores the
-    captured state and logs in again, which needs them, and they reveal no
-    password. A bare hex digest is not one of them: it may as well be a token.
+    Captured database columns keep these: a replay restores the captured
+    state and logs in again, which needs them, and they reveal no password.
+    A bare hex digest is not one of them: it may as well be a token (see
+    ``ColumnRedaction`` for the one place it is kept).
     """
     return bool(_PASSWORD_HASH.match(value))
 
