@@ -28,7 +28,7 @@ from replayqa.execute import RunOutcome, run_journeys
 from replayqa.knowledge import failed
 from replayqa.loader import load_files
 from replayqa.model import count_paths, count_steps
-from replayqa.redact import RedactionRules
+from replayqa.redact import RedactionRules, Redactor
 
 EXIT_OK, EXIT_ISSUES, EXIT_ERROR = 0, 1, 2
 
@@ -1280,11 +1280,12 @@ def explore(
         )
     written = write_violations(result.violations, folder) if result.violations else []
     if as_json:
-        click.echo(json.dumps(_explore_dict(result, written), indent=2))
+        click.echo(json.dumps(_explore_dict(result, written, settings.redactor()), indent=2))
     else:
         _print_exploration(console, result, written, graph.variables, settings.base_url)
     if written:
-        (folder / "explore.json").write_text(json.dumps(_explore_dict(result, written), indent=2))
+        explored = _explore_dict(result, written, settings.redactor())
+        (folder / "explore.json").write_text(json.dumps(explored, indent=2))
     sys.exit(EXIT_ISSUES if result.violations else EXIT_OK)
 
 
@@ -1309,7 +1310,7 @@ def _explore_progress(console: Console, quiet: bool) -> Iterator[Callable[[Any],
         yield listen
 
 
-def _explore_dict(result: Any, written: list[Path]) -> dict[str, Any]:
+def _explore_dict(result: Any, written: list[Path], redactor: Redactor) -> dict[str, Any]:
     from replayqa.report.serialize import issue_dict
 
     return {
@@ -1324,7 +1325,7 @@ def _explore_dict(result: Any, written: list[Path]) -> dict[str, Any]:
         "stopped": result.stopped,
         "learned_relations": result.relations,
         "violations": [
-            {**issue_dict(v.issue), "found": v.found, "actions": v.actions, "journey": str(path)}
+            {**issue_dict(v.issue, redactor), "found": v.found, "actions": v.actions, "journey": str(path)}
             for v, path in zip(result.violations, written, strict=True)
         ],
     }
