@@ -129,7 +129,8 @@ class RecorderAddon:
             return
         tap = flow.metadata.get("replayqa_stream")
         streamed = tap.data() if tap is not None else None
-        self.recorder.on_response(flow.id, response_info(flow, self.body_cap, streamed))
+        total = tap.total if tap is not None else None
+        self.recorder.on_response(flow.id, response_info(flow, self.body_cap, streamed, total))
 
     def error(self, flow: http.HTTPFlow) -> None:
         if self.recorder is not None and flow.error is not None:
@@ -154,14 +155,16 @@ class RecorderAddon:
 
 
 class _StreamTap:
-    """Passes a streamed body through untouched while keeping its first ``cap`` bytes."""
+    """Passes a streamed body through untouched while keeping its first ``cap`` bytes, and its size."""
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self._chunks: list[bytes] = []
         self._size = 0
+        self.total = 0
 
     def __call__(self, chunk: bytes) -> bytes:
+        self.total += len(chunk)
         if self._size < self.cap:
             self._chunks.append(chunk[: self.cap - self._size])
             self._size += len(self._chunks[-1])

@@ -28,7 +28,7 @@ from replayqa.execute import RunOutcome, run_journeys
 from replayqa.knowledge import failed
 from replayqa.loader import load_files
 from replayqa.model import count_paths, count_steps
-from replayqa.redact import RedactionRules, configure_reports, redact_request, redact_response
+from replayqa.redact import RedactionRules, Redactor
 
 EXIT_OK, EXIT_ISSUES, EXIT_ERROR = 0, 1, 2
 
@@ -74,10 +74,8 @@ def main() -> None:
 
 
 def _project_settings(**flags: Any) -> Settings:
-    """The project's settings with the flags given; reports follow its redaction rules."""
-    settings = load_settings().override(**flags)
-    configure_reports(RedactionRules().extended(settings.redact_headers, settings.redact_fields))
-    return settings
+    """The project's settings with the flags given."""
+    return load_settings().override(**flags)
 
 
 def _redaction_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -216,7 +214,10 @@ def run(journey_files: tuple[Path, ...], as_json: bool, var_pairs: tuple[str, ..
 
         click.echo(
             json.dumps(
-                {**run_dict(outcome.result), "reports": {k: str(v) for k, v in outcome.reports.items()}},
+                {
+                    **run_dict(outcome.result, outcome.redactor),
+                    "reports": {k: str(v) for k, v in outcome.reports.items()},
+                },
                 indent=2,
             )
         )
@@ -303,13 +304,14 @@ def _print_bug(console: Console, bug: Any, result: Any) -> None:
         console.print(f"[red]missed[/] {bug.title}")
         return
     issue = result.found[bug.key][0]
-    request = redact_request(issue.request)
-    response = redact_response(issue.response)
+    request = result.outcome.redactor.request(issue.request)
+    response = result.outcome.redactor.response(issue.response)
     rows = [("where", f"{bug.journey} › {bug.path} › {bug.step}")]
     if request:
         rows.append(("request", f"{request.method} {_path_of(request.url)} {request.body or ''}"))
-    rows.append(("response", f"{response.status} {response.body}" if response else issue.error))
-    rows.append(("why", issue.error))
+    why = result.outcome.redactor.text(issue.error)
+    rows.append(("response", f"{response.status} {response.body}" if response else why))
+    rows.append(("why", why))
     console.print(f"[green]found[/]  {bug.title}")
     for label, text in rows:
         console.print(
@@ -869,7 +871,7 @@ def replay_command(
         from replayqa.report.serialize import run_dict
 
         reports = {k: str(v) for k, v in outcome.reports.items()}
-        click.echo(json.dumps({**run_dict(outcome.result), "reports": reports}, indent=2))
+        click.echo(json.dumps({**run_dict(outcome.result, outcome.redactor), "reports": reports}, indent=2))
     else:
         _print_outcome(console, outcome, settings.fail_on)
     sys.exit(EXIT_ISSUES if failed(outcome.result, settings.fail_on) else EXIT_OK)
@@ -1278,11 +1280,12 @@ def explore(
         )
     written = write_violations(result.violations, folder) if result.violations else []
     if as_json:
-        click.echo(json.dumps(_explore_dict(result, written), indent=2))
+        click.echo(json.dumps(_explore_dict(result, written, settings.redactor()), indent=2))
     else:
         _print_exploration(console, result, written, graph.variables, settings.base_url)
     if written:
-        (folder / "explore.json").write_text(json.dumps(_explore_dict(result, written), indent=2))
+        explored = _explore_dict(result, written, settings.redactor())
+        (folder / "explore.json").write_text(json.dumps(explored, indent=2))
     sys.exit(EXIT_ISSUES if result.violations else EXIT_OK)
 
 
@@ -1307,7 +1310,7 @@ def _explore_progress(console: Console, quiet: bool) -> Iterator[Callable[[Any],
         yield listen
 
 
-def _explore_dict(result: Any, written: list[Path]) -> dict[str, Any]:
+def _explore_dict(result: Any, written: list[Path], redactor: Redactor) -> dict[str, Any]:
     from replayqa.report.serialize import issue_dict
 
     return {
@@ -1322,7 +1325,7 @@ def _explore_dict(result: Any, written: list[Path]) -> dict[str, Any]:
         "stopped": result.stopped,
         "learned_relations": result.relations,
         "violations": [
-            {**issue_dict(v.issue), "found": v.found, "actions": v.actions, "journey": str(path)}
+            {**issue_dict(v.issue, redactor), "found": v.found, "actions": v.actions, "journey": str(path)}
             for v, path in zip(result.violations, written, strict=True)
         ],
     }
@@ -1390,4 +1393,5 @@ def tui(target: Path | None) -> None:
     """
     from replayqa.tui import TriageApp, open_target
 
-    TriageApp(open_target(target or Path(load_settings().store))).run()
+    settings = load_settings()
+    TriageApp(open_target(target or Path(settings.store)), settings).run()

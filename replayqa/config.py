@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from replayqa.errors import ConfigError
+from replayqa.redact import RedactionRules, Redactor
 
 
 @dataclass
@@ -23,6 +24,9 @@ class Settings:
     #: Extra stores the app keeps state in, restored with the database: ["redis://host:6379/0?name=cache_test"]
     stores: list[str] = field(default_factory=list)
     allow_restore: bool = False
+    #: A database is a test database (restores and change tracking allowed) when a word of its name is one
+    #: of these: ``shop_test`` and ``qa.db`` are, ``latest_prod.db`` and ``contest_live.db`` are not.
+    test_database_words: list[str] = field(default_factory=lambda: ["test", "qa", "replayqa"])
     journeys: list[str] = field(default_factory=lambda: ["journeys"])
     report_dir: str = ".replayqa/reports"
     junit: str | None = None
@@ -61,6 +65,14 @@ class Settings:
     allow_client: list[str] = field(default_factory=list)
     #: Where the settings came from, for messages.
     source: str | None = None
+
+    def redactor(self) -> Redactor:
+        """The one redactor reports, the run store and the TUI use: the built-in rules and this project's.
+
+        Built from the settings and handed to each writer, never kept in a
+        module global that some entry point might forget to configure.
+        """
+        return Redactor(RedactionRules().extended(self.redact_headers, self.redact_fields))
 
     def override(self, **flags: Any) -> Settings:
         """A copy with every flag that was given (not None) replacing the setting."""
@@ -110,7 +122,7 @@ def load_settings(start: Path | None = None) -> Settings:
             f"{path}: unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(_KEYS))}"
         )
     values = {k: v for k, v in table.items() if k in _KEYS}
-    for key in ("journeys", "stores", "allow_client"):
+    for key in ("journeys", "stores", "allow_client", "test_database_words"):
         if isinstance(values.get(key), str):
             values[key] = [values[key]]
     base = path.parent

@@ -26,6 +26,7 @@ from replayqa.loader import JOURNEY_SUFFIXES, load_file
 from replayqa.logs import LogFile
 from replayqa.model import Branch, Invariant, Journey, Node, RunResult
 from replayqa.model import Path as JPath
+from replayqa.redact import Redactor
 from replayqa.report import write_reports
 from replayqa.runner import JourneyRunner
 from replayqa.spec import SpecValidator
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 class RunOutcome:
     result: RunResult
     reports: dict[str, Path] = field(default_factory=dict)
+    #: The project's redactor the reports and the store used; whatever else shows the run uses it too.
+    redactor: Redactor = field(default_factory=Redactor)
 
 
 def run_journeys(
@@ -64,12 +67,13 @@ def run_journeys(
             if settings.repeat > 1
             else runner.run(journeys)
         )
-    keep_results(result, settings)
+    redactor = settings.redactor()
+    keep_results(result, settings, redactor)
     folder = Path(settings.report_dir) / result.run_id
     reports = write_reports(
-        result, folder, Path(settings.junit) if settings.junit else None, settings.fail_on
+        result, folder, redactor, Path(settings.junit) if settings.junit else None, settings.fail_on
     )
-    return RunOutcome(result, reports)
+    return RunOutcome(result, reports, redactor)
 
 
 @contextmanager
@@ -87,6 +91,7 @@ def open_runner(
         exclude_tables=tuple(settings.exclude_tables),
         lock_timeout=settings.lock_timeout,
         stores=settings.stores,
+        test_words=settings.test_database_words,
     )
     log_source = LogFile(settings.log_file, settings.log_lines) if settings.log_file else None
     with Client(
@@ -137,8 +142,11 @@ def _repeated(
     return first
 
 
-def keep_results(result: RunResult, settings: Settings) -> None:
-    """Fingerprint the issues, apply known-issue rules (config and store), and store the run."""
+def keep_results(result: RunResult, settings: Settings, redactor: Redactor | None = None) -> None:
+    """Fingerprint the issues, apply known-issue rules (config and store), and store the run.
+
+    ``redactor``: the one the run's reports use; by default the settings' own.
+    """
     store = RunStore(settings.store)
     try:
         rules = [KnownIssue.from_config(entry) for entry in settings.known_issues]
@@ -163,7 +171,7 @@ def keep_results(result: RunResult, settings: Settings) -> None:
             issue.suggestion = (
                 "Flaky: this step passed in another repetition from the same state. " + issue.suggestion
             )
-    store.save(result)
+    store.save(result, redactor or settings.redactor())
 
 
 def needs_restore(journeys: Sequence[Journey]) -> bool:
@@ -243,10 +251,12 @@ def replay_recordings(
             else:
                 result = replay(recordings, replay_settings, _replay_state(settings), listeners)
     result.base_url = result.base_url or replay_settings.base_url
-    keep_results(result, settings)
+    redactor = settings.redactor()
+    keep_results(result, settings, redactor)
     junit = Path(settings.junit) if settings.junit else None
-    reports = write_reports(result, Path(settings.report_dir) / result.run_id, junit, settings.fail_on)
-    return RunOutcome(result, reports)
+    folder = Path(settings.report_dir) / result.run_id
+    reports = write_reports(result, folder, redactor, junit, settings.fail_on)
+    return RunOutcome(result, reports, redactor)
 
 
 def learn_noise_in(recordings: Sequence[Path], settings: Settings, options: ReplayOptions) -> list[NoiseRule]:
@@ -303,6 +313,7 @@ def _replay_state(settings: Settings) -> StateBackend:
         allow_restore=settings.allow_restore,
         lock_timeout=settings.lock_timeout,
         stores=settings.stores,
+        test_words=settings.test_database_words,
     )
 
 
@@ -337,7 +348,9 @@ def _replay_with_workers(
             "--workers with --db needs --start, using {port} and {db_path} or {db_url}: "
             "each worker gets its own app and its own copy of the database"
         )
-    open_state(settings.db, allow_restore=settings.allow_restore).check_restore_allowed()
+    open_state(
+        settings.db, allow_restore=settings.allow_restore, test_words=settings.test_database_words
+    ).check_restore_allowed()
     health_path = urlsplit(options.health).path if options.health else "/"
     with WorkerApps(options.workers, options.start, settings.db, health_path, options.health_timeout) as pool:
         states: list[tuple[str, StateBackend]] = [

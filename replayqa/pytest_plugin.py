@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from replayqa.config import Settings
     from replayqa.execute import RunOutcome
     from replayqa.model import Issue, Journey, Node, PathResult
+    from replayqa.redact import Redactor
 
 WIDTH = 80
 _JOURNEY_SHAPE = re.compile(r"^steps:", re.MULTILINE)
@@ -228,7 +229,6 @@ class JourneyRun:
 
     def _settings(self) -> Settings:
         from replayqa.config import load_settings
-        from replayqa.redact import RedactionRules, configure_reports
 
         option = self.config.option
         settings = load_settings().override(
@@ -239,7 +239,6 @@ class JourneyRun:
                 "replayqa: no base URL: pass --replayqa-base-url http://host:port "
                 "or set base_url in replayqa.toml"
             )
-        configure_reports(RedactionRules().extended(settings.redact_headers, settings.redact_fields))
         return replace(settings, vars={**settings.vars, **parse_vars(option.replayqa_var)})
 
     def _warn_without_database(self, journeys: Sequence[Journey]) -> None:
@@ -264,13 +263,13 @@ class JourneyRun:
             if stopped is None:
                 return Verdict(f"{item.journey.name} › {item.name}: the run has no result for this path")
             lead = f"not reached: {stopped.journey} › {stopped.path} stopped before this path"
-            return Verdict(failure_text(stopped.issues, lead, report), duration=0.0)
+            return Verdict(failure_text(stopped.issues, self.outcome.redactor, lead, report), duration=0.0)
         # As in replayqa's JUnit report: a failed step always records an issue, and with
         # fail_on = "new" a path whose issues are all known passes, its issues shown beside it.
         failing = [i for i in result.issues if counts_as_failure(i, fail_on)]
         return Verdict(
-            failure_text(result.issues, "", report) if failing else "",
-            failure_text(result.issues) if result.issues and not failing else "",
+            failure_text(result.issues, self.outcome.redactor, "", report) if failing else "",
+            failure_text(result.issues, self.outcome.redactor) if result.issues and not failing else "",
             sum(s.duration_ms for s in result.steps) / 1000,
         )
 
@@ -360,15 +359,15 @@ def parse_vars(pairs: Iterable[str]) -> dict[str, str]:
 # -- failure text --------------------------------------------------------------------------------------
 
 
-def failure_text(issues: Sequence[Issue], lead: str = "", report: Path | None = None) -> str:
+def failure_text(
+    issues: Sequence[Issue], redactor: Redactor, lead: str = "", report: Path | None = None
+) -> str:
     """The issues as the console shows a finding: where, request, response, error, suggestion; 80 columns."""
-    from replayqa.redact import redact_request, redact_response
-
     lines = [lead] if lead else []
-    for issue in issues:
+    for issue in map(redactor.issue, issues):
         status = f"  [{issue.status} {issue.fingerprint}]" if issue.fingerprint else ""
         lines.append(_cut(f"{issue.journey} › {issue.path} › {issue.step}{status}"))
-        request, response = redact_request(issue.request), redact_response(issue.response)
+        request, response = issue.request, issue.response
         if request:
             lines.append(_row("request", f"{request.method} {_path_of(request.url)} {request.body or ''}"))
         if response:

@@ -1,16 +1,27 @@
-"""Secrets never reach disk unredacted: every writer passes exchanges through here.
+"""Secrets never reach disk unredacted: every writer passes what it stores through here.
 
-One set of rules says what is secret (credential headers, cookies, fields
-whose names say so); a :class:`Redactor` says what replaces it. Reports use a
-plain mask, keeping the auth scheme (``Bearer [redacted]``) and a card's last
-four digits. Recordings use *stable placeholders*: the same secret always
-becomes the same placeholder, so a token seen in a login response can still
-be followed into the Authorization headers that use it.
+One set of rules says what is secret; a :class:`Redactor` says what replaces
+it. A name is secret when one of its words is (``jwt``, ``session``,
+``private key``, ``pwd``, ``credentials``, ``otp``, ``token``, ``key``,
+``auth``, ``cookie``...), whatever its case style: ``sessionId``,
+``X-Session-Id``, ``PRIVATE_KEY`` and ``private key`` are the same name.
+Everything beneath a secret name goes, arrays and objects included. Some
+values are secret whatever their name: JWTs and PEM private keys, and the
+secret-named query parameters of a URL in any header or body.
+
+Reports use a plain mask, keeping the auth scheme (``Bearer [redacted]``)
+and a card's last four digits. Recordings use *stable placeholders*: the
+same secret always becomes the same placeholder, so a token seen in a login
+response can still be followed into the Authorization headers that use it.
+
+There is no module-wide redactor: each writer is handed the one built from
+the project's settings, so no caller can forget to configure it.
 """
 
 from __future__ import annotations
 
 import base64
+import codecs
 import hashlib
 import hmac
 import json
@@ -20,9 +31,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
-from replayqa.model import HttpRequest, HttpResponse
+from replayqa.model import Exchange, HttpRequest, HttpResponse, Issue
 
 MASK = "[redacted]"
 DEFAULT_HEADERS = frozenset(
@@ -38,7 +49,27 @@ DEFAULT_HEADERS = frozenset(
         "x-xsrf-token",
     }
 )
-DEFAULT_FIELDS = r"pass(word|wd)?|secret|token|api[_-]?key|authorization|cvv|cvc|ssn"
+#: Words that make a name secret when the name holds one of them as a word.
+SECRET_WORDS = frozenset(
+    {
+        "jwt", "jwe", "session", "sess", "sid", "pwd", "pw", "pswd", "pass", "passwd", "password",
+        "passphrase", "passcode", "credential", "cred", "creds", "otp", "totp", "hotp", "mfa",
+        "secret", "token", "key", "apikey", "auth", "oauth", "authorization", "authentication",
+        "authn", "cookie", "csrf", "xsrf", "bearer", "signature", "sig", "hmac", "cvv", "cvc", "ssn",
+        "pem", "privkey",
+    }
+)  # fmt: skip
+#: Words that make a name secret even run together with others (``accesstoken``, ``phpsessid``).
+_COMPOUND = re.compile(
+    r"^[a-z0-9]*(?:password|passwd|passphrase|passcode|secret|token|credential|jwt|cookie|sessionid"
+    r"|sessid|csrf|xsrf|apikey|privatekey|privkey|accesskey|secretkey|authkey|sessionkey|signingkey)"
+    r"(?:s|id|key|value|hash|digest|string|text)?$"
+)
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+#: Finds where a secret name may appear at all: text without one is left alone unparsed.
+_SCREEN = re.compile(
+    "|".join(sorted(SECRET_WORDS, key=len, reverse=True)) + r"|card|pan\b|eyJ|PRIVATE KEY", re.IGNORECASE
+)
 _CARD_FIELD = re.compile(r"card[_-]?(number|no)|^pan$", re.IGNORECASE)
 _CARD = re.compile(r"^\d{12,19}$")
 _AUTH_SCHEMES = {"bearer", "basic", "token", "digest"}
@@ -48,6 +79,49 @@ _DISPOSITION = re.compile(
     r'content-disposition:[^\r\n]*?\bname=(?:"([^"]*)"|([^;\s]+))[^\r\n]*', re.IGNORECASE
 )
 _FILENAME = re.compile(r"\bfilename\*?=", re.IGNORECASE)
+#: Values that are secret whatever they are called.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END \1-----|\Z)", re.DOTALL)
+#: ``name=value`` after ``?`` or ``&`` (``&amp;`` in HTML): a URL's query parameter, in any text.
+_QUERY_PARAM = re.compile(r"(?<=[?&;#])([\w.\-\[\]%+]+)=([^&#\s\"'<>;,\\]*)")
+#: ``"name": "value"`` in text that is not JSON as a whole (an error message quoting a body).
+_QUOTED_PAIR = re.compile(r"(\"([\w .\-]+)\"\s*:\s*)(\"(?:[^\"\\]|\\.)*\"|-?\d[\d.eE+-]*)")
+_CHARSET = re.compile(r"charset=\"?([\w.:-]+)", re.IGNORECASE)
+#: What a body that is not kept holds instead: a redaction marker replay and diff treat as noise.
+NOT_STORED = MASK
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a name in any case style: ``X-Session-Id`` and ``xSessionID`` give x, session, id."""
+    return [word.lower() for word in _WORDS.findall(name)]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a field, header, query parameter or column name says its value is a secret."""
+    for word in name_words(name):
+        singular = word[:-1] if word.endswith("s") else word
+        if word in SECRET_WORDS or singular in SECRET_WORDS or _COMPOUND.match(word):
+            return True
+    return False
+
+
+#: Password hashes a replay needs to log in again after restoring a captured state.
+_PASSWORD_HASH = re.compile(
+    r"^(?:\$(?:2[abxy]?|argon2i|argon2d|argon2id|scrypt|pbkdf2(?:-sha\d+)?|[156]|y|gy|7)\$\S{20,}"
+    r"|(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt)\$\S{20,}"
+    r"|(?:pbkdf2|scrypt):[\w:]+\$[^$\s]+\$[0-9a-f]{32,})$"
+)
+
+
+def is_password_hash(value: str) -> bool:
+    """A salted password hash (bcrypt, argon2, scrypt, PBKDF2 as Django or Werkzeug store them).
+
+    Captured database columns keep these: a replay restores the captured
+    state and logs in again, which needs them, and they reveal no password.
+    A bare hex digest is not one of them: it may as well be a token (see
+    ``ColumnRedaction`` for the one place it is kept).
+    """
+    return bool(_PASSWORD_HASH.match(value))
 
 
 @dataclass(frozen=True)
@@ -55,26 +129,12 @@ class RedactionRules:
     """What counts as secret. ``cards`` also masks card-number fields (reports do; recordings need not)."""
 
     headers: frozenset[str] = DEFAULT_HEADERS
-    fields: str = DEFAULT_FIELDS
     cards: bool = True
     extra_headers: tuple[str, ...] = ()
     extra_fields: tuple[str, ...] = ()
 
     def header_names(self) -> frozenset[str]:
         return self.headers | {h.lower() for h in self.extra_headers}
-
-    def field_pattern(self) -> re.Pattern[str]:
-        """Finds where a secret field's name may appear at all (bodies are screened with it)."""
-        parts = [self.fields, *(re.escape(f) for f in self.extra_fields)]
-        return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
-
-    def name_pattern(self) -> re.Pattern[str]:
-        """Whether a field name is secret: the built-in words anywhere, the extra names whole.
-
-        Whole, so that an extra ``pin`` does not take ``shipping`` with it.
-        """
-        parts = [self.fields, *(f"^{re.escape(f)}$" for f in self.extra_fields)]
-        return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
 
     def extended(self, headers: Iterable[str] = (), fields: Iterable[str] = ()) -> RedactionRules:
         """These rules, and more headers and field names (from config or flags)."""
@@ -88,7 +148,7 @@ class RedactionRules:
         """What a recording notes about the rules applied to it."""
         return {
             "headers": sorted(self.header_names()),
-            "fields": self.fields,
+            "words": sorted(SECRET_WORDS),
             "extra_fields": list(self.extra_fields),
             "cards": self.cards,
         }
@@ -102,8 +162,9 @@ class Redactor:
 
     def __post_init__(self) -> None:
         self._headers = self.rules.header_names()
-        self._fields = self.rules.field_pattern()
-        self._names = self.rules.name_pattern()
+        self._extra = {name.lower() for name in self.rules.extra_fields}
+        extra = "".join(f"|{re.escape(name)}" for name in self._extra)
+        self._screen = re.compile(_SCREEN.pattern + extra, re.IGNORECASE) if extra else _SCREEN
 
     def secret(self, value: str) -> str:
         """Redact one secret; a value that already is a placeholder stays as it is."""
@@ -111,41 +172,95 @@ class Redactor:
 
     # -- what is secret --------------------------------------------------------
 
-    def _may_hold_secret(self, text: str) -> bool:
-        """A body can only hold a secret field if some secret field name appears in it at all."""
-        return bool(self._fields.search(text)) or (self.rules.cards and bool(_CARD_FIELD.search(text)))
-
     def is_secret_field(self, name: str) -> bool:
-        return bool(self._names.search(name)) or (self.rules.cards and bool(_CARD_FIELD.search(name)))
+        """Built-in words inside the name; extra names only whole, so ``pin`` spares ``shipping``."""
+        return (
+            is_secret_name(name)
+            or name.lower() in self._extra
+            or (self.rules.cards and bool(_CARD_FIELD.search(name)))
+        )
+
+    def is_secret_header(self, name: str) -> bool:
+        """The listed credential headers, and any whose name says secret (``X-Session-Id``)."""
+        return name.lower() in self._headers or self.is_secret_field(name)
+
+    def _scalar(self, value: Any) -> Any:
+        """A secret leaf: booleans and nulls say nothing, so they stay (``"mfa": true``)."""
+        if value is None or isinstance(value, bool):
+            return value
+        return self.secret(value if isinstance(value, str) else json.dumps(value))
 
     def _field_value(self, name: str, value: Any) -> Any:
         if self.rules.cards and _CARD_FIELD.search(name) and isinstance(value, str) and _CARD.match(value):
             return "*" * (len(value) - 4) + value[-4:]
-        return self.secret(value if isinstance(value, str) else json.dumps(value))
+        return self._scalar(value)
 
     # -- structures -------------------------------------------------------------
 
-    def json_value(self, data: Any) -> Any:
+    def json_value(self, data: Any, secret: bool = False) -> Any:
+        """Every leaf beneath a secret name goes; other strings lose the secrets they carry."""
         if isinstance(data, dict):
             return {
-                k: self._field_value(str(k), v)
-                if self.is_secret_field(str(k)) and not isinstance(v, dict | list) and v is not None
-                else self.json_value(v)
-                for k, v in data.items()
+                key: self._field_value(str(key), value)
+                if not secret and not isinstance(value, dict | list) and self.is_secret_field(str(key))
+                else self.json_value(value, secret or self.is_secret_field(str(key)))
+                for key, value in data.items()
             }
         if isinstance(data, list):
-            return [self.json_value(v) for v in data]
+            return [self.json_value(value, secret) for value in data]
+        if secret:
+            return self._scalar(data)
+        if isinstance(data, str):
+            return self._string(data)
         return data
 
-    def is_secret_header(self, name: str) -> bool:
-        """The listed credential headers, and any whose name says secret (``X-Access-Token``)."""
-        lower = name.lower()
-        return lower in self._headers or bool(self._names.search(lower))
+    def _string(self, value: str) -> str:
+        """A string that is not secret by name: JSON inside it, URLs, JWTs and PEM keys still are."""
+        stripped = value.lstrip()
+        if stripped[:1] in ("{", "[") and len(stripped) > 1:
+            try:
+                inner = json.loads(value)
+            except ValueError:
+                pass
+            else:
+                clean = self.json_value(inner)
+                return value if clean == inner else json.dumps(clean, ensure_ascii=False)
+        return self.text(value)
+
+    def text(self, text: str) -> str:
+        """Free text (a header, an error message, an HTML page): the secrets recognisable in it.
+
+        JWTs and PEM private keys whatever surrounds them, secret-named query
+        parameters of any URL (``Location``, ``Referer``, ``Link``, a link in
+        a page), and ``"name": value`` pairs of JSON quoted in the text.
+        """
+        if not text or not self._screen.search(text):
+            return text
+        text = _PEM.sub(lambda m: self.secret(m.group(0)), text)
+        text = _JWT.sub(lambda m: self.secret(m.group(0)), text)
+        text = _QUERY_PARAM.sub(self._query_pair, text)
+        return _QUOTED_PAIR.sub(self._quoted_pair, text)
+
+    def _query_pair(self, match: re.Match[str]) -> str:
+        name, value = match.group(1), match.group(2)
+        if not value or not self.is_secret_field(unquote_plus(name)):
+            return match.group(0)
+        return f"{name}={self.secret(unquote_plus(value))}"
+
+    def _quoted_pair(self, match: re.Match[str]) -> str:
+        if not self.is_secret_field(match.group(2)):
+            return match.group(0)
+        value = match.group(3)
+        try:
+            secret = json.loads(value) if value.startswith('"') else value
+        except ValueError:
+            secret = value
+        return match.group(1) + json.dumps(self.secret(str(secret)))
 
     def header_value(self, name: str, value: str) -> str:
         lower = name.lower()
         if not self.is_secret_header(lower):
-            return value
+            return self.text(value)
         if lower == "cookie":
             return "; ".join(self._cookie_pair(p) for p in value.split(";") if p.strip())
         if lower == "set-cookie":
@@ -167,22 +282,98 @@ class Redactor:
         return [(name, self.header_value(name, value)) for name, value in pairs]
 
     def body(self, body: str | None, content_type: str = "") -> str | None:
-        if not body or not self._may_hold_secret(body):
+        """A body of any content type: JSON, NDJSON, server-sent events, forms, multipart or text.
+
+        Whether it is JSON is decided by parsing, not by its Content-Type:
+        apps send JSON as text/plain and application/octet-stream too.
+        """
+        if not body:
             return body
         if content_type.lower().startswith("multipart/form-data"):
             return self.multipart(body.encode("utf-8", "surrogateescape"), content_type).decode(
                 "utf-8", "surrogateescape"
             )
-        try:
-            return json.dumps(self.json_value(json.loads(body)), ensure_ascii=False)
-        except ValueError:
-            pass
-        looks_like_form = "form-urlencoded" in content_type or ("=" in body and "\n" not in body)
+        json_like = body.lstrip()[:1] in ("{", "[", '"')
+        if not json_like and not self._screen.search(body):
+            return body
+        if json_like:
+            try:
+                data = json.loads(body)
+            except ValueError:
+                pass
+            else:
+                clean = self.json_value(data)
+                return body if clean == data else json.dumps(clean, ensure_ascii=False)
+        looks_like_form = "form-urlencoded" in content_type or (
+            "=" in body and "\n" not in body and " " not in body.strip()
+        )
         if looks_like_form:
             pairs = parse_qsl(body, keep_blank_values=True)
             if pairs:
                 return urlencode([(k, self._form_value(k, v)) for k, v in pairs], safe="[]:")
-        return body
+        return "".join(self._line(line) for line in body.splitlines(keepends=True))
+
+    def _line(self, line: str) -> str:
+        """One line of NDJSON, of an event stream (``data: {...}``), or of text."""
+        content = line.rstrip("\r\n")
+        ending = line[len(content) :]
+        rest = content.removeprefix("data:")
+        rest = rest.lstrip(" ")
+        head = content[: len(content) - len(rest)]
+        if rest.lstrip()[:1] in ("{", "["):
+            try:
+                data = json.loads(rest)
+            except ValueError:
+                pass
+            else:
+                clean = self.json_value(data)
+                if clean != data:
+                    return head + json.dumps(clean, ensure_ascii=False) + ending
+                return line
+        return self.text(line)
+
+    def truncated_body(self, text: str, content_type: str = "") -> str:
+        """The kept start of a body too large to keep whole (over ``body_cap``).
+
+        Lines (NDJSON, events, text) are kept whole and redacted; the cut
+        last line is dropped. A JSON document cut short cannot be parsed, so
+        nothing of it is kept: only :data:`NOT_STORED`.
+        """
+        lines = text.splitlines(keepends=True)
+        if lines and not lines[-1].endswith(("\n", "\r")):
+            lines.pop()
+        first = next((line.strip() for line in lines if line.strip()), "")
+        if not first:
+            return NOT_STORED
+        if first[:1] in ("{", "["):
+            try:
+                json.loads(first)
+            except ValueError:
+                return NOT_STORED
+        return self.body("".join(lines), content_type) or NOT_STORED
+
+    def decoded(self, raw: bytes, content_type: str = "") -> str | None:
+        """A body that is not UTF-8 text, as redacted text when it is text after all; else None.
+
+        JSON in UTF-16 or UTF-32 (with or without a byte-order mark), in a
+        declared charset such as latin-1, or sent as application/octet-stream
+        is still JSON, and still holds secrets. It is kept as text, so a
+        replay compares it field by field. Anything else (an image, a zip)
+        is None: the caller keeps its bytes.
+        """
+        codec = _text_codec(raw, content_type)
+        if codec is None:
+            return None
+        start = raw[:64].decode(codec, "ignore").lstrip("\ufeff \t\r\n")[:1]
+        if not _declared(content_type) and start not in ("{", "["):
+            return None  # cheap: most binary bodies are not JSON, and this needs no decoding
+        try:
+            text = raw.decode(codec).lstrip("\ufeff")
+        except (UnicodeDecodeError, LookupError):
+            return None
+        if not _declared(content_type) and not _is_json(text):
+            return None
+        return self.body(text, content_type)
 
     def multipart(self, body: bytes, content_type: str) -> bytes:
         """Secret fields of a ``multipart/form-data`` body; every other byte stays as it was.
@@ -191,7 +382,7 @@ class Redactor:
         forms included. File parts are left alone whatever their name.
         """
         match = _BOUNDARY.search(content_type)
-        if not match or not self._fields.search(body.decode("latin-1")):
+        if not match or not self._screen.search(body.decode("latin-1")):
             return body
         delimiter = b"--" + (match.group(1) or match.group(2)).encode("latin-1")
         parts = body.split(delimiter)
@@ -209,15 +400,20 @@ class Redactor:
         return delimiter.join(parts)
 
     def _form_value(self, name: str, value: str) -> str:
-        return self._field_value(name, value) if self.is_secret_field(name) else value
+        return self._field_value(name, value) if self.is_secret_field(name) else self._string(value)
 
     def url(self, url: str) -> str:
+        """Secret-named query parameters, and secrets in the path or fragment (``#access_token=``)."""
         parts = urlsplit(url)
-        if not parts.query:
-            return url
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        clean = urlencode([(k, self._form_value(k, v)) for k, v in query], safe="[]:")
-        return urlunsplit(parts._replace(query=clean))
+        if parts.query:
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            clean = urlencode([(k, self._form_value(k, v)) for k, v in query], safe="[]:")
+            parts = parts._replace(query=clean)
+        if parts.fragment:
+            parts = parts._replace(fragment=self.text("#" + parts.fragment)[1:])
+        return urlunsplit(parts._replace(path=_JWT.sub(lambda m: self.secret(m.group(0)), parts.path)))
+
+    # -- model types ------------------------------------------------------------------
 
     def request(self, request: HttpRequest | None) -> HttpRequest | None:
         if request is None:
@@ -239,6 +435,93 @@ class Redactor:
             headers=self.headers(response.headers),
             body=self.body(response.body, content_type) or "",
         )
+
+    def exchange(self, exchange: Exchange | None) -> Exchange | None:
+        if exchange is None:
+            return None
+        return replace(
+            exchange,
+            request=self.request(exchange.request) or exchange.request,
+            response=self.response(exchange.response),
+            error=self.text(exchange.error) if exchange.error else exchange.error,
+        )
+
+    def issue(self, issue: Issue) -> Issue:
+        """An issue as reports and the run store keep it: its messages, diff and logs too."""
+        return replace(
+            issue,
+            error=self.text(issue.error),
+            request=self.request(issue.request),
+            response=self.response(issue.response),
+            expected=self.response(issue.expected),
+            diff=[self._difference(d) for d in issue.diff],
+            logs=[self.text(line) for line in issue.logs],
+            suggestion=self.text(issue.suggestion),
+        )
+
+    def _difference(self, difference: dict[str, Any]) -> dict[str, Any]:
+        """A diff entry's values, all of them when its path ends in a secret name (``$.user.token``)."""
+        names = [n for n in re.split(r"[.\[\]/:$*]+", str(difference.get("path", ""))) if n]
+        secret = bool(names) and self.is_secret_field(names[-1])
+        return {
+            **difference,
+            "old": self.json_value(difference.get("old"), secret),
+            "new": self.json_value(difference.get("new"), secret),
+        }
+
+
+def _is_json(text: str) -> bool:
+    """A JSON document, or NDJSON: every line one."""
+    if text.lstrip()[:1] not in ("{", "["):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        try:
+            for line in text.splitlines():
+                if line.strip():
+                    json.loads(line)
+        except ValueError:
+            return False
+    return True
+
+
+def _declared(content_type: str) -> bool:
+    lower = content_type.lower()
+    return "charset=" in lower or "json" in lower or lower.startswith("text/")
+
+
+def _text_codec(raw: bytes, content_type: str) -> str | None:
+    """The encoding a body that may be JSON was sent in: its BOM, its zero bytes, its charset."""
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if raw.startswith(bom):
+            return codec
+    head = raw[:4]
+    if len(head) == 4 and head[1:4] == b"\x00\x00\x00":
+        return "utf-32-le"
+    if len(head) == 4 and head[:3] == b"\x00\x00\x00":
+        return "utf-32-be"
+    if len(head) >= 2 and head[1] == 0 and head[0] != 0:
+        return "utf-16-le"
+    if len(head) >= 2 and head[0] == 0 and head[1] != 0:
+        return "utf-16-be"
+    declared = _CHARSET.search(content_type)
+    if declared:
+        try:
+            return codecs.lookup(declared.group(1)).name
+        except LookupError:
+            pass
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"
 
 
 def credential(scheme: str, secret: str) -> str:
@@ -276,33 +559,3 @@ def cookie_values(header: str) -> list[str]:
     except Exception:
         return []
     return [morsel.value for morsel in cookie.values() if morsel.value]
-
-
-#: The redactor the reports and the run store use.
-REPORTS = Redactor()
-
-
-def configure_reports(rules: RedactionRules) -> None:
-    """Reports follow the project's rules too (``redact_headers``/``redact_fields`` in config)."""
-    global REPORTS
-    REPORTS = Redactor(rules)
-
-
-def redact_request(request: HttpRequest | None) -> HttpRequest | None:
-    return REPORTS.request(request)
-
-
-def redact_response(response: HttpResponse | None) -> HttpResponse | None:
-    return REPORTS.response(response)
-
-
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    return REPORTS.headers(headers)
-
-
-def redact_body(body: str | None) -> str | None:
-    return REPORTS.body(body)
-
-
-def redact_url(url: str) -> str:
-    return REPORTS.url(url)

@@ -15,6 +15,7 @@ from typing import Any
 from replayqa.errors import ConfigError
 from replayqa.knowledge import KnownIssue
 from replayqa.model import RunResult
+from replayqa.redact import Redactor
 from replayqa.report.serialize import issue_dict, run_dict, step_dict
 
 DEFAULT_STORE = Path(".replayqa") / "runs.db"
@@ -52,13 +53,14 @@ class RunStore:
             )
         return cls(path)
 
-    def save(self, run: RunResult) -> None:
-        data = run_dict(run)
+    def save(self, run: RunResult, redactor: Redactor) -> None:
+        """Keep a run, redacted by the project's redactor (``Settings.redactor()``)."""
+        data = run_dict(run, redactor)
         with self.db.conn:
             self.db.table("runs").insert(
                 {
                     "run_id": run.run_id,
-                    "base_url": run.base_url,
+                    "base_url": data["base_url"],
                     "build": run.build,
                     "started_at": run.started_at,
                     "duration_ms": data["duration_ms"],
@@ -70,8 +72,8 @@ class RunStore:
                 alter=True,
             )
             rows = {
-                "steps": ((j.source, step_dict(s)) for j in run.journeys for s in j.steps),
-                "issues": ((j.source, issue_dict(i)) for j in run.journeys for i in j.issues),
+                "steps": ((j.source, step_dict(s, redactor)) for j in run.journeys for s in j.steps),
+                "issues": ((j.source, issue_dict(i, redactor)) for j in run.journeys for i in j.issues),
             }
             for table, records in rows.items():
                 self.db.table(table).insert_all(

@@ -17,6 +17,7 @@ from replayqa.loader import load_file
 from replayqa.model import Branch, Checkpoint, HttpRequest, HttpResponse, Issue, Step
 from replayqa.model import Path as JPath
 from replayqa.pytest_plugin import failure_text, is_journey_file, parse_vars, path_labels, pruned
+from replayqa.redact import Redactor
 
 ROOT = Path(__file__).parents[1]
 
@@ -94,7 +95,7 @@ def test_failure_text_shows_request_response_error_and_suggestion_in_80_columns(
         suggestion="The state left by the earlier steps is not what the journey assumes.",
         fingerprint="663f7eb86709",
     )
-    text = failure_text([issue], report=Path(".replayqa/reports/run/report.md"))
+    text = failure_text([issue], Redactor(), report=Path(".replayqa/reports/run/report.md"))
     lines = text.splitlines()
     assert lines[0] == "checkout_payment › declined › cart_kept_after_decline  [new 663f7eb86709]"
     assert lines[1] == "  request   GET /cart?full=1"

@@ -1,18 +1,24 @@
 import json
 
-from replayqa.model import HttpRequest, HttpResponse
+from replayqa.config import Settings
+from replayqa.model import HttpRequest, HttpResponse, Issue
 from replayqa.redact import (
     MASK,
+    NOT_STORED,
     RedactionRules,
     Redactor,
     cookie_values,
-    redact_body,
-    redact_headers,
-    redact_request,
-    redact_response,
-    redact_url,
+    is_password_hash,
+    is_secret_name,
     stable_placeholders,
 )
+
+REPORTS = Redactor()
+redact_body = REPORTS.body
+redact_headers = REPORTS.headers
+redact_request = REPORTS.request
+redact_response = REPORTS.response
+redact_url = REPORTS.url
 
 
 def test_credential_headers_keep_their_scheme():
@@ -109,17 +115,120 @@ def test_headers_whose_names_say_secret_are_redacted():
     assert redactor.header_value("X-Request-Id", "abc") == "abc"
 
 
-def test_extended_rules_add_whole_names_and_reports_follow_them():
-    from replayqa import redact
-
+def test_extended_rules_add_whole_names_and_the_settings_redactor_follows_them():
     rules = RedactionRules().extended(["X-Tenant"], ["pin"])
     redactor = Redactor(rules)
     body = json.loads(redactor.body('{"pin": "1234", "shipping": "Pine St", "pin_code": "9"}'))
     assert body == {"pin": MASK, "shipping": "Pine St", "pin_code": "9"}
     assert redactor.header_value("x-tenant", "t") == MASK
-    try:
-        redact.configure_reports(rules)
-        assert json.loads(redact_body('{"pin": "1234"}')) == {"pin": MASK}
-    finally:
-        redact.configure_reports(RedactionRules())
-    assert json.loads(redact_body('{"pin": "1234"}')) == {"pin": "1234"}
+    configured = Settings(redact_fields=["pin"]).redactor()
+    assert json.loads(configured.body('{"pin": "1234"}')) == {"pin": MASK}
+    assert json.loads(Settings().redactor().body('{"pin": "1234"}')) == {"pin": "1234"}
+
+
+def test_a_name_is_secret_by_its_words_in_any_case_style():
+    for name in (
+        "jwt", "sessionId", "session_id", "X-Session-Id", "PRIVATE_KEY", "private key", "pwd", "passwd",
+        "credentials", "otp_code", "clientSecret", "accessToken", "refresh-tokens", "api.key", "auth",
+        "Set-Cookie", "phpsessid", "csrftoken", "passwordHash", "mfaCode",
+    ):  # fmt: skip
+        assert is_secret_name(name), name
+    for name in ("passenger", "author", "status", "keyboard", "monkey", "secretary", "compass", "sessile"):
+        assert not is_secret_name(name), name
+
+
+def test_everything_beneath_a_secret_name_goes_but_flags_stay():
+    body = {
+        "tokens": ["t1", "t2"],
+        "secrets": [{"value": "v1", "label": "l1"}],
+        "session": {"id": 7, "user": {"name": "ana"}},
+        "mfa": True,
+        "profile": {"name": "ana"},
+    }
+    clean = json.loads(redact_body(json.dumps(body)))
+    assert clean == {
+        "tokens": [MASK, MASK],
+        "secrets": [{"value": MASK, "label": MASK}],
+        "session": {"id": MASK, "user": {"name": MASK}},
+        "mfa": True,
+        "profile": {"name": "ana"},
+    }
+
+
+def test_urls_with_secret_parameters_in_any_header_or_text():
+    redactor = Redactor(RedactionRules(cards=False), stable_placeholders(b"k" * 32))
+    pairs = redactor.header_pairs(
+        [
+            ("Location", "https://app/cb?code=1&access_token=AT-1#id_token=IDT-1"),
+            ("Referer", "https://app/reset?otp=123456"),
+            ("Link", '<https://app/items?page=2&token=LT-1>; rel="next"'),
+            ("X-Request-Id", "req-1"),
+        ]
+    )
+    text = json.dumps(pairs)
+    assert not any(s in text for s in ("AT-1", "IDT-1", "123456", "LT-1"))
+    assert "code=1" in text and "page=2" in text and "req-1" in text
+    page = redactor.body('<a href="/reset?uid=3&amp;token=reset-tok">reset</a>', "text/html")
+    assert "reset-tok" not in page and "uid=3" in page
+    inside = json.loads(redactor.body('{"next": "https://app/x?api_key=K-9&page=3"}'))
+    assert "K-9" not in inside["next"] and "page=3" in inside["next"]
+
+
+def test_values_secret_whatever_their_name():
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----"
+    clean = redact_body(json.dumps({"note": f"use {jwt}", "blob": pem, "nested": json.dumps({"pwd": "x1"})}))
+    assert jwt not in clean and "MIIBOgIBAAJBAK" not in clean and "x1" not in clean
+
+
+def test_ndjson_and_event_streams_are_redacted_line_by_line():
+    ndjson = '{"id": 1, "token": "n1"}\n{"id": 2, "token": "n2"}\n'
+    events = 'event: login\ndata: {"session_id": "e1"}\n\n'
+    assert "n1" not in redact_body(ndjson, "application/x-ndjson")
+    assert redact_body(ndjson).count("\n") == 2
+    assert redact_body(events, "text/event-stream") == f'event: login\ndata: {{"session_id": "{MASK}"}}\n\n'
+
+
+def test_json_in_another_charset_or_content_type_is_still_json():
+    body = {"password": "pässwort", "name": "zoë"}
+    for raw, content_type in (
+        (json.dumps(body, ensure_ascii=False).encode("utf-16"), "application/json"),
+        (json.dumps(body, ensure_ascii=False).encode("utf-16-le"), "application/octet-stream"),
+        (json.dumps(body, ensure_ascii=False).encode("latin-1"), "application/json; charset=iso-8859-1"),
+        (json.dumps(body).encode(), "application/octet-stream"),
+    ):
+        text = REPORTS.decoded(raw, content_type)
+        assert text is not None and json.loads(text) == {"password": MASK, "name": "zoë"}, content_type
+    assert REPORTS.decoded(b"\x89PNG\r\n\x1a\n\x00\x00", "image/png") is None
+
+
+def test_a_body_cut_at_the_cap_keeps_whole_lines_or_nothing():
+    assert REPORTS.truncated_body('{"items": [{"token": "cut', "application/json") == NOT_STORED
+    kept = REPORTS.truncated_body('{"token": "a1"}\n{"token": "a2"}\n{"tok', "application/x-ndjson")
+    assert kept == f'{{"token": "{MASK}"}}\n{{"token": "{MASK}"}}\n'
+
+
+def test_issues_lose_secrets_in_their_messages_diffs_and_logs():
+    issue = Issue(
+        "j",
+        "p",
+        "s",
+        'expected 200, got 401: {"password": "pw-in-error"}',
+        diff=[{"where": "body", "path": "$.user.api_key", "kind": "changed", "old": "k-old", "new": "k-new"}],
+        logs=["GET /cb?token=tok-in-log"],
+    )
+    text = json.dumps(REPORTS.issue(issue).__dict__, default=str)
+    assert not any(s in text for s in ("pw-in-error", "k-old", "k-new", "tok-in-log"))
+
+
+def test_salted_password_hashes_are_recognised_and_nothing_else():
+    assert is_password_hash("$2b$12$" + "a" * 53)
+    assert is_password_hash("pbkdf2_sha256$600000$salt$" + "A" * 44)
+    assert is_password_hash("scrypt:32768:8:1$salt$" + "0" * 64)
+    assert not is_password_hash("hunter2") and not is_password_hash("0" * 64)
+
+
+def test_extra_fields_are_found_in_forms_and_quoted_text_too():
+    redactor = Redactor(RedactionRules().extended(fields=["email"]))
+    assert redactor.body("email=ana%40shop.test&note=hi") == f"email={MASK}&note=hi"
+    assert "ana@shop.test" not in redactor.text('got 409: {"email": "ana@shop.test"}')

@@ -13,6 +13,7 @@ from replayqa.model import (
     Severity,
     StepResult,
 )
+from replayqa.redact import Redactor
 from replayqa.report import write_reports
 from replayqa.report.markdown import render_markdown
 
@@ -49,7 +50,7 @@ def make_run() -> RunResult:
 
 
 def test_markdown_has_a_summary_then_each_issue_in_full():
-    text = render_markdown(make_run())
+    text = render_markdown(make_run(), Redactor())
     assert "**FAILED**: 1 of 2 paths passed, 1 issue, 2 steps" in text
     assert "| checkout | declined | **failed** | 1 |" in text
     assert "### 1. checkout › declined › pay" in text
@@ -64,7 +65,7 @@ def test_markdown_has_a_summary_then_each_issue_in_full():
 
 
 def test_every_report_file_is_redacted(tmp_path):
-    paths = write_reports(make_run(), tmp_path)
+    paths = write_reports(make_run(), tmp_path, Redactor())
     for path in paths.values():
         text = path.read_text()
         assert "secret-token" not in text and "pw-123456" not in text and "4000000000000002" not in text
@@ -72,7 +73,7 @@ def test_every_report_file_is_redacted(tmp_path):
 
 
 def test_junit_has_one_testcase_per_path(tmp_path):
-    junit = write_reports(make_run(), tmp_path)["junit"]
+    junit = write_reports(make_run(), tmp_path, Redactor())["junit"]
     root = ET.parse(junit).getroot()
     assert (root.get("tests"), root.get("failures")) == ("2", "1")
     cases = {c.get("name"): c for c in root.iter("testcase")}
@@ -81,7 +82,7 @@ def test_junit_has_one_testcase_per_path(tmp_path):
 
 
 def test_json_report_round_trips(tmp_path):
-    data = json.loads(write_reports(make_run(), tmp_path)["json"].read_text())
+    data = json.loads(write_reports(make_run(), tmp_path, Redactor())["json"].read_text())
     assert data["summary"] == {
         "journeys": 1,
         "journeys_passed": 0,
@@ -98,7 +99,7 @@ def test_html_report_is_self_contained_with_recorded_and_replayed_side_by_side(t
     issue = run.issues[0]
     issue.expected = HttpResponse(200, {"content-type": "application/json"}, '{"status": "paid"}')
     issue.diff = [{"where": "status", "path": "status", "kind": "changed", "old": 200, "new": 500}]
-    html = write_reports(run, tmp_path)["html"].read_text()
+    html = write_reports(run, tmp_path, Redactor())["html"].read_text()
     assert html.startswith("<!doctype html>") and "<script" not in html and "http-equiv" not in html
     assert "Recorded: 200" in html and "Replayed: 500" in html and "class=pair" in html
     assert "<b>status</b> changed" in html and "Traceback ..." in html

@@ -1,12 +1,13 @@
 import json
 
+from replayqa.redact import Redactor
 from replayqa.store import RunStore
 from tests.test_report import make_run
 
 
 def test_runs_and_their_issues_are_kept_redacted(tmp_path):
     store = RunStore(tmp_path / ".replayqa" / "runs.db")
-    store.save(make_run())
+    store.save(make_run(), Redactor())
     (run,) = store.runs()
     assert (run["run_id"], run["passed"], run["paths"], run["issues"]) == ("run-1", 0, 2, 1)
     (issue,) = store.issues("run-1")

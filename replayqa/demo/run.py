@@ -48,7 +48,7 @@ class DemoOutcome:
             "journey": bug.journey,
             "path": bug.path,
             "step": bug.step,
-            "issues": [issue_dict(i) for i in issues],
+            "issues": [issue_dict(i, self.outcome.redactor) for i in issues],
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -58,7 +58,7 @@ class DemoOutcome:
             "run_id": run.run_id,
             "passed": run.passed,
             "bugs": [self.bug_report(b) for b in BUGS],
-            "unexpected_issues": [issue_dict(i) for i in self.unexpected],
+            "unexpected_issues": [issue_dict(i, self.outcome.redactor) for i in self.unexpected],
             "reports": {k: str(v) for k, v in self.outcome.reports.items()},
         }
 

@@ -77,7 +77,10 @@ def request_info(flow: http.HTTPFlow, body_cap: int) -> RequestInfo:
     )
 
 
-def response_info(flow: http.HTTPFlow, body_cap: int, streamed: bytes | None = None) -> ResponseInfo:
+def response_info(
+    flow: http.HTTPFlow, body_cap: int, streamed: bytes | None = None, streamed_size: int | None = None
+) -> ResponseInfo:
+    """``streamed``: the kept start of a streamed body; ``streamed_size``: how long the whole was."""
     response = flow.response
     assert response is not None
     pairs, wanted = read_headers(response.headers)
@@ -86,7 +89,7 @@ def response_info(flow: http.HTTPFlow, body_cap: int, streamed: bytes | None = N
         status=response.status_code,
         reason=response.reason,
         headers=pairs,
-        body=Body.from_bytes(raw, wanted.get("content-type", ""), body_cap),
+        body=Body.from_bytes(raw, wanted.get("content-type", ""), body_cap, streamed_size),
         timestamp=response.timestamp_end or response.timestamp_start,
         streamed=streamed is not None,
     )

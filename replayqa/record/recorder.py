@@ -95,7 +95,7 @@ class Recorder:
                 "spec": settings.spec,
                 "redaction": {
                     **settings.rules.describe(),
-                    "database_columns": ColumnRedaction(str).columns.pattern,
+                    "database_columns": "named as secret fields are; salted password hashes kept",
                 },
                 "idle_gap": settings.idle_gap,
                 **settings.extra_meta,
@@ -233,7 +233,7 @@ class Recorder:
         if self.state is None:
             return None
         try:
-            capture = self.state.capture(ColumnRedaction(self.redactor.secret))
+            capture = self.state.capture(ColumnRedaction(self.redactor.secret, self.redactor.is_secret_field))
         except ReplayqaError as exc:  # keep recording traffic; say so in the recording and the log
             self.capture_errors.append(f"{kind} of group {group_id}: {exc}")
             log.error("database capture failed: %s", exc)

@@ -80,22 +80,53 @@ class RowBuilder:
             "from_client": int(from_client),
             "is_text": int(is_text),
             "content": self.redactor.body(text) if text is not None else None,
-            "content_blob": None if is_text else content[: self.body_cap],
+            "content_blob": None if is_text else self._message_blob(content),
             "timestamp": timestamp,
         }
+
+    def _message_blob(self, content: bytes) -> bytes:
+        """A binary WebSocket message that is JSON after all keeps its redacted text, encoded back."""
+        decoded = self.redactor.decoded(content)
+        return decoded.encode() if decoded is not None else content[: self.body_cap]
 
     def _body(self, prefix: str, body: Body, content_type: str) -> dict[str, Any]:
         """Text is stored redacted and hashed as stored, so no hash can betray a secret."""
         if body.raw and content_type.lower().startswith("multipart/form-data"):
-            body = Body(self.redactor.multipart(body.raw, content_type), body.content_type, body.cap)
-        text = self.redactor.body(body.text, content_type) if body.text is not None else None
+            raw = self.redactor.multipart(body.raw, content_type)
+            body = Body(raw, body.content_type, body.cap, body.total)
+        text, blob = stored_body(self.redactor, body, content_type)
         digest = hashlib.sha256(text.encode()).hexdigest() if text is not None else body.sha256
         return {
             f"{prefix}_body": text,
-            f"{prefix}_body_blob": body.blob,
+            f"{prefix}_body_blob": blob,
             f"{prefix}_body_size": body.size,
             f"{prefix}_body_sha256": digest,
         }
+
+
+def stored_body(redactor: Redactor, body: Body, content_type: str) -> tuple[str | None, bytes | None]:
+    """What a recording keeps of a body: redacted text, or bytes that are not text at all.
+
+    A body cut at the cap keeps only whole lines; bytes that turn out to be
+    JSON in another charset are kept as redacted text.
+    """
+    if body.text is not None:
+        if body.truncated:
+            return redactor.truncated_body(body.text, content_type), None
+        return redactor.body(body.text, content_type), None
+    if body.blob is None:
+        return None, None
+    if body.truncated:
+        text = body.raw.decode("utf-8", "replace")
+        return (redactor.truncated_body(text, content_type), None) if _textual(text) else (None, body.blob)
+    decoded = redactor.decoded(body.raw, content_type)
+    return (decoded, None) if decoded is not None else (None, body.blob)
+
+
+def _textual(text: str) -> bool:
+    """Mostly printable: a cut text body whose last character was split, not an image."""
+    sample = text[:4096]
+    return sum(c.isprintable() or c in "\r\n\t" for c in sample) > 0.95 * len(sample)
 
 
 def checkpoint_row(checkpoint_id: int, group_id: int, kind: str, capture: DatabaseCapture) -> dict[str, Any]:

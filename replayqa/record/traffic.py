@@ -33,25 +33,29 @@ class Body:
     hashing happen when the writer asks, off the proxy's event loop.
     """
 
-    __slots__ = ("_blob", "_decided", "_sha256", "_text", "cap", "content_type", "raw")
+    __slots__ = ("_blob", "_decided", "_sha256", "_text", "cap", "content_type", "raw", "total")
 
-    def __init__(self, raw: bytes | None = None, content_type: str = "", cap: int = 1_000_000) -> None:
+    def __init__(
+        self, raw: bytes | None = None, content_type: str = "", cap: int = 1_000_000, total: int | None = None
+    ) -> None:
         self.raw = raw or b""
         self.content_type = content_type
         self.cap = cap
+        #: The whole body's size, when only its start was kept (a streamed body over the cap).
+        self.total = total
         self._decided = False
         self._text: str | None = None
         self._blob: bytes | None = None
         self._sha256: str | None = None
 
     @classmethod
-    def from_bytes(cls, raw: bytes | None, content_type: str, cap: int) -> Body:
-        return cls(raw, content_type, cap)
+    def from_bytes(cls, raw: bytes | None, content_type: str, cap: int, total: int | None = None) -> Body:
+        return cls(raw, content_type, cap, total)
 
-    def __getstate__(self) -> tuple[bytes, str, int]:
-        return self.raw, self.content_type, self.cap
+    def __getstate__(self) -> tuple[bytes, str, int, int | None]:
+        return self.raw, self.content_type, self.cap, self.total
 
-    def __setstate__(self, state: tuple[bytes, str, int]) -> None:
+    def __setstate__(self, state: tuple[bytes, str, int, int | None]) -> None:
         self.__init__(*state)  # type: ignore[misc]
 
     def _decide(self) -> None:
@@ -88,7 +92,12 @@ class Body:
 
     @property
     def size(self) -> int:
-        return len(self.raw)
+        return self.total if self.total is not None else len(self.raw)
+
+    @property
+    def truncated(self) -> bool:
+        """Only the start was kept: what is stored must not depend on parsing the whole."""
+        return self.total is not None and self.total > len(self.raw)
 
     def json_if_credentials(self) -> Any:
         """The parsed body, only when it may hand out a token: parsing every body would slow the proxy."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from replayqa.model import RunResult
+from replayqa.redact import Redactor
 from replayqa.report.html import write_html
 from replayqa.report.jsonreport import write_json
 from replayqa.report.junit import write_junit
@@ -14,13 +15,16 @@ __all__ = ["write_html", "write_json", "write_junit", "write_markdown", "write_r
 
 
 def write_reports(
-    run: RunResult, folder: Path, junit: Path | None = None, fail_on: str = "any"
+    run: RunResult, folder: Path, redactor: Redactor, junit: Path | None = None, fail_on: str = "any"
 ) -> dict[str, Path]:
-    """The Markdown, HTML, JSON and JUnit reports of a run; returns their paths by kind."""
+    """The Markdown, HTML, JSON and JUnit reports of a run; returns their paths by kind.
+
+    ``redactor`` is the project's (``Settings.redactor()``): every report redacts through it.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     return {
-        "markdown": write_markdown(run, folder / "report.md"),
-        "html": write_html(run, folder / "report.html"),
-        "json": write_json(run, folder / "report.json"),
-        "junit": write_junit(run, junit or folder / "junit.xml", fail_on),
+        "markdown": write_markdown(run, folder / "report.md", redactor),
+        "html": write_html(run, folder / "report.html", redactor),
+        "json": write_json(run, folder / "report.json", redactor),
+        "junit": write_junit(run, junit or folder / "junit.xml", redactor, fail_on),
     }

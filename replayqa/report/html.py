@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from replayqa.model import HttpRequest, HttpResponse, Issue, RunResult, plural
-from replayqa.redact import redact_request, redact_response
+from replayqa.redact import Redactor
 from replayqa.report.serialize import summary
 
 _STYLE = """
@@ -28,12 +28,12 @@ pre{background:#f6f8fa;padding:.75rem;overflow:auto;max-height:28rem;font-size:1
 """
 
 
-def write_html(run: RunResult, path: Path) -> Path:
-    path.write_text(render_html(run), encoding="utf-8")
+def write_html(run: RunResult, path: Path, redactor: Redactor) -> Path:
+    path.write_text(render_html(run, redactor), encoding="utf-8")
     return path
 
 
-def render_html(run: RunResult) -> str:
+def render_html(run: RunResult, redactor: Redactor) -> str:
     counts = summary(run)
     verdict = "passed" if run.passed else "failed"
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
@@ -44,7 +44,7 @@ def render_html(run: RunResult) -> str:
         for j in run.journeys
         for p in j.paths
     )
-    issues = "".join(_issue(number, issue) for number, issue in enumerate(run.issues, 1))
+    issues = "".join(_issue(number, issue, redactor) for number, issue in enumerate(run.issues, 1))
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>replayqa {escape(run.run_id)}</title>"
         f"<style>{_STYLE}</style></head><body>"
@@ -58,17 +58,18 @@ def render_html(run: RunResult) -> str:
     )
 
 
-def _issue(number: int, issue: Issue) -> str:
+def _issue(number: int, issue: Issue, redactor: Redactor) -> str:
+    issue = redactor.issue(issue)
     where = " › ".join(escape(part) for part in (issue.journey, issue.path, issue.step))
     parts = [
         f"<h2 id=issue-{number}>{number}. {where}</h2>",
         f"<p><b>{escape(issue.severity.value)}</b> ({escape(issue.kind)}): {escape(issue.error)}</p>",
         f"<p class=meta>Suggestion: {escape(issue.suggestion)}</p>",
     ]
-    request = redact_request(issue.request)
+    request = issue.request
     if request is not None:
         parts.append(f"<h3>Request</h3><pre>{escape(_request(request))}</pre>")
-    replayed, recorded = redact_response(issue.response), redact_response(issue.expected)
+    replayed, recorded = issue.response, issue.expected
     if recorded is not None:
         parts.append(
             "<div class=pair>"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from replayqa.knowledge import counts_as_failure
 from replayqa.model import Issue, RunResult
+from replayqa.redact import Redactor
 from replayqa.report.markdown import issue_text
 
 
@@ -14,7 +15,7 @@ def _fails(issues: list[Issue], fail_on: str) -> bool:
     return any(counts_as_failure(i, fail_on) for i in issues)
 
 
-def write_junit(run: RunResult, path: Path, fail_on: str = "any") -> Path:
+def write_junit(run: RunResult, path: Path, redactor: Redactor, fail_on: str = "any") -> Path:
     """With ``fail_on="new"``, a path whose issues are all known passes (they are listed in its output)."""
     suites = ET.Element(
         "testsuites", name="replayqa", tests="0", failures="0", time=f"{run.duration_ms / 1000:.3f}"
@@ -42,12 +43,12 @@ def write_junit(run: RunResult, path: Path, fail_on: str = "any") -> Path:
                 failed += 1
                 first = next(i for i in result.issues if counts_as_failure(i, fail_on))
                 failure = ET.SubElement(
-                    case, "failure", message=f"{first.step}: {first.error}" if first else "failed"
+                    case, "failure", message=f"{first.step}: {redactor.text(first.error)}"
                 )
-                failure.text = "\n\n".join(issue_text(i) for i in result.issues)
+                failure.text = "\n\n".join(issue_text(i, redactor) for i in result.issues)
             elif result.issues:
                 known = ET.SubElement(case, "system-out")
-                known.text = "known issues:\n\n" + "\n\n".join(issue_text(i) for i in result.issues)
+                known.text = "known issues:\n\n" + "\n\n".join(issue_text(i, redactor) for i in result.issues)
     suites.set("tests", str(total))
     suites.set("failures", str(failed))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,18 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from replayqa.model import HttpRequest, HttpResponse, Issue, RunResult, plural
-from replayqa.redact import redact_request, redact_response
+from replayqa.redact import Redactor
 from replayqa.report.serialize import summary
 
 _MAX_BODY = 4000
 
 
-def write_markdown(run: RunResult, path: Path) -> Path:
-    path.write_text(render_markdown(run), encoding="utf-8")
+def write_markdown(run: RunResult, path: Path, redactor: Redactor) -> Path:
+    path.write_text(render_markdown(run, redactor), encoding="utf-8")
     return path
 
 
-def render_markdown(run: RunResult) -> str:
+def render_markdown(run: RunResult, redactor: Redactor) -> str:
     counts = summary(run)
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.started_at))
     verdict = "PASSED" if run.passed else "FAILED"
@@ -45,19 +45,20 @@ def render_markdown(run: RunResult) -> str:
             lines += [
                 f"### {number}. {issue.journey} › {issue.path} › {issue.step}{known}",
                 "",
-                issue_markdown(issue),
+                issue_markdown(issue, redactor),
                 "",
             ]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def issue_markdown(issue: Issue) -> str:
+def issue_markdown(issue: Issue, redactor: Redactor) -> str:
+    issue = redactor.issue(issue)
     parts = [
         f"- **Severity:** {issue.severity.value} ({issue.kind}), fingerprint `{issue.fingerprint or '-'}`",
         f"- **Error:** {issue.error}",
         f"- **Suggestion:** {issue.suggestion}",
     ]
-    request, response = redact_request(issue.request), redact_response(issue.response)
+    request, response = issue.request, issue.response
     if request:
         parts += ["", "Request:", "", "```http", _request_text(request), "```"]
     if response:
@@ -70,8 +71,7 @@ def issue_markdown(issue: Issue) -> str:
             "```",
         ]
     if issue.expected is not None:
-        recorded = redact_response(issue.expected)
-        assert recorded is not None
+        recorded = issue.expected
         parts += [
             "",
             f"Recorded response: {recorded.status}",
@@ -94,9 +94,10 @@ def _pair(difference: dict[str, Any]) -> str:
     return f"{short[0]} → {short[1]}"
 
 
-def issue_text(issue: Issue) -> str:
+def issue_text(issue: Issue, redactor: Redactor) -> str:
     """Plain text for places without Markdown, such as a JUnit failure body."""
-    request, response = redact_request(issue.request), redact_response(issue.response)
+    issue = redactor.issue(issue)
+    request, response = issue.request, issue.response
     lines = [f"{issue.step}: {issue.error}", f"suggestion: {issue.suggestion}"]
     if request:
         lines += ["", _request_text(request)]

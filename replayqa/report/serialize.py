@@ -6,21 +6,23 @@ import dataclasses
 from typing import Any
 
 from replayqa.model import Exchange, Issue, RunResult, StepResult
-from replayqa.redact import redact_request, redact_response
+from replayqa.redact import Redactor
 
 
-def exchange_dict(exchange: Exchange | None) -> dict[str, Any] | None:
-    if exchange is None:
+def exchange_dict(exchange: Exchange | None, redactor: Redactor) -> dict[str, Any] | None:
+    clean = redactor.exchange(exchange)
+    if clean is None or exchange is None:
         return None
     return {
-        "request": _asdict(redact_request(exchange.request)),
-        "response": _asdict(redact_response(exchange.response)),
-        "error": exchange.error,
+        "request": _asdict(clean.request),
+        "response": _asdict(clean.response),
+        "error": clean.error,
         "duration_ms": round(exchange.duration_ms, 2),
     }
 
 
-def issue_dict(issue: Issue) -> dict[str, Any]:
+def issue_dict(issue: Issue, redactor: Redactor) -> dict[str, Any]:
+    issue = redactor.issue(issue)
     return {
         "journey": issue.journey,
         "path": issue.path,
@@ -31,32 +33,32 @@ def issue_dict(issue: Issue) -> dict[str, Any]:
         "fingerprint": issue.fingerprint,
         "status": issue.status,
         "suggestion": issue.suggestion,
-        "request": _asdict(redact_request(issue.request)),
-        "response": _asdict(redact_response(issue.response)),
-        "expected": _asdict(redact_response(issue.expected)),
+        "request": _asdict(issue.request),
+        "response": _asdict(issue.response),
+        "expected": _asdict(issue.expected),
         "diff": issue.diff,
         "logs": list(issue.logs),
     }
 
 
-def step_dict(step: StepResult) -> dict[str, Any]:
+def step_dict(step: StepResult, redactor: Redactor) -> dict[str, Any]:
     return {
         "journey": step.journey,
         "path": step.path,
         "step": step.step,
         "passed": step.passed,
         "expect_failure": step.expect_failure,
-        "error": step.error,
+        "error": redactor.text(step.error) if step.error else step.error,
         "attempts": step.attempts,
         "duration_ms": round(step.duration_ms, 2),
-        "exchange": exchange_dict(step.exchange),
+        "exchange": exchange_dict(step.exchange, redactor),
     }
 
 
-def run_dict(run: RunResult) -> dict[str, Any]:
+def run_dict(run: RunResult, redactor: Redactor) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
-        "base_url": run.base_url,
+        "base_url": redactor.url(run.base_url),
         "started_at": run.started_at,
         "duration_ms": round(run.duration_ms, 2),
         "passed": run.passed,
@@ -70,8 +72,8 @@ def run_dict(run: RunResult) -> dict[str, Any]:
                 "paths": [
                     {"path": p.path, "passed": p.passed, "steps": [s.step for s in p.steps]} for p in j.paths
                 ],
-                "steps": [step_dict(s) for s in j.steps],
-                "issues": [issue_dict(i) for i in j.issues],
+                "steps": [step_dict(s, redactor) for s in j.steps],
+                "issues": [issue_dict(i, redactor) for i in j.issues],
             }
             for j in run.journeys
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -9,32 +10,54 @@ from typing import Any, Protocol, runtime_checkable
 
 from replayqa.errors import ConfigError, StateError, UnsafeDatabaseError
 from replayqa.model import DatabaseCapture
+from replayqa.redact import is_password_hash, is_secret_name, name_words
 
 #: Schema-migration bookkeeping: emptying these would make the app re-migrate.
 MIGRATION_TABLES = frozenset(
     {"alembic_version", "django_migrations", "schema_migrations", "_prisma_migrations"}
 )
 
-_TEST_NAME = re.compile(r"test|qa|replayqa", re.IGNORECASE)
-
-
-#: Column names whose values are live credentials in an app's own tables.
-CREDENTIAL_COLUMNS = re.compile(r"token|secret|api[_-]?key|session[_-]?key", re.IGNORECASE)
+#: Words that mark a database as a test database when its name holds one as a word.
+TEST_WORDS: tuple[str, ...] = ("test", "qa", "replayqa")
+_WORD = re.compile(r"^[0-9a-z]+$")
+_HEX_DIGEST = re.compile(r"^(?:[0-9a-f]{32,128}|[0-9A-F]{32,128})$")
+_HASH_WORDS = frozenset({"hash", "hashed", "digest"})
 
 
 @dataclass(frozen=True)
 class ColumnRedaction:
     """Which captured columns to replace, and with what (a stable placeholder).
 
-    Password hashes are kept on purpose: a replay restores the captured
-    state and logs in again, which needs them.
+    A column is secret by the rule a JSON field is (``password``, ``jwt``,
+    ``session_id``, ``private_key``, ``credentials``...). Password hashes
+    are kept on purpose: a replay restores the captured state and logs in
+    again, which needs them. Salted ones (bcrypt, argon2, PBKDF2...) in any
+    column; a bare hex digest only in a column whose name says it holds a
+    hash (``password_hash``), since a hex string elsewhere may be a token.
+    A plaintext password in the same column is replaced.
     """
 
-    replace: Callable[[str], str]
-    columns: re.Pattern[str] = CREDENTIAL_COLUMNS
+    secret: Callable[[str], str]
+    is_secret: Callable[[str], bool] = is_secret_name
 
     def wants(self, column: str) -> bool:
-        return bool(self.columns.search(column))
+        return self.is_secret(column)
+
+    def replace(self, value: str, column: str = "") -> str:
+        if is_password_hash(value) or (_HEX_DIGEST.match(value) and _HASH_WORDS & set(name_words(column))):
+            return value
+        return self.secret(value)
+
+    def replace_in(self, value: str, column: str, json_column: bool, length: int | None) -> str:
+        """The replacement, made to fit its column: JSON for a json column, short for a varchar(8)."""
+        replacement = self.replace(value, column)
+        if replacement == value:
+            return value
+        if json_column:
+            return json.dumps(replacement)
+        if length is not None and len(replacement) > length:
+            return "[redacted]"[:length] if length >= 10 else "*" * length
+        return replacement
 
 
 @runtime_checkable
@@ -54,17 +77,39 @@ class StateBackend(Protocol):
     ) -> None: ...
 
 
-def is_test_database_name(name: str) -> bool:
-    return bool(_TEST_NAME.search(name))
+def is_test_database_name(name: str, words: Sequence[str] = TEST_WORDS) -> bool:
+    """Whether one of the name's words (split at non-alphanumerics and case changes) is a test word.
+
+    Whole words, so ``shop_test`` and ``qa.db`` are test databases and
+    ``latest_prod.db`` and ``contest_live.db`` are not.
+    """
+    wanted = {word.lower() for word in words}
+    return any(word in wanted for word in name_words(name))
 
 
-def require_test_database(name: str, allow_restore: bool, what: str) -> None:
+def check_test_words(words: Sequence[str]) -> tuple[str, ...]:
+    """The configured test words, each one lower-case word, as the name check compares them."""
+    if not words:
+        raise ConfigError('test_database_words is empty: list at least one word, e.g. ["test"]')
+    for word in words:
+        if not isinstance(word, str) or not _WORD.match(word.lower()):
+            raise ConfigError(
+                f'test_database_words has {word!r}: give single words of letters and digits, e.g. "staging"'
+            )
+    return tuple(word.lower() for word in words)
+
+
+def require_test_database(
+    name: str, allow_restore: bool, what: str, words: Sequence[str] = TEST_WORDS
+) -> None:
     """Destructive operations run only against databases marked as test databases."""
-    if allow_restore or is_test_database_name(name):
+    if allow_restore or is_test_database_name(name, words):
         return
+    listed = ", ".join(repr(w) for w in words)
     raise UnsafeDatabaseError(
-        f"refusing to {what} database {name!r}: its name has no 'test', 'qa' or 'replayqa'; "
-        "if it really is a test database, pass --allow-restore or set allow_restore = true"
+        f"refusing to {what} database {name!r}: no word of its name is one of {listed}; "
+        "if it really is a test database, pass --allow-restore or set allow_restore = true "
+        "(or add a word to test_database_words in replayqa.toml)"
     )
 
 
@@ -152,25 +197,30 @@ def open_state(
     lock_timeout: float = 5.0,
     track_changes: bool = True,
     stores: Sequence[str] = (),
+    test_words: Sequence[str] = TEST_WORDS,
 ) -> StateBackend:
     """Pick a backend by URL: ``sqlite:///path``, ``postgresql://...``, ``mysql://...``, or none.
 
     ``track_changes=False`` (PostgreSQL, MySQL) skips the write-tracking triggers, for
     callers that only capture and restore whole states, such as the recorder.
     ``stores`` (``redis://...`` URLs) are checkpointed, restored and captured with it.
+    ``test_words``: a database is a test database when its name holds one as a word
+    (``test_database_words`` in replayqa.toml).
     """
+    words = check_test_words(test_words)
     database = _open_database(
         url,
         allow_restore=allow_restore,
         exclude_tables=exclude_tables,
         lock_timeout=lock_timeout,
         track_changes=track_changes,
+        test_words=words,
     )
     if not stores:
         return database
     from replayqa.state.combined import CombinedState, open_store
 
-    return CombinedState(database, [open_store(store) for store in stores])
+    return CombinedState(database, [open_store(store, words) for store in stores])
 
 
 def _open_database(
@@ -180,6 +230,7 @@ def _open_database(
     exclude_tables: tuple[str, ...],
     lock_timeout: float,
     track_changes: bool,
+    test_words: tuple[str, ...],
 ) -> StateBackend:
     if not url or url == "none":
         return NullBackend()
@@ -190,6 +241,7 @@ def _open_database(
         return SQLiteBackend.from_url(
             url,
             allow_restore=allow_restore,
+            test_words=test_words,
             exclude_tables=exclude_tables,
             lock_timeout=lock_timeout,
         )
@@ -197,7 +249,11 @@ def _open_database(
         from replayqa.state.undo import UndoLogBackend
 
         return UndoLogBackend(
-            url, allow_restore=allow_restore, exclude_tables=exclude_tables, lock_timeout=lock_timeout
+            url,
+            allow_restore=allow_restore,
+            test_words=test_words,
+            exclude_tables=exclude_tables,
+            lock_timeout=lock_timeout,
         )
     if scheme in {"postgresql", "postgres"}:
         from replayqa.state.postgres import PostgresBackend
@@ -205,6 +261,7 @@ def _open_database(
         return PostgresBackend(
             url,
             allow_restore=allow_restore,
+            test_words=test_words,
             exclude_tables=exclude_tables,
             lock_timeout=lock_timeout,
             track_changes=track_changes,
@@ -215,6 +272,7 @@ def _open_database(
         return MySQLBackend(
             url,
             allow_restore=allow_restore,
+            test_words=test_words,
             exclude_tables=exclude_tables,
             lock_timeout=lock_timeout,
             track_changes=track_changes,

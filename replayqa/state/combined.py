@@ -23,7 +23,7 @@ from typing import Any
 
 from replayqa.errors import ConfigError, StateError
 from replayqa.model import DatabaseCapture
-from replayqa.state.base import ColumnRedaction, NullBackend, StateBackend
+from replayqa.state.base import TEST_WORDS, ColumnRedaction, NullBackend, StateBackend
 from replayqa.state.base import capture_rows as part_rows
 
 #: The backend name of a capture of a database and its stores.
@@ -183,7 +183,7 @@ def _store_table(table: str, index: int) -> str:
     return table if index == 0 else f"{table}_{index + 1}"
 
 
-def open_store(url: str) -> StateBackend:
+def open_store(url: str, test_words: Sequence[str] = TEST_WORDS) -> StateBackend:
     """A ``--store`` URL's backend. Only Redis so far.
 
     ``--allow-restore`` is not passed on: a store is marked a test store in its
@@ -194,7 +194,7 @@ def open_store(url: str) -> StateBackend:
     if scheme in ("redis", "rediss"):
         from replayqa.state.redis import RedisStore
 
-        return RedisStore(url)
+        return RedisStore(url, test_words=test_words)
     raise ConfigError(
         f"unknown --store URL {url!r}: use redis://host:6379/0?name=cache_test (a Redis database)"
     )

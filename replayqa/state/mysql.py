@@ -37,7 +37,7 @@ import json
 import re
 import time
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +50,7 @@ from replayqa.errors import ConfigError, RestoreBlockedError, StateError
 from replayqa.model import DatabaseCapture
 from replayqa.state.base import (
     MIGRATION_TABLES,
+    TEST_WORDS,
     ColumnRedaction,
     check_capture_backend,
     require_test_database,
@@ -133,10 +134,12 @@ class MySQLBackend:
         exclude_tables: tuple[str, ...] = (),
         lock_timeout: float = 5.0,
         track_changes: bool = True,
+        test_words: Sequence[str] = TEST_WORDS,
     ) -> None:
         self.url = url
         self.info = ConnectionInfo.from_url(url)
         self.allow_restore = allow_restore
+        self.test_words = tuple(test_words)
         self.exclude_tables = frozenset(exclude_tables) | MIGRATION_TABLES
         self.lock_timeout = lock_timeout
         self.track_changes = track_changes
@@ -152,6 +155,9 @@ class MySQLBackend:
     # -- protocol ------------------------------------------------------------
 
     def connect(self) -> None:
+        """Refuses a database not named as a test one before connecting, when it would install triggers."""
+        if self.track_changes:
+            self._require_test_database("install change tracking in")
         info = self.info
         try:
             conn = pymysql.connect(
@@ -277,8 +283,11 @@ class MySQLBackend:
         with self._errors("query"):
             return self._rows(sql, params)
 
+    def _require_test_database(self, what: str) -> None:
+        require_test_database(self.info.database, self.allow_restore, what, self.test_words)
+
     def check_restore_allowed(self) -> None:
-        require_test_database(self.info.database, self.allow_restore, "restore or reset")
+        require_test_database(self.info.database, self.allow_restore, "restore or reset", self.test_words)
 
     def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture:
         """Every table's rows as text, its CREATE TABLE and AUTO_INCREMENT, from one consistent snapshot."""
@@ -713,23 +722,27 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _fits_placeholder(column_type: str) -> bool:
-    """A placeholder is text of about 24 characters: only text-like columns that long can hold it."""
+def _placeholder_column(column_type: str) -> tuple[bool, int | None] | None:
+    """Whether a placeholder can stand in a column of this type: (is JSON, length limit), or None."""
+    if column_type.lower() == "json":
+        return True, None
     match = _TEXT_TYPE.match(column_type)
-    return match is not None and (match.group(3) is None or int(match.group(3)) >= 24)
+    if match is None:
+        return None
+    return False, int(match.group(3)) if match.group(3) else None
 
 
 def _redact_rows(rows: list[list[str | None]], table: Table, redact: ColumnRedaction) -> None:
-    targets = [
-        i
+    targets = {
+        i: fit
         for i, (column, column_type) in enumerate(zip(table.columns, table.types, strict=True))
-        if redact.wants(column) and _fits_placeholder(column_type)
-    ]
+        if redact.wants(column) and (fit := _placeholder_column(column_type)) is not None
+    }
     for row in rows:
-        for index in targets:
+        for index, (json_column, length) in targets.items():
             value = row[index]
             if value is not None:
-                row[index] = redact.replace(value)
+                row[index] = redact.replace_in(value, table.columns[index], json_column, length)
 
 
 def capture_rows(capture: DatabaseCapture) -> dict[str, dict[str, dict[str, Any]]]:

@@ -23,11 +23,13 @@ How it works, and why:
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import re
 import time
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,7 @@ from replayqa.errors import ConfigError, RestoreBlockedError, StateError
 from replayqa.model import DatabaseCapture
 from replayqa.state.base import (
     MIGRATION_TABLES,
+    TEST_WORDS,
     ColumnRedaction,
     check_capture_backend,
     require_test_database,
@@ -88,10 +91,12 @@ class PostgresBackend:
         exclude_tables: tuple[str, ...] = (),
         lock_timeout: float = 5.0,
         track_changes: bool = True,
+        test_words: Sequence[str] = TEST_WORDS,
     ) -> None:
         self.url = url
         self.track_changes = track_changes
         self.allow_restore = allow_restore
+        self.test_words = tuple(test_words)
         self.exclude_tables = frozenset(exclude_tables) | MIGRATION_TABLES
         self.lock_timeout = lock_timeout
         self.tables: list[Table] = []
@@ -105,6 +110,12 @@ class PostgresBackend:
     # -- protocol ------------------------------------------------------------
 
     def connect(self) -> None:
+        """Refuses a database not named as a test one before connecting, when it would install triggers.
+
+        Decided from the URL, so not one statement runs in a production database.
+        """
+        if self.track_changes:
+            self._require_test_database("install change tracking in")
         try:
             conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
         except psycopg.OperationalError as exc:
@@ -341,12 +352,11 @@ class PostgresBackend:
         return self._require().execute(query.encode(), params).fetchall()
 
     def check_restore_allowed(self) -> None:
-        name = (
-            self._conn.info.dbname
-            if self._conn
-            else psycopg.conninfo.conninfo_to_dict(self.url).get("dbname", "")
-        )
-        require_test_database(str(name or ""), self.allow_restore, "restore or reset")
+        self._require_test_database("restore or reset")
+
+    def _require_test_database(self, what: str) -> None:
+        name = self._conn.info.dbname if self._conn else url_database(self.url)
+        require_test_database(name, self.allow_restore, what, self.test_words)
 
     # -- setup ---------------------------------------------------------------
 
@@ -579,30 +589,43 @@ def read_sequences(conn: psycopg.Connection[Any]) -> list[tuple[str, int, bool]]
     return [(str(n), int(v), bool(c)) for n, v, c in cursor.execute(union).fetchall()]
 
 
-def _fits_placeholder(column_type: str) -> bool:
-    """A placeholder is text of about 24 characters: only text-like columns that long can hold it."""
+def url_database(url: str) -> str:
+    """The database a URL connects to, as libpq decides: its dbname, else PGDATABASE, else the user."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"bad PostgreSQL URL ({str(exc).strip()}): check --db") from None
+    user = params.get("user") or os.environ.get("PGUSER") or getpass.getuser()
+    return str(params.get("dbname") or os.environ.get("PGDATABASE") or user)
+
+
+def _placeholder_column(column_type: str) -> tuple[bool, int | None] | None:
+    """Whether a placeholder can stand in a column of this type: (is JSON, length limit), or None."""
     if column_type in ("text", "citext", "character varying"):
-        return True
-    match = re.fullmatch(r"character varying\((\d+)\)", column_type)
-    return match is not None and int(match.group(1)) >= 24
+        return False, None
+    if column_type in ("json", "jsonb"):
+        return True, None
+    match = re.fullmatch(r"character(?: varying)?\((\d+)\)", column_type)
+    return (False, int(match.group(1))) if match else None
 
 
 def _redact_copy(data: bytes, table: Table, redact: ColumnRedaction) -> bytes:
     """Replace credential columns in COPY text (tab-separated, backslash escapes, \\N for NULL)."""
-    targets = [
-        i
+    targets = {
+        i: fit
         for i, (column, column_type) in enumerate(zip(table.columns, table.types, strict=True))
-        if redact.wants(column) and _fits_placeholder(column_type)
-    ]
+        if redact.wants(column) and (fit := _placeholder_column(column_type)) is not None
+    }
     if not targets or not data:
         return data
     lines = []
     for line in data.decode("utf-8").split("\n"):
         if line:
             fields = line.split("\t")
-            for index in targets:
+            for index, (json_column, length) in targets.items():
                 if fields[index] != "\\N":
-                    fields[index] = redact.replace(fields[index])
+                    column = table.columns[index]
+                    fields[index] = redact.replace_in(fields[index], column, json_column, length)
             line = "\t".join(fields)
         lines.append(line)
     return "\n".join(lines).encode("utf-8")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,7 +28,7 @@ import redis
 
 from replayqa.errors import ConfigError, StateError, UnsafeDatabaseError
 from replayqa.model import DatabaseCapture
-from replayqa.state.base import ColumnRedaction, check_capture_backend, is_test_database_name
+from replayqa.state.base import TEST_WORDS, ColumnRedaction, check_capture_backend, is_test_database_name
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,14 @@ class _Key:
 
 
 class RedisStore:
-    def __init__(self, url: str, *, allow_restore: bool = False, pattern: str = "*") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        allow_restore: bool = False,
+        pattern: str = "*",
+        test_words: Sequence[str] = TEST_WORDS,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss"):
             raise ConfigError(f"not a Redis URL: {url!r}; use redis://host:6379/0")
@@ -49,6 +56,7 @@ class RedisStore:
         self.pattern = query.pop("pattern", pattern)
         self.url = urlunsplit(parts._replace(query=urlencode(query)))
         self.allow_restore = allow_restore
+        self.test_words = tuple(test_words)
         self._client: redis.Redis | None = None
         self._checkpoints: dict[str, dict[bytes, _Key]] = {}
 
@@ -92,7 +100,7 @@ class RedisStore:
         raise StateError("invariants query the --db database, not a Redis store")
 
     def check_restore_allowed(self) -> None:
-        if self.allow_restore or is_test_database_name(self.name):
+        if self.allow_restore or is_test_database_name(self.name, self.test_words):
             return
         raise UnsafeDatabaseError(
             f"refusing to restore Redis store {self.name!r} (a restore replaces every key matching "
@@ -119,7 +127,7 @@ class RedisStore:
         if redact is not None:
             for key, entry in document.items():
                 if redact.wants(key):
-                    entry["value"] = redact.replace(json.dumps(entry["value"]))
+                    entry["value"] = redact.replace(json.dumps(entry["value"]), key)
                     entry["dump"] = None
         payload = zlib.compress(json.dumps({"format": 1, "keys": document}).encode("utf-8"), 6)
         return DatabaseCapture("redis", payload, {"redis": len(document)}, time.time())

@@ -13,7 +13,7 @@ import sqlite3
 import tempfile
 import time
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from replayqa.errors import ConfigError, RestoreBlockedError, StateError
 from replayqa.model import DatabaseCapture
 from replayqa.state.base import (
     MIGRATION_TABLES,
+    TEST_WORDS,
     ColumnRedaction,
     check_capture_backend,
     require_test_database,
@@ -37,9 +38,11 @@ class SQLiteBackend:
         allow_restore: bool = False,
         exclude_tables: tuple[str, ...] = (),
         lock_timeout: float = 5.0,
+        test_words: Sequence[str] = TEST_WORDS,
     ) -> None:
         self.path = Path(path)
         self.allow_restore = allow_restore
+        self.test_words = tuple(test_words)
         self.exclude_tables = frozenset(exclude_tables) | MIGRATION_TABLES
         self.lock_timeout = lock_timeout
         self._conn: sqlite3.Connection | None = None
@@ -126,7 +129,7 @@ class SQLiteBackend:
         return [dict(row) for row in conn.execute(sql, params)]
 
     def check_restore_allowed(self) -> None:
-        require_test_database(self.path.name, self.allow_restore, "restore or reset")
+        require_test_database(self.path.name, self.allow_restore, "restore or reset", self.test_words)
 
     def capture(self, redact: ColumnRedaction | None = None) -> DatabaseCapture:
         """The whole database file, consistent as of one moment, compressed."""
@@ -218,7 +221,9 @@ def _quote(identifier: str) -> str:
 
 def _redact_file(conn: sqlite3.Connection, redact: ColumnRedaction) -> None:
     """Replace credential columns in a captured copy; VACUUM so no old page keeps them."""
-    conn.create_function("replayqa_redact", 1, lambda v: None if v is None else redact.replace(str(v)))
+    conn.create_function(
+        "replayqa_redact", 2, lambda v, column: None if v is None else redact.replace(str(v), column)
+    )
     conn.execute("PRAGMA journal_mode = DELETE")
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     changed = False
@@ -228,7 +233,8 @@ def _redact_file(conn: sqlite3.Connection, redact: ColumnRedaction) -> None:
         for column in (r[1] for r in conn.execute(f"PRAGMA table_info({_quote(table)})")):
             if redact.wants(column):
                 conn.execute(
-                    f"UPDATE {_quote(table)} SET {_quote(column)} = replayqa_redact({_quote(column)})"
+                    f"UPDATE {_quote(table)} SET {_quote(column)} = replayqa_redact({_quote(column)}, ?)",
+                    (column,),
                 )
                 changed = True
     if changed:

@@ -94,6 +94,7 @@ class UndoLogBackend(PostgresBackend):
     # -- protocol ------------------------------------------------------------
 
     def connect(self) -> None:
+        self._require_test_database("install an undo log in")  # before connecting: nothing runs there
         self.track_changes = False  # the parent's statement-level tracking is not needed here
         super().connect()
         try:

@@ -173,8 +173,10 @@ def gate(
             if restores and state.is_connected():
                 state.release(_START)
     assert verdict.first is not None
-    keep_results(verdict.first, settings)
-    verdict.reports = write_reports(verdict.first, Path(settings.report_dir) / verdict.first.run_id)
+    redactor = settings.redactor()
+    keep_results(verdict.first, settings, redactor)
+    folder = Path(settings.report_dir) / verdict.first.run_id
+    verdict.reports = write_reports(verdict.first, folder, redactor)
     first = {j.journey: j for j in verdict.first.journeys}
     for journey in journeys:
         if journey.name in unmade:

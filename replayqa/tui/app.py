@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textual.app import App
 
+from replayqa.config import Settings, load_settings
 from replayqa.errors import ConfigError
 from replayqa.record.storage import Recording
 from replayqa.store import RunStore
@@ -40,9 +41,14 @@ class TriageApp(App[None]):
     CSS_PATH = "triage.tcss"
     TITLE = "replayqa"
 
-    def __init__(self, target: RunStore | Path, open_first_failure: bool = True) -> None:
+    def __init__(
+        self, target: RunStore | Path, settings: Settings | None = None, open_first_failure: bool = True
+    ) -> None:
+        """``settings``: the project's, which a re-run uses, and whose redactor its store and reports use."""
         super().__init__()
         self.target = target
+        self.settings = settings if settings is not None else load_settings()
+        self.redactor = self.settings.redactor()
         self.open_first_failure = open_first_failure
         self.follow_every = 1.0  # seconds between looks at a recording still being written
 

@@ -25,7 +25,6 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import Worker, WorkerState
 
-from replayqa.config import load_settings
 from replayqa.execute import rerun
 from replayqa.record.storage import Recording, accept_baseline, add_noise_rules
 from replayqa.replay import operation_of
@@ -240,8 +239,9 @@ class RunScreen(Screen[None]):
         self.notify(f"re-running {step['journey']}…")
         # against the app this run went to; secrets from replayqa.toml or REPLAYQA_SECRET_* variables
         ran_at = self.base_url
+        settings = self.app.settings  # type: ignore[attr-defined]
         self.run_worker(
-            lambda: rerun(step["source"], step["journey"], load_settings(), ran_at or None),
+            lambda: rerun(step["source"], step["journey"], settings, ran_at or None),
             thread=True,
             name="rerun",
             exit_on_error=False,

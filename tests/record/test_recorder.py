@@ -90,6 +90,40 @@ def test_binary_bodies_are_blobs_with_size_and_hash(recorder, tmp_path):
     assert row["response_body_blob"] == png[:1000] and len(row["response_body_sha256"]) == 64
 
 
+def test_a_body_cut_at_the_cap_keeps_its_size_and_no_part_of_a_json_document(recorder, tmp_path):
+    whole = b'{"token": "cut-tok-123", "filler": "' + b"x" * 5000 + b'"}'
+    cut = ResponseInfo(
+        200,
+        "OK",
+        [("Content-Type", "application/json")],
+        Body.from_bytes(whole[:1000], "application/json", 1000, len(whole)),
+    )
+    lines = b'{"token": "line-tok-1"}\n{"token": "line-tok-2"}\n{"tok'
+    streamed = ResponseInfo(
+        200,
+        "OK",
+        [("Content-Type", "application/x-ndjson")],
+        Body.from_bytes(lines, "application/x-ndjson", 1000, 9000),
+    )
+    exchange(recorder, request("GET", "/large"), cut)
+    exchange(recorder, request("GET", "/stream"), streamed)
+    recorder.close()
+    large, stream = Recording.open(tmp_path / "rec.db").exchanges()
+    assert large["response_body"] == "[redacted]" and large["response_body_size"] == len(whole)
+    assert stream["response_body_size"] == 9000 and stream["response_body"].count("\n") == 2
+    raw = (tmp_path / "rec.db").read_bytes()
+    assert b"cut-tok-123" not in raw and b"line-tok-1" not in raw and b"line-tok-2" not in raw
+
+
+def test_json_sent_as_bytes_in_another_charset_is_kept_as_redacted_text(recorder, tmp_path):
+    body = '{"password": "utf16-pass-9", "name": "zoë"}'.encode("utf-16")
+    exchange(recorder, request("GET", "/me"), response(200, body, content_type="application/octet-stream"))
+    recorder.close()
+    row = next(Recording.open(tmp_path / "rec.db").exchanges())
+    assert json.loads(row["response_body"])["name"] == "zoë" and row["response_body_blob"] is None
+    assert "utf16-pass-9".encode("utf-16-le") not in (tmp_path / "rec.db").read_bytes()
+
+
 def test_failed_exchanges_and_unanswered_requests_are_kept(recorder, tmp_path):
     broken = request("GET", "/items")
     recorder.on_request(broken)

@@ -222,18 +222,19 @@ def test_restore_and_reset_refuse_a_database_not_named_as_a_test_one(make_mysql_
     app = app_connections("mysql", url)
     app.execute("CREATE TABLE notes (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT)")
     app.execute("INSERT INTO notes (body) VALUES ('keep me')")
-    backend = open_state(url)
-    backend.connect()
+    with pytest.raises(UnsafeDatabaseError, match="--allow-restore"):
+        open_state(url).connect()  # refused before connecting: no triggers installed
+    assert app.execute("SHOW TRIGGERS") == [], "nothing was installed"
+    capturing = open_state(url, track_changes=False)  # a recorder's capture installs nothing: allowed
+    capturing.connect()
     try:
-        backend.checkpoint("start")
+        capturing.capture()
         app.execute("DELETE FROM notes")
-        with pytest.raises(UnsafeDatabaseError, match="--allow-restore"):
-            backend.rollback("start")
         with pytest.raises(UnsafeDatabaseError):
-            backend.reset()
+            capturing.reset()
         assert app.execute("SELECT COUNT(*) FROM notes") == [[0]], "refused before any write"
     finally:
-        backend.disconnect()
+        capturing.disconnect()
     allowed = open_state(url, allow_restore=True)
     allowed.connect()
     allowed.checkpoint("start")

@@ -158,16 +158,19 @@ def test_reset_empties_tables_but_keeps_migration_tables(pg_url, shop, backend):
 
 def test_restore_and_reset_refuse_a_database_not_named_as_a_test_one(make_pg_database):
     url = make_pg_database("shop_production")
-    backend = open_state(url)
-    backend.connect()
+    with pytest.raises(UnsafeDatabaseError, match="--allow-restore"):
+        open_state(url).connect()  # refused before connecting: no change tracking installed
+    with psycopg.connect(url) as conn:
+        installed = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'replayqa%'")
+        assert installed.fetchall() == []
+    capturing = open_state(url, track_changes=False)  # a recorder's capture installs nothing: allowed
+    capturing.connect()
     try:
-        backend.checkpoint("start")
+        capturing.capture()
         with pytest.raises(UnsafeDatabaseError, match="--allow-restore"):
-            backend.rollback("start")
-        with pytest.raises(UnsafeDatabaseError):
-            backend.reset()
+            capturing.reset()
     finally:
-        backend.disconnect()
+        capturing.disconnect()
     allowed = open_state(url, allow_restore=True)
     allowed.connect()
     allowed.checkpoint("start")

@@ -20,6 +20,7 @@ from replayqa.model import (
     RunResult,
     StepResult,
 )
+from replayqa.redact import Redactor
 from replayqa.store import RunStore
 from replayqa.tui import TriageApp, open_target
 from replayqa.tui.screens import IssuesScreen, RecordingScreen, RunScreen, RunsScreen, StepScreen
@@ -79,7 +80,7 @@ def store(tmp_path, monkeypatch) -> RunStore:
     monkeypatch.setenv("TZ", "UTC")  # the screens show local times; snapshots need one zone
     time.tzset()
     made = RunStore(tmp_path / "runs.db")
-    made.save(fixed_run())
+    made.save(fixed_run(), Redactor())
     return made
 
 

@@ -204,3 +204,34 @@ async def test_accepting_a_server_error_as_the_baseline_asks_first(tmp_path, mon
         await pilot.press("y")
         await pilot.pause()
     assert [u["exchange"] for u in updates()] == [5]
+
+
+async def test_a_rerun_from_the_tui_redacts_the_projects_secret_fields(tmp_path, monkeypatch, demo_shop):
+    """The TUI hands its settings' redactor on: a field named in redact_fields is at rest nowhere."""
+    from textual.widgets import Tree
+
+    from replayqa.config import load_settings
+    from replayqa.demo.run import journeys_dir
+    from replayqa.execute import run_journeys
+    from replayqa.loader import load_file
+
+    monkeypatch.chdir(tmp_path)
+    journey_file = tmp_path / "checkout.yaml"
+    shutil.copy(journeys_dir() / "checkout_payment.yaml", journey_file)
+    (tmp_path / "replayqa.toml").write_text(
+        f'base_url = "{demo_shop.base_url}"\ndb = "{demo_shop.db_url}"\nredact_fields = ["email"]\n'
+    )
+    run_journeys(load_file(journey_file).journeys, load_settings())
+    store = RunStore(tmp_path / ".replayqa" / "runs.db")
+    app = TriageApp(store, load_settings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await pilot.press("down", "down", "down")
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.query_one(Tree) is not None
+    assert len(store.runs()) == 2
+    written = [p for p in (tmp_path / ".replayqa").rglob("*") if p.is_file()]
+    assert len([p for p in written if p.name == "report.json"]) == 2
+    assert not [p for p in written if b"@shop.test" in p.read_bytes()], "an email reached the disk"
