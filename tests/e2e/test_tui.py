@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from replayqa.redact import Redactor
 from replayqa.store import RunStore
 from tests.tui.test_app import fixed_run
 
@@ -50,7 +51,7 @@ class Terminal:
 def terminal(tmp_path) -> Iterator[Terminal]:
     if shutil.which("tmux") is None:
         pytest.fail("tmux is needed to drive the TUI in a real terminal: apt-get install tmux")
-    RunStore(tmp_path / "runs.db").save(fixed_run())
+    RunStore(tmp_path / "runs.db").save(fixed_run(), Redactor())
     opened = Terminal(tmp_path, [sys.executable, "-m", "replayqa", "tui", "runs.db"])
     yield opened
     opened.close()

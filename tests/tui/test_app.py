@@ -327,7 +327,7 @@ async def test_it_opens_on_the_runs_when_the_latest_run_passed(store):
         journey.paths = journey.paths[:1]
         journey.steps, journey.issues = journey.steps[:1], []
     annotate(passing, [])
-    store.save(passing)
+    store.save(passing, Redactor())
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

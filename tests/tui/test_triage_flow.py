@@ -223,13 +223,14 @@ async def test_a_rerun_from_the_tui_redacts_the_projects_secret_fields(tmp_path,
     )
     run_journeys(load_file(journey_file).journeys, load_settings())
     store = RunStore(tmp_path / ".replayqa" / "runs.db")
-    app = TriageApp(store, load_settings())
+    app = TriageApp(store, load_settings(), open_first_failure=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await pilot.press("enter")
+        await settle(pilot)
         await pilot.press("down", "down", "down")
         await pilot.press("e")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen.query_one(Tree) is not None
     assert len(store.runs()) == 2
     written = [p for p in (tmp_path / ".replayqa").rglob("*") if p.is_file()]
