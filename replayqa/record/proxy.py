@@ -27,7 +27,7 @@ from replayqa.addons.control import ControlPageAddon
 from replayqa.addons.network import ClientGate, UpstreamTLSNotes
 from replayqa.addons.recorder import RecorderAddon
 from replayqa.client import check_reachable
-from replayqa.errors import ConfigError
+from replayqa.errors import ConfigError, StateError
 from replayqa.record.lan import ClientRanges
 from replayqa.record.recorder import RecorderSettings
 from replayqa.record.upstream_tls import UpstreamTLS, check_upstream
@@ -131,6 +131,9 @@ async def _serve(
         )
     except exceptions.OptionsError as exc:
         raise ConfigError(str(exc).strip()) from None
+    if addon.recorder is None:  # never forward what is not recorded
+        reason = failures.messages[-1] if failures.messages else "the recorder did not start"
+        raise ConfigError(f"cannot record to {settings.out}: {reason}")
     proxyserver = master.addons.get("proxyserver")
     try:
         if not await proxyserver.setup_servers():
@@ -153,6 +156,11 @@ async def _serve(
             await proxyserver.servers.update([])
         await master.done()
         logging.getLogger("mitmproxy").removeHandler(failures)
+    if addon.failure is not None:
+        raise StateError(
+            f"{addon.failure}; the proxy stopped with it. {settings.out} keeps every exchange "
+            "a client received; record again to go on"
+        )
     return addon.summary or {}
 
 

@@ -127,10 +127,13 @@ _INSERT_SQL = {table: _insert_sql(table) for table in SCHEMA}
 def create_recording(path: str | Path, meta: dict[str, Any]) -> Path:
     """Make a new recording file with its schema and metadata; never overwrite one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        raise ConfigError(f"{path} already exists: choose another --out, or remove it first")
-    db = sqlite_utils.Database(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            raise ConfigError(f"{path} already exists: choose another --out, or remove it first")
+        db = sqlite_utils.Database(sqlite3.connect(path))
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot create {path}: {_reason(exc)}; choose another --out") from None
     try:
         db.enable_wal()
         for table, columns in SCHEMA.items():
@@ -149,9 +152,15 @@ def create_recording(path: str | Path, meta: dict[str, Any]) -> Path:
                     }.items()
                 ],
             )
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot create {path}: {_reason(exc)}; choose another --out") from None
     finally:
         db.close()
     return path
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 class RecordingWriter:
@@ -162,7 +171,7 @@ class RecordingWriter:
     proxy never trades the GIL with the writer on every exchange.
     """
 
-    def __init__(self, path: str | Path, flush_interval: float = 0.2) -> None:
+    def __init__(self, path: str | Path, flush_interval: float = 0.2, background: bool = True) -> None:
         self.path = Path(path)
         self.flush_interval = flush_interval
         self._pending: deque[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]] = deque()
@@ -171,8 +180,10 @@ class RecordingWriter:
         self._db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
-        self._thread = threading.Thread(target=self._run, name="replayqa-recording-writer", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if background:  # without it, the owner calls commit() itself (the writer process does)
+            self._thread = threading.Thread(target=self._run, name="replayqa-recording-writer", daemon=True)
+            self._thread.start()
 
     def add(self, table: str, row: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
         """Queue a row, or a function that builds it (run on the writer's thread)."""
@@ -187,7 +198,8 @@ class RecordingWriter:
     def close(self) -> None:
         """Flush everything, then fold the WAL into the file."""
         self._stop.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.disable_wal()
@@ -203,14 +215,14 @@ class RecordingWriter:
                 batch.append(self._pending.popleft())
             if batch:
                 try:
-                    self._commit(batch)
+                    self.commit(batch)
                 except BaseException as exc:  # reported to the producer on its next add()
                     self._error = exc
                     return
             if stopping:
                 return
 
-    def _commit(self, rows: list[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]]) -> None:
+    def commit(self, rows: list[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]]) -> None:
         """One transaction per batch, one prepared statement per table.
 
         (sqlite-utils made the schema; the hot path skips its per-value checks,

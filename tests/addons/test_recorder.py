@@ -19,24 +19,24 @@ def addon():
     made.done()
 
 
-def test_nothing_is_recorded_without_an_output_file(addon):
+async def test_nothing_is_recorded_without_an_output_file(addon):
     with taddons.context(addon):
         flow = tflow.tflow(resp=True)
-        addon.request(flow)
-        addon.response(flow)
+        await addon.request(flow)
+        await addon.response(flow)
     assert addon.recorder is None
 
 
-def test_flows_become_exchanges(addon, tmp_path):
+async def test_flows_become_exchanges(addon, tmp_path):
     with taddons.context(addon) as tctx:
         tctx.configure(addon, replayqa_out=str(tmp_path / "rec.db"), replayqa_name="unit")
         flow = tflow.tflow(resp=True)
-        addon.request(flow)
+        await addon.request(flow)
         addon.responseheaders(flow)
-        addon.response(flow)
+        await addon.response(flow)
         failed = tflow.tflow(err=True)
-        addon.request(failed)
-        addon.error(failed)
+        await addon.request(failed)
+        await addon.error(failed)
         addon.done()
     rows = list(Recording.open(tmp_path / "rec.db").exchanges())
     assert [(r["method"], r["host"], r["status"], r["error"]) for r in rows] == [
@@ -46,21 +46,21 @@ def test_flows_become_exchanges(addon, tmp_path):
     assert addon.summary["exchanges"] == 2
 
 
-def test_markers_are_answered_by_the_addon(addon, tmp_path):
+async def test_markers_are_answered_by_the_addon(addon, tmp_path):
     with taddons.context(addon) as tctx:
         tctx.configure(addon, replayqa_out=str(tmp_path / "rec.db"))
         flow = tflow.tflow()
         flow.request.path = "/__replayqa/session/start?name=checkout"
-        addon.request(flow)
+        await addon.request(flow)
         assert flow.response is not None and flow.response.status_code == 200
         assert json.loads(flow.response.content)["session"] == "checkout"
 
 
-def test_websocket_messages_are_recorded(addon, tmp_path):
+async def test_websocket_messages_are_recorded(addon, tmp_path):
     with taddons.context(addon) as tctx:
         tctx.configure(addon, replayqa_out=str(tmp_path / "rec.db"))
         flow = tflow.twebsocketflow()
-        addon.websocket_message(flow)
+        await addon.websocket_message(flow)
         addon.done()
     messages = Recording.open(tmp_path / "rec.db").websocket_messages(flow.id)
     assert [m["content"] for m in messages] == [flow.websocket.messages[-1].text]
