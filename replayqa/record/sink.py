@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
 import threading
 from collections import deque
@@ -67,7 +68,7 @@ class ProcessSink:
         self._acks, ack_send = context.Pipe(duplex=False)
         self.process = context.Process(
             target=_serve,
-            args=(receive, ack_send, str(path), key, rules, body_cap),
+            args=(receive, ack_send, str(path), key, rules, body_cap, os.getpid()),
             name="replayqa-writer",
         )
         self.process.start()
@@ -191,17 +192,29 @@ class ProcessSink:
 
 
 def _serve(
-    receive: Connection, acks: Connection, path: str, key: bytes, rules: RedactionRules, body_cap: int
+    receive: Connection,
+    acks: Connection,
+    path: str,
+    key: bytes,
+    rules: RedactionRules,
+    body_cap: int,
+    proxy_pid: int,
 ) -> None:
     """The writer process: commit what arrives, acknowledge it, and fold the file at the end.
 
     It reads until the recorder closes the pipe, or dies: either way the pipe
     ends, and everything that was sent is committed before this process exits.
     """
-    # Ctrl+C, or a service manager's SIGTERM, reaches the whole process group: the proxy decides when
-    # to stop, and closing the pipe is what ends this process, after it has written everything.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    # Ctrl+C, or a service manager's SIGTERM, may reach this process alone or the whole group: either
+    # way the proxy stops, ends the sessions with their end captures, and closing the pipe is what
+    # ends this process, after it has written everything.
+    def stop_the_proxy(signum: int, frame: object) -> None:
+        if os.getppid() == proxy_pid:  # an orphan signals nobody (its new parent is not the proxy)
+            os.kill(proxy_pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop_the_proxy)
+    signal.signal(signal.SIGTERM, stop_the_proxy)
     try:
         rows = RowBuilder(Redactor(rules, stable_placeholders(key)), body_cap)
         writer = RecordingWriter(Path(path), background=False)
