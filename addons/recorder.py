@@ -26,6 +26,7 @@ from mitmproxy import ctx, exceptions, http
 from replayqa.errors import ReplayqaError
 from replayqa.record.flows import content_headers, request_info, response_info
 from replayqa.record.recorder import RECORDING_RULES, Recorder, RecorderSettings
+from replayqa.record.sessions import is_marker
 
 T = TypeVar("T")
 _STREAM_TYPES = re.compile("text/event-stream|application/x-ndjson|multipart/x-mixed-replace")
@@ -144,14 +145,15 @@ class RecorderAddon:
         if self.recorder is None or flow.metadata.get("replayqa_skip"):
             return  # answered by the proxy itself (the control page): never recorded
         info = request_info(flow, self.body_cap)
-        answer = await self._call(self.recorder.marker_response, info)
+        answer = await self._call(self.recorder.marker_response, info) if is_marker(info) else None
         if answer is not None:
             status, payload = answer
             flow.response = http.Response.make(
                 status, json.dumps(payload), {"Content-Type": "application/json"}
             )
             return
-        if not await self._call(self.recorder.on_request, info):
+        # What the recording does not keep never waits behind a database capture.
+        if not self.recorder.keeps(info) or not await self._call(self.recorder.on_request, info):
             flow.metadata["replayqa_skip"] = True
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:

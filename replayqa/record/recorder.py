@@ -28,6 +28,7 @@ from replayqa.record.sessions import (
     SessionTracker,
     TrackedSession,
     cookie_keys,
+    is_marker,
     request_keys,
     response_keys,
 )
@@ -133,7 +134,7 @@ class Recorder:
 
     def marker_response(self, request: RequestInfo) -> tuple[int, dict[str, Any]] | None:
         """Answer ``/__replayqa/session/start|end`` here; the app never sees them."""
-        if not request.path.startswith(MARKER_PREFIX):
+        if not is_marker(request):
             return None
         action = request.path[len(MARKER_PREFIX) :].strip("/")
         identity = Identity(request.client_ip, request_keys(request.headers))
@@ -153,10 +154,16 @@ class Recorder:
             }
         return 404, {"error": f"unknown marker {action!r}: use start?name=NAME or end"}
 
+    def keeps(self, request: RequestInfo) -> bool:
+        """Whether the recording keeps a request: a quick check, fit for the proxy's event loop."""
+        if self.filter.wants_request(request.host, request.path):
+            return True
+        self.dropped += 1
+        return False
+
     def on_request(self, request: RequestInfo) -> bool:
         """Note a request; False when the recording does not keep it."""
-        if not self.filter.wants_request(request.host, request.path):
-            self.dropped += 1
+        if not self.keeps(request):
             return False
         session = self.tracker.assign(Identity(request.client_ip, request_keys(request.headers)))
         operation = self.spec.match(request.method, request.path) if self.spec else None

@@ -235,3 +235,37 @@ def _wait_gone(pid: int, seconds: float = 30) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"process {pid} still runs")
+
+
+def test_a_long_database_capture_holds_up_only_the_requests_that_wait_for_it(
+    demo_shop, recorder_group, tmp_path
+):
+    with sqlite3.connect(demo_shop.db_path) as conn:  # a table big enough for a capture to take a while
+        conn.execute("CREATE TABLE audit (id INTEGER PRIMARY KEY, note TEXT)")
+        conn.executemany("INSERT INTO audit (note) VALUES (?)", ((f"note {i}",) for i in range(400_000)))
+    proxy = recorder_group(
+        "--upstream", demo_shop.base_url, "--out", "rec.db", "--db", demo_shop.db_url, "--exclude", "/health"
+    )
+    first: list[float] = []
+
+    def start_a_session() -> None:  # its request waits for the start capture, as it must
+        began = time.monotonic()
+        with httpx.Client(base_url=proxy.url, timeout=60) as client:
+            assert client.get("/items").status_code == 200
+        first.append(time.monotonic() - began)
+
+    session = threading.Thread(target=start_a_session)
+    session.start()
+    others: list[float] = []
+    with httpx.Client(base_url=proxy.url, timeout=60) as client:
+        while session.is_alive():
+            began = time.monotonic()
+            assert client.get("/health").status_code == 200
+            others.append(time.monotonic() - began)
+    session.join()
+    assert first[0] > 0.8, "the capture took long enough to show a stall"
+    assert len(others) >= 5 and max(others) < first[0] / 3, (first, others)
+    os.kill(proxy.process.pid, signal.SIGTERM)
+    code, out, err = proxy.finish()
+    assert code == 0, err
+    assert "Recorded 1 exchange in 1 session, 2 database captures" in out
