@@ -78,7 +78,7 @@ def _read_entries(har: Path) -> list[dict[str, Any]]:
         document = json.loads(har.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {har}: {exc.strerror}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ConfigError(
             f"{har} is not a valid HAR file (not JSON: {exc}); export it again from devtools"
         ) from None

@@ -46,8 +46,8 @@ def parse_listen(value: str, default_port: int) -> tuple[str, int]:
     """``HOST:PORT``, ``HOST`` or ``:PORT``; loopback unless told otherwise."""
     host, _, port = value.rpartition(":") if ":" in value else (value, "", "")
     host = host.strip("[]") or "127.0.0.1"
-    if port and not port.isdigit():
-        raise ConfigError(f"--listen {value!r}: the port must be a number, as in 127.0.0.1:8888")
+    if port and not (port.isdigit() and int(port) <= 65535):
+        raise ConfigError(f"--listen {value!r}: the port must be a number up to 65535, as in 127.0.0.1:8888")
     return host, int(port) if port else default_port
 
 

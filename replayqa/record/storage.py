@@ -238,6 +238,10 @@ class RecordingWriter:
                 conn.executemany(_INSERT_SQL[table], batch)
 
 
+_REQUIRED = frozenset({"meta", "sessions", "exchanges", "checkpoints"})
+_REMAKE = "restore it from a copy, or record it again"
+
+
 @dataclass
 class Recording:
     """A recording opened for reading."""
@@ -274,14 +278,26 @@ class Recording:
                 f"{path} is not a replayqa recording (no {FORMAT} metadata); "
                 "make one with replayqa record or replayqa import FILE.har"
             )
+        missing = sorted(_REQUIRED - set(db.table_names()))
+        if missing:
+            db.close()
+            raise ConfigError(f"{path} is damaged: it has no {missing[0]} table; {_REMAKE}")
         return cls(path, db)
+
+    def _json(self, text: str | None, what: str, empty: str) -> Any:
+        try:
+            return json.loads(text or empty)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{self.path} is damaged: {what} is not JSON; {_REMAKE}") from None
 
     def close(self) -> None:
         self.db.close()
 
     @property
     def meta(self) -> dict[str, Any]:
-        return {r["key"]: json.loads(r["value"]) for r in self.db.table("meta").rows}
+        return {
+            r["key"]: self._json(r["value"], f"meta {r['key']!r}", "null") for r in self.db.table("meta").rows
+        }
 
     def sessions(self) -> list[dict[str, Any]]:
         return list(self.db.table("sessions").rows_where(order_by="started_at, id"))
@@ -289,8 +305,8 @@ class Recording:
     def exchanges(self, session_id: int | None = None) -> Iterator[dict[str, Any]]:
         where, args = ("session_id = ?", [session_id]) if session_id is not None else (None, [])
         for row in self.db.table("exchanges").rows_where(where, args, order_by="id"):
-            row["request_headers"] = json.loads(row["request_headers"] or "[]")
-            row["response_headers"] = json.loads(row["response_headers"] or "[]")
+            for column in ("request_headers", "response_headers"):
+                row[column] = self._json(row[column], f"exchange {row['id']}'s {column}", "[]")
             yield row
 
     def exchange_page(self, session_id: int, offset: int, limit: int) -> list[dict[str, Any]]:
@@ -306,7 +322,7 @@ class Recording:
     def checkpoints(self) -> list[dict[str, Any]]:
         columns = "id, group_id, kind, backend, taken_at, size, tables"
         return [
-            {**r, "tables": json.loads(r["tables"] or "{}")}
+            {**r, "tables": self._json(r["tables"], f"checkpoint {r['id']}'s tables", "{}")}
             for r in self.db.query(f"SELECT {columns} FROM checkpoints ORDER BY id")
         ]
 
@@ -317,8 +333,15 @@ class Recording:
         if row is None:
             raise ConfigError(f"{self.path} has no checkpoint {checkpoint_id}")
         backend, data, tables, taken_at = row
-        zlib.decompressobj().decompress(data[:64])  # fail early on a damaged capture
-        return DatabaseCapture(backend, data, json.loads(tables or "{}"), taken_at)
+        try:
+            zlib.decompressobj().decompress(data[:64])  # fail early on a damaged capture
+        except (zlib.error, TypeError):
+            raise ConfigError(
+                f"{self.path} is damaged: checkpoint {checkpoint_id}'s data; {_REMAKE}"
+            ) from None
+        return DatabaseCapture(
+            backend, data, self._json(tables, f"checkpoint {checkpoint_id}", "{}"), taken_at
+        )
 
     def describe(self) -> dict[str, Any]:
         """Everything ``replayqa show`` prints: metadata, checkpoints, sessions and their exchanges."""
@@ -338,7 +361,10 @@ class Recording:
         """Exchange id -> rows per table right after it (recordings made before 2026-11-30 have none)."""
         if "write_effects" not in self.db.table_names():
             return {}
-        return {r["id"]: json.loads(r["counts"]) for r in self.db.table("write_effects").rows}
+        return {
+            r["id"]: self._json(r["counts"], f"exchange {r['id']}'s write effects", "{}")
+            for r in self.db.table("write_effects").rows
+        }
 
     def noise_rules(self) -> list[dict[str, Any]]:
         return list(self.meta.get("noise_rules") or [])
