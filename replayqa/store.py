@@ -243,8 +243,10 @@ def _check_store(path: Path) -> str | None:
             f"{path} is a {found} store, newer than this replayqa reads ({FORMAT}): upgrade replayqa"
         )
     what = (
-        "a replayqa recording"
+        "it is a replayqa recording"
         if found and found.startswith("replayqa-recording/")
         else "another program's database"
     )
-    raise ConfigError(f"{path} is {what}, not a run store: give the run store (default {DEFAULT_STORE})")
+    raise ConfigError(
+        f"{path} is not a replayqa run store ({what}): give the run store (default {DEFAULT_STORE})"
+    )
