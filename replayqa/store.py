@@ -32,7 +32,9 @@ class RunStore:
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite_utils.Database(sqlite3.connect(self.path))
+            conn = sqlite3.connect(self.path)
+            conn.text_factory = lambda raw: raw.decode("utf-8", "replace")  # damaged text reads as such
+            self.db = sqlite_utils.Database(conn)
             if "meta" not in self.db.table_names():
                 self.db.table("meta").insert({"key": "format", "value": FORMAT}, pk="key")
         except (OSError, sqlite3.Error) as exc:

@@ -82,7 +82,8 @@ def _read_entries(har: Path) -> list[dict[str, Any]]:
         raise ConfigError(
             f"{har} is not a valid HAR file (not JSON: {exc}); export it again from devtools"
         ) from None
-    entries = document.get("log", {}).get("entries") if isinstance(document, dict) else None
+    log = document.get("log") if isinstance(document, dict) else None
+    entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
         raise ConfigError(
             f"{har} is not a valid HAR file (no log.entries list); export it again from devtools"
@@ -133,7 +134,7 @@ def _convert(
             ),
             None,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # any shape a HAR file can have
         raise ConfigError(
             f"{where} is malformed ({type(exc).__name__}: {exc}); export the HAR again from devtools"
         ) from None

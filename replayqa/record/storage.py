@@ -238,6 +238,10 @@ class RecordingWriter:
                 conn.executemany(_INSERT_SQL[table], batch)
 
 
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
 _REQUIRED = frozenset({"meta", "sessions", "exchanges", "checkpoints"})
 _REMAKE = "restore it from a copy, or record it again"
 
@@ -260,12 +264,14 @@ class Recording:
                     f"{path} is not a replayqa recording (not a SQLite file); "
                     "make one with replayqa record or replayqa import FILE.har"
                 )
-        db = sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.text_factory = _lenient_text  # damaged text reads as such, it does not stop the reader
+        db = sqlite_utils.Database(conn)
         try:
             row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-        except sqlite3.DatabaseError:
-            row = None
-        found = json.loads(row[0]) if row is not None else None
+            found = json.loads(row[0]) if row is not None else None
+        except (sqlite3.DatabaseError, TypeError, ValueError):
+            found = None
         if isinstance(found, str) and found.startswith("replayqa-recording/") and found != FORMAT:
             db.close()
             raise ConfigError(
