@@ -14,13 +14,16 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from replayqa.cli import main
+from replayqa.errors import ConfigError
 from replayqa.model import RunResult
+from replayqa.state import open_state
 from replayqa.store import RunStore
 
 SAMPLE = Path(__file__).parent.parent / "recordings" / "demo-shop.db"
@@ -246,3 +249,146 @@ def test_har_files_of_any_shape(document: Any, latin1: bool) -> None:
         assert_handled(result)
         if result.exit_code == 0:  # what was accepted reads back as a recording
             assert_handled(invoke("show", "rec.db", "--json"))
+
+
+# -- each class the fuzz covers, once by name: the line a user sees -----------------------------
+
+_STEP = "  - name: s\n    request: {method: GET, path: /}\n"
+_CASES: dict[str, tuple[dict[str, bytes | str], list[str], str]] = {
+    "a truncated recording": (
+        {"rec.db": SAMPLE.read_bytes()[:3000]},
+        ["show", "rec.db"],
+        "not a replayqa recording",
+    ),
+    "a text file as a recording": ({"rec.db": "hello"}, ["show", "rec.db"], "not a SQLite file"),
+    "a run store that is a text file": (
+        {"runs.db": "hello"},
+        ["issues", "list", "--store", "runs.db"],
+        "runs.db is not a replayqa run store (not a SQLite file)",
+    ),
+    "a run store that does not exist": (
+        {},
+        ["issues", "list", "--store", "nowhere/runs.db"],
+        "no run store at nowhere/runs.db",
+    ),
+    "a journey of the wrong shape": ({"j.yaml": "- 1\n"}, ["list", "j.yaml"], "a journey file is a mapping"),
+    "a step whose status is not a status": (
+        {"j.yaml": f"name: a\nsteps:\n{_STEP}    expect: {{status: ok}}\n"},
+        ["list", "j.yaml"],
+        "expect.status is a code (201), a class (4xx) or a list of them; got 'ok'",
+    ),
+    "a step with two bodies": (
+        {
+            "j.yaml": "name: a\nsteps:\n  - name: s\n"
+            "    request: {method: POST, path: /, json: {}, form: {a: 1}}\n"
+        },
+        ["list", "j.yaml"],
+        "a request has one body: json, form or body, not json and form",
+    ),
+    "a method that is not one": (
+        {"j.yaml": "name: a\nsteps:\n  - name: s\n    request: {method: 5, path: /}\n"},
+        ["list", "j.yaml"],
+        "request.method is an HTTP method such as GET or POST; got 5",
+    ),
+    "an unbalanced template": (
+        {"j.yaml": "name: a\nsteps:\n  - name: s\n    request: {method: GET, path: '/{{ id'}\n"},
+        ["list", "j.yaml"],
+        "unbalanced template in '/{{ id'",
+    ),
+    "a timeout in words": (
+        {"j.yaml": f"name: a\nsteps:\n{_STEP}    timeout: soon\n"},
+        ["list", "j.yaml"],
+        "timeout is a number of seconds above 0; got 'soon'",
+    ),
+    "recursive YAML": ({"j.yaml": _RECURSIVE_YAML}, ["list", "j.yaml"], "j.yaml"),
+    "a non-UTF-8 journey": (
+        {"j.yaml": "name: café\nsteps: []\n".encode("latin-1")},
+        ["list", "j.yaml"],
+        "j.yaml: byte 9 is not UTF-8: save the journey file as UTF-8 text",
+    ),
+    "a Python journey that exits": (
+        {"j.py": "import sys\nsys.exit(0)\n"},
+        ["run", "j.py", "--base-url", "http://127.0.0.1:9"],
+        "j.py: calls sys.exit(0) as it is imported",
+    ),
+    "a Python journey that raises a BaseException": (
+        {"j.py": "raise BaseException('boom')\n"},
+        ["run", "j.py", "--base-url", "http://127.0.0.1:9"],
+        "j.py: cannot import journeys: BaseException: boom",
+    ),
+    "a recursive spec": ({"s.yaml": _RECURSIVE_SPEC}, ["coverage", "--spec", "s.yaml"], "refers to itself"),
+    "a non-UTF-8 spec": (
+        {"s.yaml": "openapi: 3.0.3\ninfo: {title: é}\n".encode("latin-1")},
+        ["coverage", "--spec", "s.yaml"],
+        "is not UTF-8: save it as UTF-8 text",
+    ),
+    "a HAR entry without a URL": (
+        {"in.har": '{"log": {"entries": [{"request": {"method": "GET", "url": "/items"}}]}}'},
+        ["import", "in.har", "--out", "rec.db"],
+        "request.url is '/items', not an absolute http(s) URL",
+    ),
+    "a HAR entry whose status is text": (
+        {"in.har": json.dumps({"log": {"entries": [{**_ENTRY, "response": {"status": "ok"}}]}})},
+        ["import", "in.har", "--out", "rec.db"],
+        "response.status is 'ok', not an HTTP status",
+    ),
+    "a HAR export to a folder": ({}, ["export", str(SAMPLE), "--har", "."], ".: Is a directory"),
+    "a HAR export under a file": (
+        {"file": "x"},
+        ["export", str(SAMPLE), "--har", "file/out.har"],
+        "file/out.har: Not a directory",
+    ),
+    "a listen port out of range": (
+        {},
+        ["record", "--upstream", "http://127.0.0.1:9", "--listen", "127.0.0.1:99999"],
+        "the port must be a number up to 65535",
+    ),
+    "a setting of the wrong type": (
+        {"replayqa.toml": "timeout = 'soon'\n"},
+        ["list"],
+        "setting 'timeout' must be a number, not 'soon'",
+    ),
+    "a non-UTF-8 settings file": ({"replayqa.toml": b"base_url = '\xff'\n"}, ["list"], "is not UTF-8"),
+    "synth with no runs": (
+        {},
+        ["synth", "--spec", "s.yaml", "--runs", "0", "--base-url", "http://127.0.0.1:9"],
+        "0 is not in the range x>=1",
+    ),
+    "noise learning in parallel": (
+        {},
+        ["replay", str(SAMPLE), "--base-url", "http://127.0.0.1:9", "--learn-noise", "--workers", "2"],
+        "--learn-noise replays one session at a time: leave out --workers",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_CASES))
+def test_each_class_of_bad_input_gets_one_line_and_exit_2(case: str) -> None:
+    files, args, expected = _CASES[case]
+    with CliRunner().isolated_filesystem():
+        for name, content in files.items():
+            Path(name).write_bytes(content if isinstance(content, bytes) else content.encode())
+        result = invoke(*args)
+        assert_handled(result)
+        assert result.exit_code == 2, result.output
+        assert expected in result.output
+        assert not Path("nowhere").exists(), "a run store is never made where none was"
+
+
+def test_a_recording_given_as_a_run_store_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    recording = tmp_path / "rec.db"
+    shutil.copy(SAMPLE, recording)
+    before = recording.read_bytes()
+    for args in (["issues", "list"], ["issues", "mark", "3f2a9c1d0e4b", "known"]):
+        result = invoke(*args, "--store", str(recording))
+        assert result.exit_code == 2
+        assert "is not a replayqa run store (it is a replayqa recording)" in result.output
+    assert recording.read_bytes() == before
+    with sqlite3.connect(recording) as conn:
+        assert "known_issues" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+
+
+def test_a_text_file_is_no_sqlite_database(tmp_path: Path) -> None:
+    (tmp_path / "app.db").write_text("not a database")
+    with pytest.raises(ConfigError, match=r"app\.db is not a SQLite database: fix --db"):
+        open_state(f"sqlite:///{tmp_path / 'app.db'}").connect()
