@@ -127,6 +127,10 @@ _INSERT_SQL = {table: _insert_sql(table) for table in SCHEMA}
 def create_recording(path: str | Path, meta: dict[str, Any]) -> Path:
     """Make a new recording file with its schema and metadata; never overwrite one."""
     path = Path(path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ConfigError(
+            f"cannot create {path}: {path.parent} is a file, not a folder; choose another --out"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():

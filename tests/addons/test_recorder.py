@@ -78,3 +78,21 @@ async def test_websocket_messages_are_recorded(addon, tmp_path):
 def test_bad_options_are_refused_in_configure(addon, tmp_path, option, value, message):
     with taddons.context(addon) as tctx, pytest.raises(exceptions.OptionsError, match=message):
         tctx.configure(addon, **{option: value}, replayqa_out=str(tmp_path / "rec.db"))
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        (
+            "a-file/rec.db",
+            r"cannot create .*a-file/rec\.db: .*a-file is a file, not a folder; choose another --out",
+        ),
+        ("n" * 300 + ".db", r"cannot create .*: File name too long; choose another --out"),
+    ],
+)
+def test_a_recording_that_cannot_be_made_is_an_options_error(addon, tmp_path, out, message):
+    """mitmproxy logs any other error and goes on forwarding traffic, recording nothing."""
+    (tmp_path / "a-file").write_text("not a folder")
+    with taddons.context(addon) as tctx, pytest.raises(exceptions.OptionsError, match=message):
+        tctx.configure(addon, replayqa_out=str(tmp_path / out))
+    assert addon.recorder is None
