@@ -195,7 +195,7 @@ def _app_options(
 )
 @click.option(
     "--repeat",
-    type=click.IntRange(min=1),
+    type=int,
     default=None,
     help="Run N times from the same state; mark flaky steps.",
 )

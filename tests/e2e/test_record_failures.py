@@ -182,7 +182,10 @@ def test_sigkill_loses_no_exchange_a_client_received(demo_shop, recorder_group, 
     assert lost == [], f"{len(lost)} of {len(received)} exchanges clients received are not recorded"
 
 
-def test_sigterm_to_the_group_ends_every_session_with_an_end_capture(demo_shop, recorder_group, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_group_ends_every_session_with_an_end_capture(
+    demo_shop, recorder_group, tmp_path, sig
+):
     proxy = recorder_group("--upstream", demo_shop.base_url, "--out", "rec.db", "--db", demo_shop.db_url)
     with (
         httpx.Client(base_url=proxy.url, transport=httpx.HTTPTransport(local_address="127.0.0.2")) as ada,
@@ -192,7 +195,7 @@ def test_sigterm_to_the_group_ends_every_session_with_an_end_capture(demo_shop, 
         bob.get("/items/1")
     members = proxy.group_pids()
     assert len(members) >= 2, "the proxy and its writer"
-    os.killpg(proxy.process.pid, signal.SIGTERM)
+    os.killpg(proxy.process.pid, sig)
     code, out, err = proxy.finish()
     assert code == 0, err
     assert "Recorded 2 exchanges in 2 sessions, 2 database captures" in out
