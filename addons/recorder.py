@@ -107,16 +107,17 @@ class RecorderAddon:
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
 
     async def _tick(self) -> None:
-        while self.recorder is not None:
+        while (recorder := self.recorder) is not None:
             await asyncio.sleep(1)
-            await self._call(self.recorder.tick)
-            if self.recorder is not None and self.recorder.sink.failure:
-                self._stop(self.recorder.sink.failure)
+            await self._call(recorder.tick)
+            if recorder.sink.failure:
+                self._stop(recorder.sink.failure)
 
     async def _call(self, method: Callable[..., T], *args: Any) -> T:
         """Runs recorder work on its own thread: a database capture there holds up only
         the requests that must wait for it, never the proxy's event loop."""
-        assert self._worker is not None
+        if self._worker is None:  # the proxy is stopping: what is left is quick, and goes nowhere
+            return method(*args)
         return await asyncio.wrap_future(self._worker.submit(method, *args))
 
     async def _committed(self, recorder: Recorder, written: int) -> str | None:
@@ -142,10 +143,11 @@ class RecorderAddon:
             ctx.master.shutdown()
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        if self.recorder is None or flow.metadata.get("replayqa_skip"):
+        recorder = self.recorder
+        if recorder is None or flow.metadata.get("replayqa_skip"):
             return  # answered by the proxy itself (the control page): never recorded
         info = request_info(flow, self.body_cap)
-        answer = await self._call(self.recorder.marker_response, info) if is_marker(info) else None
+        answer = await self._call(recorder.marker_response, info) if is_marker(info) else None
         if answer is not None:
             status, payload = answer
             flow.response = http.Response.make(
@@ -153,7 +155,7 @@ class RecorderAddon:
             )
             return
         # What the recording does not keep never waits behind a database capture.
-        if not self.recorder.keeps(info) or not await self._call(self.recorder.on_request, info):
+        if not recorder.keeps(info) or not await self._call(recorder.on_request, info):
             flow.metadata["replayqa_skip"] = True
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -185,15 +187,17 @@ class RecorderAddon:
             self._stop(problem)
 
     async def error(self, flow: http.HTTPFlow) -> None:
-        if self.recorder is not None and flow.error is not None:
-            await self._call(self.recorder.on_error, flow.id, flow.error.msg)
+        recorder = self.recorder
+        if recorder is not None and flow.error is not None:
+            await self._call(recorder.on_error, flow.id, flow.error.msg)
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
-        if self.recorder is None or flow.websocket is None:
+        recorder = self.recorder
+        if recorder is None or flow.websocket is None:
             return
         message = flow.websocket.messages[-1]
         await self._call(
-            self.recorder.on_websocket_message,
+            recorder.on_websocket_message,
             flow.id,
             message.from_client,
             message.content,
