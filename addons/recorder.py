@@ -109,13 +109,14 @@ class RecorderAddon:
     async def _tick(self) -> None:
         while (recorder := self.recorder) is not None:
             await asyncio.sleep(1)
-            await self._call(recorder.tick)
+            await self.call(recorder.tick)
             if recorder.sink.failure:
                 self._stop(recorder.sink.failure)
 
-    async def _call(self, method: Callable[..., T], *args: Any) -> T:
+    async def call(self, method: Callable[..., T], *args: Any) -> T:
         """Runs recorder work on its own thread: a database capture there holds up only
-        the requests that must wait for it, never the proxy's event loop."""
+        the requests that must wait for it, never the proxy's event loop. Other addons
+        that touch the recorder (the control page) go through here too: one thread owns it."""
         if self._worker is None:  # the proxy is stopping: what is left is quick, and goes nowhere
             return method(*args)
         return await asyncio.wrap_future(self._worker.submit(method, *args))
@@ -147,7 +148,7 @@ class RecorderAddon:
         if recorder is None or flow.metadata.get("replayqa_skip"):
             return  # answered by the proxy itself (the control page): never recorded
         info = request_info(flow, self.body_cap)
-        answer = await self._call(recorder.marker_response, info) if is_marker(info) else None
+        answer = await self.call(recorder.marker_response, info) if is_marker(info) else None
         if answer is not None:
             status, payload = answer
             flow.response = http.Response.make(
@@ -155,7 +156,7 @@ class RecorderAddon:
             )
             return
         # What the recording does not keep never waits behind a database capture.
-        if not recorder.keeps(info) or not await self._call(recorder.on_request, info):
+        if not recorder.keeps(info) or not await self.call(recorder.on_request, info):
             flow.metadata["replayqa_skip"] = True
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -178,7 +179,7 @@ class RecorderAddon:
         tap = flow.metadata.get("replayqa_stream")
         streamed = tap.data() if tap is not None else None
         info = response_info(flow, self.body_cap, streamed)
-        written = await self._call(recorder.on_response, flow.id, info)
+        written = await self.call(recorder.on_response, flow.id, info)
         if written is None:
             return
         problem = await self._committed(recorder, written)
@@ -189,14 +190,14 @@ class RecorderAddon:
     async def error(self, flow: http.HTTPFlow) -> None:
         recorder = self.recorder
         if recorder is not None and flow.error is not None:
-            await self._call(recorder.on_error, flow.id, flow.error.msg)
+            await self.call(recorder.on_error, flow.id, flow.error.msg)
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         recorder = self.recorder
         if recorder is None or flow.websocket is None:
             return
         message = flow.websocket.messages[-1]
-        await self._call(
+        await self.call(
             recorder.on_websocket_message,
             flow.id,
             message.from_client,
