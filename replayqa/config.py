@@ -111,7 +111,8 @@ def load_settings(start: Path | None = None) -> Settings:
         )
     values = {k: v for k, v in table.items() if k in _KEYS}
     for key, value in values.items():
-        _check_type(path, key, value)
+        if key not in _OWN_CHECKS:
+            _check_type(path, key, value)
     for key in ("journeys", "stores", "allow_client"):
         if isinstance(values.get(key), str):
             values[key] = [values[key]]
@@ -142,6 +143,10 @@ _EXPECTED: dict[str, tuple[str, Callable[[Any], bool]]] = {
         lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
     ),
 }
+
+
+#: Settings checked where they are read, with messages that say more than a type.
+_OWN_CHECKS = frozenset({"upstream_insecure", "allow_client"})
 
 
 def _check_type(path: Path, key: str, value: Any) -> None:

@@ -74,7 +74,13 @@ def load_spec_document(source: str | Path) -> dict[str, Any]:
             "write it out without the cycle"
         ) from None
     if is_swagger2(document):
-        return to_openapi3(document)
+        try:
+            return to_openapi3(document)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:  # the converter trusts the shape
+            raise ConfigError(
+                f"{text_source} is not a valid Swagger 2.0 document ({type(exc).__name__}: {exc}): "
+                "fix the spec, or give its OpenAPI 3 form"
+            ) from None
     if not isinstance(document, dict) or "openapi" not in document:
         raise ConfigError(
             f"{text_source} is not an OpenAPI document (no 'openapi' or 'swagger' field): "

@@ -246,7 +246,12 @@ def _lenient_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-_REQUIRED = frozenset({"meta", "sessions", "exchanges", "checkpoints"})
+_READ_COLUMNS = {
+    "meta": ("key", "value"),
+    "sessions": ("id", "started_at"),
+    "exchanges": ("id", "session_id", "method", "status", "path", "operation", "url"),
+    "checkpoints": ("id", "group_id", "kind", "backend", "taken_at", "size", "tables", "data"),
+}
 _REMAKE = "restore it from a copy, or record it again"
 
 
@@ -288,10 +293,12 @@ class Recording:
                 f"{path} is not a replayqa recording (no {FORMAT} metadata); "
                 "make one with replayqa record or replayqa import FILE.har"
             )
-        missing = sorted(_REQUIRED - set(db.table_names()))
-        if missing:
+        try:
+            for table, columns in _READ_COLUMNS.items():  # what this class's own queries name
+                db.execute(f'SELECT {", ".join(columns)} FROM "{table}" LIMIT 0')
+        except sqlite3.DatabaseError as exc:
             db.close()
-            raise ConfigError(f"{path} is damaged: it has no {missing[0]} table; {_REMAKE}")
+            raise ConfigError(f"{path} is damaged ({exc}); {_REMAKE}") from None
         return cls(path, db)
 
     def _json(self, text: str | None, what: str, empty: str) -> Any:
