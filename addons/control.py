@@ -26,7 +26,7 @@ class ControlPageAddon:
             flow.response = http.Response.make(200)
             flow.metadata["replayqa_skip"] = True
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    async def request(self, flow: http.HTTPFlow) -> None:
         recorder = self.recording.recorder
         if recorder is None or flow.response is not None:
             return
@@ -45,7 +45,7 @@ class ControlPageAddon:
         page = ControlPage(lambda client: status_of(recorder, client), mark, _ca_pem, self.token or None)
         self.token = page.token
         body = flow.request.get_content() or b""
-        answer = page.answer(flow.request.method, path, body, base, info.client_ip)
+        answer = await self.recording.call(page.answer, flow.request.method, path, body, base, info.client_ip)
         flow.response = http.Response.make(answer.status, answer.body, answer.headers)
 
 

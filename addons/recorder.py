@@ -14,17 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mitmproxy import ctx, exceptions, http
 
 from replayqa.errors import ReplayqaError
 from replayqa.record.flows import content_headers, request_info, response_info
 from replayqa.record.recorder import RECORDING_RULES, Recorder, RecorderSettings
+from replayqa.record.sessions import is_marker
 
+T = TypeVar("T")
 _STREAM_TYPES = re.compile("text/event-stream|application/x-ndjson|multipart/x-mixed-replace")
 
 
@@ -34,6 +38,9 @@ class RecorderAddon:
         self.summary: dict[str, Any] | None = None
         self.body_cap = 1_000_000  # read once: option lookups cost on every flow
         self._ticker: asyncio.Task[None] | None = None
+        self._worker: ThreadPoolExecutor | None = None
+        #: Why recording stopped early, if it did; the proxy stops with it.
+        self.failure: str | None = None
 
     def load(self, loader: Any) -> None:
         loader.add_option("replayqa_out", str, "", "Recording file to write (a new SQLite file).")
@@ -89,28 +96,67 @@ class RecorderAddon:
             self.recorder = Recorder(settings)
         except ReplayqaError as exc:
             raise exceptions.OptionsError(str(exc)) from None
+        except Exception as exc:  # mitmproxy would log it and go on forwarding, recording nothing
+            raise exceptions.OptionsError(
+                f"cannot record to {settings.out}: {type(exc).__name__}: {exc}"
+            ) from None
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="replayqa-recorder")
 
     def running(self) -> None:
         if self.recorder is not None and self._ticker is None:
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
 
     async def _tick(self) -> None:
-        while self.recorder is not None:
+        while (recorder := self.recorder) is not None:
             await asyncio.sleep(1)
-            self.recorder.tick()
+            await self.call(recorder.tick)
+            if recorder.sink.failure:
+                self._stop(recorder.sink.failure)
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if self.recorder is None or flow.metadata.get("replayqa_skip"):
+    async def call(self, method: Callable[..., T], *args: Any) -> T:
+        """Runs recorder work on its own thread: a database capture there holds up only
+        the requests that must wait for it, never the proxy's event loop. Other addons
+        that touch the recorder (the control page) go through here too: one thread owns it."""
+        if self._worker is None:  # the proxy is stopping: what is left is quick, and goes nowhere
+            return method(*args)
+        return await asyncio.wrap_future(self._worker.submit(method, *args))
+
+    async def _committed(self, recorder: Recorder, written: int) -> str | None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[str | None] = loop.create_future()
+
+        def settle(problem: str | None) -> None:
+            if not done.done():
+                done.set_result(problem)
+
+        def wake(problem: str | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+                loop.call_soon_threadsafe(settle, problem)
+
+        recorder.when_committed(written, wake)
+        return await done
+
+    def _stop(self, problem: str) -> None:
+        """The recording cannot go on: stop the proxy rather than forward what is not kept."""
+        if self.failure is None:
+            self.failure = problem
+            logging.getLogger("replayqa.record").error("recording stopped: %s", problem)
+            ctx.master.shutdown()
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        recorder = self.recorder
+        if recorder is None or flow.metadata.get("replayqa_skip"):
             return  # answered by the proxy itself (the control page): never recorded
         info = request_info(flow, self.body_cap)
-        answer = self.recorder.marker_response(info)
+        answer = await self.call(recorder.marker_response, info) if is_marker(info) else None
         if answer is not None:
             status, payload = answer
             flow.response = http.Response.make(
                 status, json.dumps(payload), {"Content-Type": "application/json"}
             )
             return
-        if not self.recorder.on_request(info):
+        # What the recording does not keep never waits behind a database capture.
+        if not recorder.keeps(info) or not await self.call(recorder.on_request, info):
             flow.metadata["replayqa_skip"] = True
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -124,34 +170,56 @@ class RecorderAddon:
             flow.metadata["replayqa_stream"] = tap
             response.stream = tap
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        if self.recorder is None or flow.metadata.get("replayqa_skip"):
+    async def response(self, flow: http.HTTPFlow) -> None:
+        """Holds the response until its exchange is committed: a client never sees complete
+        an exchange that a SIGKILL could still take from the recording."""
+        recorder = self.recorder
+        if recorder is None or flow.metadata.get("replayqa_skip"):
             return
         tap = flow.metadata.get("replayqa_stream")
         streamed = tap.data() if tap is not None else None
         total = tap.total if tap is not None else None
-        self.recorder.on_response(flow.id, response_info(flow, self.body_cap, streamed, total))
+        info = response_info(flow, self.body_cap, streamed, total)
+        written = await self.call(recorder.on_response, flow.id, info)
+        if written is None:
+            return
+        problem = await self._committed(recorder, written)
+        if problem is not None:
+            flow.kill()
+            self._stop(problem)
 
-    def error(self, flow: http.HTTPFlow) -> None:
-        if self.recorder is not None and flow.error is not None:
-            self.recorder.on_error(flow.id, flow.error.msg)
+    async def error(self, flow: http.HTTPFlow) -> None:
+        recorder = self.recorder
+        if recorder is not None and flow.error is not None:
+            await self.call(recorder.on_error, flow.id, flow.error.msg)
 
-    def websocket_message(self, flow: http.HTTPFlow) -> None:
-        if self.recorder is None or flow.websocket is None:
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
+        recorder = self.recorder
+        if recorder is None or flow.websocket is None:
             return
         message = flow.websocket.messages[-1]
-        self.recorder.on_websocket_message(
-            flow.id, message.from_client, message.content, message.is_text, message.timestamp
+        await self.call(
+            recorder.on_websocket_message,
+            flow.id,
+            message.from_client,
+            message.content,
+            message.is_text,
+            message.timestamp,
         )
 
     def done(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
         recorder, self.recorder = self.recorder, None
         if recorder is not None:
-            with contextlib.suppress(Exception):
+            try:
                 self.summary = recorder.close()
+            except Exception as exc:  # told to the user by whoever runs the proxy
+                self.failure = self.failure or str(exc)
 
 
 class _StreamTap:

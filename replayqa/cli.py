@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -47,9 +48,28 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:
+            problem = _input_problem(exc)
+            if problem is not None:
+                _fail(problem)
             if os.environ.get("REPLAYQA_DEBUG"):
                 raise
             _fail(f"internal error: {type(exc).__name__}: {exc} (set REPLAYQA_DEBUG=1 for details)")
+
+
+def _input_problem(exc: Exception) -> str | None:
+    """Bad input that reached a library below the checks: still the user's to fix, in one line."""
+    if type(exc) is sqlite3.DatabaseError:  # damage; its subclasses are replayqa's own SQL going wrong
+        return f"a SQLite file is damaged or not a database ({exc}): restore it from a copy, or make it again"
+    if isinstance(exc, RecursionError):
+        return (
+            "the input nests too deeply or refers to itself (a YAML anchor or $ref cycle): "
+            "write it out without the cycle"
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a file is not UTF-8 text (byte {exc.start}: {exc.reason}): save it as UTF-8"
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:  # an output path that cannot be
+        return f"{exc.filename}: {exc.strerror}: check the path, or choose another"
+    return None
 
 
 def _fail(message: str) -> None:
@@ -171,7 +191,12 @@ def _app_options(
     "OpenAPI spec (file or URL) for `schema: true` checks.",
     "checkpointed and restored with --db",
 )
-@click.option("--repeat", type=int, default=None, help="Run N times from the same state; mark flaky steps.")
+@click.option(
+    "--repeat",
+    type=int,
+    default=None,
+    help="Run N times from the same state; mark flaky steps.",
+)
 @click.option(
     "--var",
     "var_pairs",
@@ -798,7 +823,7 @@ def _percent(part: int, whole: int) -> str:
 @click.option("--shard", help="K/N: replay only the K-th of N deterministic shares of the sessions.")
 @click.option(
     "--workers",
-    type=int,
+    type=click.IntRange(min=1),
     default=1,
     show_default=True,
     help="Replay sessions in parallel; with --db each worker gets its own app (--start) and database copy.",
@@ -858,6 +883,8 @@ def replay_command(
         health,
         health_timeout,
     )
+    if learn_noise and workers > 1:
+        raise click.UsageError("--learn-noise replays one session at a time: leave out --workers")
     if learn_noise:
         rules = learn_noise_in(recordings, settings, options)
         for rule in rules:
@@ -940,7 +967,7 @@ def issues_list(store: Path | None, as_json: bool) -> None:
     """
     from replayqa.store import RunStore
 
-    opened = RunStore(store or load_settings().store)
+    opened = RunStore.open_existing(store or load_settings().store)
     known: dict[str | None, str] = {rule.fingerprint: rule.status for rule in opened.known_rules()}
     known |= {fingerprint: "fixed" for fingerprint in opened.resolutions()}
     rows = [{**row, "status": known.get(row["fingerprint"], "new")} for row in opened.occurrences()]
@@ -988,7 +1015,7 @@ def issues_mark(fingerprint: str, status: str, reason: str, store: Path | None) 
     """
     from replayqa.store import RunStore
 
-    RunStore(store or load_settings().store).mark(fingerprint, status, reason)
+    RunStore.open_existing(store or load_settings().store).mark(fingerprint, status, reason)
     click.echo(f"{fingerprint} is now {status}")
 
 
@@ -1030,7 +1057,13 @@ def issues_mark(fingerprint: str, status: str, reason: str, store: Path | None) 
 @click.option(
     "--allow-restore", is_flag=True, default=None, help="Allow restores of a non-test-named database."
 )
-@click.option("--runs", type=int, default=3, show_default=True, help="With --base-url: consecutive runs.")
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="With --base-url: consecutive runs.",
+)
 @click.option(
     "--max-time",
     type=click.FloatRange(min=1),

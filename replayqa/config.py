@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,9 @@ def load_settings(start: Path | None = None) -> Settings:
             f"{path}: unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(_KEYS))}"
         )
     values = {k: v for k, v in table.items() if k in _KEYS}
+    for key, value in values.items():
+        if key not in _OWN_CHECKS:
+            _check_type(path, key, value)
     for key in ("journeys", "stores", "allow_client", "test_database_words"):
         if isinstance(values.get(key), str):
             values[key] = [values[key]]
@@ -134,8 +137,43 @@ def load_settings(start: Path | None = None) -> Settings:
     return Settings(**values, source=str(path))
 
 
+#: What each setting may hold, as TOML gives it: a wrong type is an error here, not a crash later.
+_EXPECTED: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "str": ("text", lambda v: isinstance(v, str)),
+    "str | None": ("text", lambda v: isinstance(v, str)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "int": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "float": ("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+    "list[str]": (
+        "a list of text values",
+        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    ),
+    "dict[str, str]": ("a table", lambda v: isinstance(v, dict)),
+    "dict[str, Any]": ("a table", lambda v: isinstance(v, dict)),
+    "list[dict[str, str]]": (
+        "a list of tables",
+        lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
+    ),
+}
+
+
+#: Settings checked where they are read, with messages that say more than a type.
+_OWN_CHECKS = frozenset({"upstream_insecure", "allow_client"})
+
+
+def _check_type(path: Path, key: str, value: Any) -> None:
+    declared = str(next(f.type for f in fields(Settings) if f.name == key))
+    expected, fits = _EXPECTED[declared]
+    if key in ("journeys", "stores", "allow_client", "test_database_words") and isinstance(value, str):
+        return  # one path or URL stands for a list of one
+    if not fits(value):
+        raise ConfigError(f"{path}: setting {key!r} must be {expected}, not {str(value)[:40]!r}")
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: byte {exc.start} is not UTF-8: save it as UTF-8 text") from None

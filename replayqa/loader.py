@@ -26,6 +26,7 @@ cleanly: :func:`dump_journey` always writes keys in the same order.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -63,8 +64,18 @@ def load_file(path: str | Path) -> LoadedFile:
     if path.suffix == ".py":
         return _load_python(path)
     if path.suffix in (".yaml", ".yml"):
-        return LoadedFile(path, [load_yaml(path.read_text(encoding="utf-8"), str(path))], [])
+        return LoadedFile(path, [load_yaml(read_text(path, "journey file"), str(path))], [])
     raise ConfigError(f"{path}: journey files end in .yaml, .yml or .py")
+
+
+def read_text(path: Path, what: str) -> str:
+    """A user's text file, or one line saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: byte {exc.start} is not UTF-8: save the {what} as UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}; check the path") from None
 
 
 def load_files(paths: Iterable[str | Path]) -> list[LoadedFile]:
@@ -106,6 +117,29 @@ def load_yaml(text: str, source: str = "<yaml>") -> Journey:
     _only(document, ("name", "description", "tags", "vars", "invariants", "steps"), source)
     if not document.get("name") or not isinstance(document.get("steps"), list):
         raise JourneyError(f"{source}: a journey needs 'name' and a list of 'steps'")
+    for key, kind, shape in (
+        ("vars", dict, "a mapping"),
+        ("tags", list, "a list"),
+        ("invariants", list, "a list"),
+    ):
+        if document.get(key) is not None and not isinstance(document[key], kind):
+            raise JourneyError(f"{source}: '{key}' must be {shape}")
+    if isinstance(document["name"], (dict, list)):
+        raise JourneyError(f"{source}: 'name' must be text")
+    try:
+        return _journey(document, source)
+    except RecursionError:
+        raise JourneyError(
+            f"{source}: the YAML refers to itself (an anchor used inside itself): write the steps out"
+        ) from None
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise JourneyError(
+            f"{source}: a value of the wrong type ({type(exc).__name__}: {exc}); "
+            "see docs/journeys.md for each key's form"
+        ) from None
+
+
+def _journey(document: dict[str, Any], source: str) -> Journey:
     return Journey(
         name=str(document["name"]),
         steps=_nodes(document["steps"], f"{source}: journey {document['name']!r}"),
@@ -170,6 +204,8 @@ def _step(item: dict[str, Any], where: str) -> Step:
     if not isinstance(request, dict) or "method" not in request or "path" not in request:
         raise JourneyError(f"{where}: 'request' needs 'method' and 'path'")
     _only(request, _REQUEST_KEYS, f"{where}, request")
+    _check_request(request, where)
+    _check_step_values(item, where)
     action = RequestAction(
         method=str(request["method"]).upper(),
         path=str(request["path"]),
@@ -189,6 +225,65 @@ def _step(item: dict[str, Any], where: str) -> Step:
         checks=_checks(item.get("expect") or {}, f"{where} ({item['name']})"),
         save={str(k): str(v) for k, v in (item.get("save") or {}).items()},
     )
+
+
+_METHOD = re.compile(r"^[A-Za-z]+$")
+_STATUS = re.compile(r"^[1-5]([0-9]{2}|xx)$", re.IGNORECASE)
+
+
+def _check_request(request: dict[str, Any], where: str) -> None:
+    """What would otherwise fail at run time, reported as the app's failure (exit 1)."""
+    method, path = request["method"], request["path"]
+    if not isinstance(method, str) or not _METHOD.match(method):
+        raise JourneyError(f"{where}: request.method is an HTTP method such as GET or POST; got {method!r}")
+    if not isinstance(path, str):
+        raise JourneyError(f"{where}: request.path is text such as /items/1; got {path!r}")
+    bodies = [k for k in ("json", "form", "body") if request.get(k) is not None]
+    if len(bodies) > 1:
+        raise JourneyError(f"{where}: a request has one body: json, form or body, not {' and '.join(bodies)}")
+    for key in ("headers", "query", "form"):
+        if request.get(key) is not None and not isinstance(request[key], dict):
+            raise JourneyError(f"{where}: request.{key} is a mapping of names to values")
+    _check_templates(request, where)
+
+
+def _check_templates(value: Any, where: str) -> None:
+    if isinstance(value, str) and value.count("{{") != value.count("}}"):
+        raise JourneyError(f"{where}: unbalanced template in {value!r}: write {{{{ name }}}}")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_templates(item, where)
+    if isinstance(value, list):
+        for item in value:
+            _check_templates(item, where)
+
+
+def _check_step_values(item: dict[str, Any], where: str) -> None:
+    timeout, retries = item.get("timeout"), item.get("retries")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        raise JourneyError(f"{where}: timeout is a number of seconds above 0; got {timeout!r}")
+    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
+        raise JourneyError(f"{where}: retries is a whole number, 0 or more; got {retries!r}")
+    if not isinstance(item.get("expect_failure", False), bool):
+        raise JourneyError(f"{where}: expect_failure is true or false; got {item['expect_failure']!r}")
+    if item.get("save") is not None and not isinstance(item["save"], dict):
+        raise JourneyError(f"{where}: save is a mapping of names to response paths")
+    expect = item.get("expect")
+    if isinstance(expect, dict) and "status" in expect:
+        statuses = expect["status"] if isinstance(expect["status"], list) else [expect["status"]]
+        if not statuses or not all(
+            not isinstance(s, bool) and isinstance(s, int | str) and _STATUS.match(str(s)) for s in statuses
+        ):
+            raise JourneyError(
+                f"{where}: expect.status is a code (201), a class (4xx) or a list of them; "
+                f"got {expect['status']!r}"
+            )
+    if isinstance(expect, dict) and expect.get("body") is not None and not isinstance(expect["body"], list):
+        raise JourneyError(
+            f"{where}: expect.body is a list of {{path: ..., equals|exists|matches|length: ...}}"
+        )
 
 
 def _checks(expect: dict[str, Any], where: str) -> tuple[Check, ...]:
@@ -236,7 +331,14 @@ def _load_python(path: Path) -> LoadedFile:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except SystemExit as exc:  # else the run would end here, with this code and nothing run
+        raise JourneyError(
+            f"{path}: calls sys.exit({exc.code!r}) as it is imported: a journey file defines "
+            "journeys and replayqa runs them; remove the call"
+        ) from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # whatever a user's module raises, one line, never a traceback
         raise JourneyError(f"{path}: cannot import journeys: {type(exc).__name__}: {exc}") from None
     journeys = [v for v in vars(module).values() if isinstance(v, Journey)]
     for journey in journeys:

@@ -57,14 +57,30 @@ def load_spec_document(source: str | Path) -> dict[str, Any]:
             f"cannot read OpenAPI spec {text_source}: no answer within {spec_timeout():.0f}s "
             "(give it longer with --spec-timeout SECONDS)"
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"OpenAPI spec {text_source}: byte {exc.start} is not UTF-8: save it as UTF-8 text"
+        ) from None
     except (OSError, httpx.HTTPError) as exc:
         raise ConfigError(f"cannot read OpenAPI spec {text_source}: {exc}") from exc
     try:
         document = yaml.safe_load(text)
+        json.dumps(document, default=str)  # a YAML anchor used inside itself makes a cycle
     except yaml.YAMLError as exc:
         raise ConfigError(f"OpenAPI spec {text_source} is not valid JSON or YAML: {exc}") from exc
+    except (ValueError, RecursionError):
+        raise ConfigError(
+            f"OpenAPI spec {text_source} refers to itself through a YAML anchor, or nests too deeply: "
+            "write it out without the cycle"
+        ) from None
     if is_swagger2(document):
-        return to_openapi3(document)
+        try:
+            return to_openapi3(document)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:  # the converter trusts the shape
+            raise ConfigError(
+                f"{text_source} is not a valid Swagger 2.0 document ({type(exc).__name__}: {exc}): "
+                "fix the spec, or give its OpenAPI 3 form"
+            ) from None
     if not isinstance(document, dict) or "openapi" not in document:
         raise ConfigError(
             f"{text_source} is not an OpenAPI document (no 'openapi' or 'swagger' field): "
@@ -96,6 +112,10 @@ def validate_document(document: dict[str, Any], source: str, version: str | None
     validator = OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator
     try:
         errors = list(validator(document).iter_errors())
+    except RecursionError:
+        raise ConfigError(
+            f"{source}: a $ref chain that never ends (a schema that only refers on to itself): fix the $ref"
+        ) from None
     except Exception as exc:  # the validator raises on things its schema cannot express
         raise ConfigError(f"{source}: invalid OpenAPI document: {exc}") from None
     if errors:

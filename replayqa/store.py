@@ -6,6 +6,7 @@ datasette can open it too. Everything in it is redacted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -24,13 +25,25 @@ FORMAT = "replayqa-runs/1"
 
 class RunStore:
     def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
+        """Open a run store, making it if there is none; never adopt another file as one."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            _check_store(self.path)
         import sqlite_utils  # not at import: it loads numpy when installed, slowing every command
 
-        self.db = sqlite_utils.Database(self.path)
-        if "meta" not in self.db.table_names():
-            self.db.table("meta").insert({"key": "format", "value": FORMAT}, pk="key")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path)
+            conn.text_factory = lambda raw: raw.decode("utf-8", "replace")  # damaged text reads as such
+            self.db = sqlite_utils.Database(conn)
+            if "meta" not in self.db.table_names():
+                self.db.table("meta").insert({"key": "format", "value": FORMAT}, pk="key")
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise ConfigError(
+                f"cannot open the run store {self.path}: {reason}; give another with --store "
+                "or the store setting"
+            ) from None
 
     @classmethod
     def open_existing(cls, path: str | Path) -> RunStore:
@@ -40,17 +53,8 @@ class RunStore:
             raise ConfigError(
                 f"no run store at {path}: run replayqa run or replayqa replay first, or give a path"
             )
-        try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-                row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-        except sqlite3.DatabaseError:
-            row = None
-        if row is None:
+        if _check_store(path) is None:
             raise ConfigError(f"{path} is not a replayqa run store (no {FORMAT} metadata)")
-        if row[0] != FORMAT:
-            raise ConfigError(
-                f"{path} is a {row[0]} store, newer than this replayqa reads ({FORMAT}): upgrade replayqa"
-            )
         return cls(path)
 
     def save(self, run: RunResult, redactor: Redactor) -> None:
@@ -211,3 +215,42 @@ def _parsed(record: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and value[:1] in "[{":
             record[key] = json.loads(value)
     return record
+
+
+def _check_store(path: Path) -> str | None:
+    """The store's format, None for an empty SQLite file; a clear error for anything else.
+
+    Read-only: a recording, or some other database, given as a store must not gain its tables.
+    """
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(16)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the run store {path}: {exc.strerror}; check the path") from None
+    if header and header != b"SQLite format 3\x00":
+        raise ConfigError(f"{path} is not a replayqa run store (not a SQLite file): give the run store")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            row = (
+                conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+                if "meta" in tables
+                else None
+            )
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"{path} is damaged ({exc}): remove it, or give another run store") from None
+    found = str(row[0]).strip('"') if row else None  # recordings keep JSON values in meta
+    if found == FORMAT or (found is None and not tables):
+        return found
+    if found and found.startswith("replayqa-runs/"):
+        raise ConfigError(
+            f"{path} is a {found} store, newer than this replayqa reads ({FORMAT}): upgrade replayqa"
+        )
+    what = (
+        "it is a replayqa recording"
+        if found and found.startswith("replayqa-recording/")
+        else "another program's database"
+    )
+    raise ConfigError(
+        f"{path} is not a replayqa run store ({what}): give the run store (default {DEFAULT_STORE})"
+    )

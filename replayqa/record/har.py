@@ -78,11 +78,12 @@ def _read_entries(har: Path) -> list[dict[str, Any]]:
         document = json.loads(har.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {har}: {exc.strerror}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ConfigError(
             f"{har} is not a valid HAR file (not JSON: {exc}); export it again from devtools"
         ) from None
-    entries = document.get("log", {}).get("entries") if isinstance(document, dict) else None
+    log = document.get("log") if isinstance(document, dict) else None
+    entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
         raise ConfigError(
             f"{har} is not a valid HAR file (no log.entries list); export it again from devtools"
@@ -96,6 +97,7 @@ def _convert(
     where = f"{har}: entry {index + 1}"
     try:
         request = entry["request"]
+        _require(request, where)
         url = urlsplit(request["url"])
         started = datetime.fromisoformat(entry["startedDateTime"].replace("Z", "+00:00")).timestamp()
         headers = [(h["name"], h["value"]) for h in request.get("headers", [])]
@@ -115,7 +117,9 @@ def _convert(
             timestamp=started,
         )
         response = entry.get("response") or {}
-        status = int(response.get("status") or 0)
+        status = response.get("status") or 0
+        if isinstance(status, bool) or not isinstance(status, int) or not 0 <= status <= 999:
+            raise ValueError(f"response.status is {status!r}, not an HTTP status")
         if status <= 0:  # HAR's way of saying there was no response
             return info, None, response.get("_error") or "no response"
         content = response.get("content") or {}
@@ -133,10 +137,23 @@ def _convert(
             ),
             None,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # any shape a HAR file can have
         raise ConfigError(
             f"{where} is malformed ({type(exc).__name__}: {exc}); export the HAR again from devtools"
         ) from None
+
+
+def _require(request: Any, where: str) -> None:
+    """What a browser's export always has; without it the exchange would be recorded wrong."""
+    method, url = request.get("method"), request.get("url")
+    if not isinstance(method, str) or not method.isalpha():
+        raise ValueError(f"request.method is {method!r}, not an HTTP method")
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"request.url is {url!r}, not an absolute http(s) URL")
+    for name in ("headers", "queryString", "cookies"):
+        if not isinstance(request.get(name, []), list):
+            raise ValueError(f"request.{name} is not a list")
 
 
 # -- writing -------------------------------------------------------------------------

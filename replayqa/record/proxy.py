@@ -27,7 +27,7 @@ from replayqa.addons.control import ControlPageAddon
 from replayqa.addons.network import ClientGate, UpstreamTLSNotes
 from replayqa.addons.recorder import RecorderAddon
 from replayqa.client import check_reachable
-from replayqa.errors import ConfigError
+from replayqa.errors import ConfigError, StateError
 from replayqa.record.lan import ClientRanges
 from replayqa.record.recorder import RecorderSettings
 from replayqa.record.upstream_tls import UpstreamTLS, check_upstream
@@ -46,8 +46,8 @@ def parse_listen(value: str, default_port: int) -> tuple[str, int]:
     """``HOST:PORT``, ``HOST`` or ``:PORT``; loopback unless told otherwise."""
     host, _, port = value.rpartition(":") if ":" in value else (value, "", "")
     host = host.strip("[]") or "127.0.0.1"
-    if port and not port.isdigit():
-        raise ConfigError(f"--listen {value!r}: the port must be a number, as in 127.0.0.1:8888")
+    if port and not (port.isdigit() and int(port) <= 65535):
+        raise ConfigError(f"--listen {value!r}: the port must be a number up to 65535, as in 127.0.0.1:8888")
     return host, int(port) if port else default_port
 
 
@@ -131,6 +131,9 @@ async def _serve(
         )
     except exceptions.OptionsError as exc:
         raise ConfigError(str(exc).strip()) from None
+    if addon.recorder is None:  # never forward what is not recorded
+        reason = failures.messages[-1] if failures.messages else "the recorder did not start"
+        raise ConfigError(f"cannot record to {settings.out}: {reason}")
     proxyserver = master.addons.get("proxyserver")
     try:
         if not await proxyserver.setup_servers():
@@ -153,6 +156,11 @@ async def _serve(
             await proxyserver.servers.update([])
         await master.done()
         logging.getLogger("mitmproxy").removeHandler(failures)
+    if addon.failure is not None:
+        raise StateError(
+            f"{addon.failure}; the proxy stopped with it. {settings.out} keeps every exchange "
+            "a client received; record again to go on"
+        )
     return addon.summary or {}
 
 

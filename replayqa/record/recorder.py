@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from replayqa.record.sessions import (
     SessionTracker,
     TrackedSession,
     cookie_keys,
+    is_marker,
     request_keys,
     response_keys,
 )
@@ -81,6 +83,30 @@ class Recorder:
         key = secrets.token_bytes(32)  # redaction key: in memory only, shared with the writer
         self.redactor = Redactor(settings.rules, stable_placeholders(key))
         self.state: StateBackend | None = None
+        try:
+            self._open(settings, key)
+        except BaseException:
+            if self.state is not None:  # a half-made recorder holds nothing open
+                self.state.disconnect()
+            raise
+        self.counts = {"exchanges": 0, "checkpoints": 0, "websocket_messages": 0}
+        self._exchange_ids = itertools.count(1)
+        self._checkpoint_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self.tracker = SessionTracker(
+            settings.idle_gap,
+            clock=clock,
+            on_group_start=lambda group: self._capture(group, "start"),
+            on_group_end=lambda group: self._capture(group, "end"),
+            on_session_change=self._session_changed,
+        )
+        self._pending: dict[str, _Pending] = {}
+        self._written_counts: dict[int, int] = {}
+        self._summary: dict[str, Any] | None = None
+        self.dropped = 0
+        self.capture_errors: list[str] = []
+
+    def _open(self, settings: RecorderSettings, key: bytes) -> None:
         if settings.db or settings.stores:
             self.state = open_state(settings.db, track_changes=False, stores=settings.stores)
             self.state.connect()
@@ -103,28 +129,12 @@ class Recorder:
         )
         sink_type = ProcessSink if settings.writer == "process" else ThreadSink
         self.sink: ThreadSink | ProcessSink = sink_type(settings.out, key, settings.rules, settings.body_cap)
-        self.counts = {"exchanges": 0, "checkpoints": 0, "websocket_messages": 0}
-        self._exchange_ids = itertools.count(1)
-        self._checkpoint_ids = itertools.count(1)
-        self._message_ids = itertools.count(1)
-        self.tracker = SessionTracker(
-            settings.idle_gap,
-            clock=clock,
-            on_group_start=lambda group: self._capture(group, "start"),
-            on_group_end=lambda group: self._capture(group, "end"),
-            on_session_change=lambda session: self.sink.row("sessions", session.row()),
-        )
-        self._pending: dict[str, _Pending] = {}
-        self._written_counts: dict[int, int] = {}
-        self._summary: dict[str, Any] | None = None
-        self.dropped = 0
-        self.capture_errors: list[str] = []
 
     # -- requests ----------------------------------------------------------------
 
     def marker_response(self, request: RequestInfo) -> tuple[int, dict[str, Any]] | None:
         """Answer ``/__replayqa/session/start|end`` here; the app never sees them."""
-        if not request.path.startswith(MARKER_PREFIX):
+        if not is_marker(request):
             return None
         action = request.path[len(MARKER_PREFIX) :].strip("/")
         identity = Identity(request.client_ip, request_keys(request.headers))
@@ -144,10 +154,16 @@ class Recorder:
             }
         return 404, {"error": f"unknown marker {action!r}: use start?name=NAME or end"}
 
+    def keeps(self, request: RequestInfo) -> bool:
+        """Whether the recording keeps a request: a quick check, fit for the proxy's event loop."""
+        if self.filter.wants_request(request.host, request.path):
+            return True
+        self.dropped += 1
+        return False
+
     def on_request(self, request: RequestInfo) -> bool:
         """Note a request; False when the recording does not keep it."""
-        if not self.filter.wants_request(request.host, request.path):
-            self.dropped += 1
+        if not self.keeps(request):
             return False
         session = self.tracker.assign(Identity(request.client_ip, request_keys(request.headers)))
         operation = self.spec.match(request.method, request.path) if self.spec else None
@@ -156,21 +172,32 @@ class Recorder:
 
     # -- responses -----------------------------------------------------------------
 
-    def on_response(self, flow_id: str, response: ResponseInfo) -> None:
+    def on_response(self, flow_id: str, response: ResponseInfo) -> int | None:
+        """Queue the exchange; returns its place in the writer's queue, for :meth:`when_committed`."""
         pending = self._pending.pop(flow_id, None)
         if pending is None:
-            return
+            return None
         if not self.filter.wants_response(response.body.content_type):
             self.dropped += 1
-            return
+            return None
         self.tracker.learn(
             pending.session,
             response_keys(response.headers, response.body.json_if_credentials()),
             cookie=bool(cookie_keys(response.headers)),
         )
-        self._write(pending, response, None)
+        written = self._write(pending, response, None)
         if pending.request.method not in _READS and not self._pending:
             self._note_write_effects(pending.exchange_id)
+        return written
+
+    def when_committed(self, written: int, callback: Callable[[str | None], None]) -> None:
+        """``callback(None)`` once an exchange :meth:`on_response` queued is on disk, or
+        ``callback(problem)`` when it cannot be. The writer thread of HAR imports and tests
+        promises nothing until :meth:`close`, so it answers at once."""
+        if isinstance(self.sink, ProcessSink):
+            self.sink.when_committed(written, callback)
+        else:
+            callback(None)
 
     def on_error(self, flow_id: str, error: str) -> None:
         pending = self._pending.pop(flow_id, None)
@@ -229,6 +256,9 @@ class Recorder:
 
     # -- internals ---------------------------------------------------------------------
 
+    def _session_changed(self, session: TrackedSession) -> None:
+        self.sink.row("sessions", session.row())
+
     def _capture(self, group_id: int, kind: str) -> int | None:
         if self.state is None:
             return None
@@ -261,10 +291,10 @@ class Recorder:
         if counts is not None:
             self.sink.row("write_effects", {"id": exchange_id, "counts": json.dumps(counts)})
 
-    def _write(self, pending: _Pending, response: ResponseInfo | None, error: str | None) -> None:
+    def _write(self, pending: _Pending, response: ResponseInfo | None, error: str | None) -> int:
         """Hand the raw exchange to the sink: redaction and row building happen on its side."""
         self.counts["exchanges"] += 1
-        self.sink.exchange(
+        return self.sink.exchange(
             pending.exchange_id, pending.session.id, pending.operation, pending.request, response, error
         )
 

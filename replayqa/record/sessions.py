@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from replayqa.record.traffic import RequestInfo
+
 MARKER_PREFIX = "/__replayqa/session/"
 _SESSION_COOKIE = re.compile(r"sess|sid|token|auth|jwt|login|remember", re.IGNORECASE)
 #: Headers that carry who the caller is, besides Authorization and Cookie (mobile apps often use these).
@@ -31,6 +33,10 @@ _KEY_HEADER = re.compile(r"^x-(api-?key|auth-token|access-token|session-?(id|tok
 _TOKEN_FIELD = re.compile(
     r"^(access_?|id_?|refresh_?|auth_?|session_?)?token$|^session(_?id)?$", re.IGNORECASE
 )
+
+
+def is_marker(request: RequestInfo) -> bool:
+    return request.path.startswith(MARKER_PREFIX)
 
 
 @dataclass(frozen=True)

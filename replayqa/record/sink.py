@@ -4,16 +4,21 @@ A live proxy uses :class:`ProcessSink`: the proxy only hands raw traffic to a
 pipe, and redaction, hashing and SQLite writes run in another process, on
 another core, so recording costs the proxy almost nothing. If the proxy is
 killed, the writer process reads to the end of the pipe, commits what
-arrived and exits. HAR import and tests use the simpler :class:`ThreadSink`.
+arrived and exits. The proxy holds each response until the writer
+acknowledges its exchange (see :class:`ProcessSink`). HAR import and tests use
+the simpler :class:`ThreadSink`.
 Both build rows with the same :class:`RowBuilder`, and the same redaction key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import signal
 import threading
 from collections import deque
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -29,8 +34,9 @@ class ThreadSink:
         self.rows = RowBuilder(Redactor(rules, stable_placeholders(key)), body_cap)
         self.writer = RecordingWriter(path)
 
-    def exchange(self, *args: Any) -> None:
+    def exchange(self, *args: Any) -> int:
         self.writer.add("exchanges", lambda: self.rows.exchange(*args))
+        return 0
 
     def websocket(self, *args: Any) -> None:
         self.writer.add("websocket_messages", lambda: self.rows.websocket(*args))
@@ -47,66 +53,108 @@ class ThreadSink:
 
 
 class ProcessSink:
+    """Hands traffic to a writer process, which acknowledges what it has committed.
+
+    Every queued item gets a sequence number; the writer commits what arrives
+    in one transaction per read (whatever piled up while it was committing) and
+    answers with the number of items committed so far. :meth:`committed` lets
+    the proxy hold a response until its exchange is on disk, so a SIGKILL, even
+    to the whole process group, loses no exchange a client saw complete.
+    """
+
     def __init__(self, path: Path, key: bytes, rules: RedactionRules, body_cap: int) -> None:
         context = multiprocessing.get_context("spawn")  # no fork: the proxy runs threads
         receive, self._send = context.Pipe(duplex=False)
-        ready_receive, ready_send = context.Pipe(duplex=False)
+        self._acks, ack_send = context.Pipe(duplex=False)
         self.process = context.Process(
             target=_serve,
-            args=(receive, ready_send, str(path), key, rules, body_cap),
+            args=(receive, ack_send, str(path), key, rules, body_cap, os.getpid()),
             name="replayqa-writer",
         )
         self.process.start()
         receive.close()  # only the child reads; when this process dies, the child sees the end
-        ready_send.close()
-        self._await_ready(ready_receive, path)
+        ack_send.close()
+        self._await_ready(path)
         self._outbox: deque[tuple[str, tuple[Any, ...]]] = deque()
+        self._queued = 0
+        self._order = threading.Lock()  # a sequence number and its place in the outbox go together
+        self._wake = threading.Event()
         self._stop = threading.Event()
+        self._acked = 0
+        self._closing = False
+        self._lost: str | None = None
+        self._waiters: list[tuple[int, Callable[[str | None], None]]] = []
+        self._waiters_lock = threading.Lock()
         self._feeder = threading.Thread(target=self._feed, name="replayqa-writer-feed", daemon=True)
         self._feeder.start()
+        self._listener = threading.Thread(target=self._listen, name="replayqa-writer-acks", daemon=True)
+        self._listener.start()
 
-    def exchange(self, *args: Any) -> None:
-        self._outbox.append(("exchange", args))
+    def exchange(self, *args: Any) -> int:
+        return self._queue("exchange", args)
 
-    def websocket(self, *args: Any) -> None:
-        self._outbox.append(("websocket", args))
+    def websocket(self, *args: Any) -> int:
+        return self._queue("websocket", args)
 
-    def row(self, table: str, row: dict[str, Any]) -> None:
-        self._outbox.append(("row", (table, row)))
+    def row(self, table: str, row: dict[str, Any]) -> int:
+        return self._queue("row", (table, row))
+
+    def when_committed(self, seq: int, callback: Callable[[str | None], None]) -> None:
+        """Call ``callback(None)`` once item ``seq`` is committed, or ``callback(problem)`` if it never
+        will be. It runs on the acknowledgement thread, or at once."""
+        with self._waiters_lock:
+            if self._acked < seq and self._lost is None:
+                self._waiters.append((seq, callback))
+                return
+        callback(None if self._acked >= seq else self._lost)
 
     def close(self) -> None:
+        self._closing = True
         self._stop.set()
+        self._wake.set()
         self._feeder.join()
         self.process.join(timeout=120)
+        self._listener.join(timeout=5)
 
-    def _await_ready(self, ready: Connection, path: Path, timeout: float = 60) -> None:
+    def _queue(self, kind: str, args: tuple[Any, ...]) -> int:
+        with self._order:
+            self._queued += 1
+            self._outbox.append((kind, args))
+            seq = self._queued
+        self._wake.set()
+        return seq
+
+    def _await_ready(self, path: Path, timeout: float = 60) -> None:
         """Wait until the writer has started and opened the file.
 
         Traffic accepted before then would compete with the writer's start-up
         for CPU, and an exchange could not yet be kept if the proxy were killed.
         """
         try:
-            problem = ready.recv() if ready.poll(timeout) else "it did not start within a minute"
+            problem = self._acks.recv() if self._acks.poll(timeout) else "it did not start within a minute"
         except EOFError:
             self.process.join(5)
             problem = f"it exited with code {self.process.exitcode}"
-        finally:
-            ready.close()
         if problem is not None:
+            self._acks.close()
             self._send.close()
             self.process.join(5)
             raise StateError(f"the recording writer could not start on {path}: {problem}")
 
     @property
     def failure(self) -> str | None:
+        if self._lost is not None:
+            return self._lost
         code = self.process.exitcode
         return None if code in (None, 0) else f"the recording writer process exited with code {code}"
 
     def _feed(self) -> None:
-        """Every 0.1 s, one pickled batch down the pipe: no per-exchange wake-ups, off the event loop."""
+        """Sends whatever is queued, as one pickled batch, each time something arrives."""
         try:
             while True:
-                stopping = self._stop.wait(0.1)
+                self._wake.wait()
+                self._wake.clear()
+                stopping = self._stop.is_set()
                 batch = []
                 while self._outbox:
                     batch.append(self._outbox.popleft())
@@ -119,29 +167,86 @@ class ProcessSink:
         finally:
             self._send.close()
 
+    def _listen(self) -> None:
+        """Releases waiters as acknowledgements come; when the writer goes, fails the rest."""
+        try:
+            while True:
+                self._release(self._acks.recv(), None)
+        except (EOFError, OSError):
+            pass
+        finally:
+            self._acks.close()
+        self.process.join(5)
+        if not self._closing or self.process.exitcode:
+            code = self.process.exitcode
+            self._release(0, f"the recording writer process stopped (exit code {code})")
+
+    def _release(self, acked: int, lost: str | None) -> None:
+        with self._waiters_lock:
+            self._acked = max(self._acked, acked)
+            self._lost = self._lost or lost
+            done = [w for w in self._waiters if w[0] <= self._acked or self._lost is not None]
+            self._waiters = [w for w in self._waiters if w[0] > self._acked and self._lost is None]
+        for seq, callback in done:
+            callback(None if seq <= self._acked else self._lost)
+
 
 def _serve(
-    receive: Connection, ready: Connection, path: str, key: bytes, rules: RedactionRules, body_cap: int
+    receive: Connection,
+    acks: Connection,
+    path: str,
+    key: bytes,
+    rules: RedactionRules,
+    body_cap: int,
+    proxy_pid: int,
 ) -> None:
-    """The writer process: read until the recorder closes (or dies), then fold the file."""
-    # Ctrl+C, or a service manager's SIGTERM, reaches the whole process group: the proxy decides when
-    # to stop, and closing the pipe is what ends this process, after it has written everything.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """The writer process: commit what arrives, acknowledge it, and fold the file at the end.
+
+    It reads until the recorder closes the pipe, or dies: either way the pipe
+    ends, and everything that was sent is committed before this process exits.
+    """
+
+    # Ctrl+C, or a service manager's SIGTERM, may reach this process alone or the whole group: either
+    # way the proxy stops, ends the sessions with their end captures, and closing the pipe is what
+    # ends this process, after it has written everything.
+    def stop_the_proxy(signum: int, frame: object) -> None:
+        if os.getppid() == proxy_pid:  # an orphan signals nobody (its new parent is not the proxy)
+            os.kill(proxy_pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop_the_proxy)
+    signal.signal(signal.SIGTERM, stop_the_proxy)
     try:
-        sink = ThreadSink(Path(path), key, rules, body_cap)
+        rows = RowBuilder(Redactor(rules, stable_placeholders(key)), body_cap)
+        writer = RecordingWriter(Path(path), background=False)
     except Exception as exc:  # the recorder reports it as it starts
-        ready.send(f"{type(exc).__name__}: {exc}")
+        acks.send(f"{type(exc).__name__}: {exc}")
         raise SystemExit(1) from None
-    ready.send(None)
-    ready.close()
+    acks.send(None)
+    committed = 0
+    ended = False
     try:
-        while True:
+        while not ended:
+            batch: list[tuple[str, tuple[Any, ...]]] = []
             try:
-                batch = receive.recv()
+                batch += receive.recv()
+                while receive.poll(0):  # group commit: one transaction for all that piled up
+                    batch += receive.recv()
             except (EOFError, OSError):
-                break
-            for kind, args in batch:
-                getattr(sink, kind)(*args)
+                ended = True
+            if batch:
+                writer.commit([_row(rows, kind, args) for kind, args in batch])
+                committed += len(batch)
+                with contextlib.suppress(OSError):  # a dead proxy waits for nothing
+                    acks.send(committed)
     finally:
-        sink.close()
+        writer.close()
+        acks.close()
+
+
+def _row(rows: RowBuilder, kind: str, args: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
+    if kind == "exchange":
+        return "exchanges", rows.exchange(*args)
+    if kind == "websocket":
+        return "websocket_messages", rows.websocket(*args)
+    table, row = args
+    return table, row

@@ -127,10 +127,17 @@ _INSERT_SQL = {table: _insert_sql(table) for table in SCHEMA}
 def create_recording(path: str | Path, meta: dict[str, Any]) -> Path:
     """Make a new recording file with its schema and metadata; never overwrite one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        raise ConfigError(f"{path} already exists: choose another --out, or remove it first")
-    db = sqlite_utils.Database(path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ConfigError(
+            f"cannot create {path}: {path.parent} is a file, not a folder; choose another --out"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            raise ConfigError(f"{path} already exists: choose another --out, or remove it first")
+        db = sqlite_utils.Database(sqlite3.connect(path))
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot create {path}: {_reason(exc)}; choose another --out") from None
     try:
         db.enable_wal()
         for table, columns in SCHEMA.items():
@@ -149,9 +156,15 @@ def create_recording(path: str | Path, meta: dict[str, Any]) -> Path:
                     }.items()
                 ],
             )
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot create {path}: {_reason(exc)}; choose another --out") from None
     finally:
         db.close()
     return path
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 class RecordingWriter:
@@ -162,7 +175,7 @@ class RecordingWriter:
     proxy never trades the GIL with the writer on every exchange.
     """
 
-    def __init__(self, path: str | Path, flush_interval: float = 0.2) -> None:
+    def __init__(self, path: str | Path, flush_interval: float = 0.2, background: bool = True) -> None:
         self.path = Path(path)
         self.flush_interval = flush_interval
         self._pending: deque[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]] = deque()
@@ -171,8 +184,10 @@ class RecordingWriter:
         self._db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
-        self._thread = threading.Thread(target=self._run, name="replayqa-recording-writer", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if background:  # without it, the owner calls commit() itself (the writer process does)
+            self._thread = threading.Thread(target=self._run, name="replayqa-recording-writer", daemon=True)
+            self._thread.start()
 
     def add(self, table: str, row: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
         """Queue a row, or a function that builds it (run on the writer's thread)."""
@@ -187,7 +202,8 @@ class RecordingWriter:
     def close(self) -> None:
         """Flush everything, then fold the WAL into the file."""
         self._stop.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.disable_wal()
@@ -203,14 +219,14 @@ class RecordingWriter:
                 batch.append(self._pending.popleft())
             if batch:
                 try:
-                    self._commit(batch)
+                    self.commit(batch)
                 except BaseException as exc:  # reported to the producer on its next add()
                     self._error = exc
                     return
             if stopping:
                 return
 
-    def _commit(self, rows: list[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]]) -> None:
+    def commit(self, rows: list[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]]) -> None:
         """One transaction per batch, one prepared statement per table.
 
         (sqlite-utils made the schema; the hot path skips its per-value checks,
@@ -224,6 +240,19 @@ class RecordingWriter:
         with conn:
             for table, batch in by_table.items():
                 conn.executemany(_INSERT_SQL[table], batch)
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+_READ_COLUMNS = {
+    "meta": ("key", "value"),
+    "sessions": ("id", "started_at"),
+    "exchanges": ("id", "session_id", "method", "status", "path", "operation", "url"),
+    "checkpoints": ("id", "group_id", "kind", "backend", "taken_at", "size", "tables", "data"),
+}
+_REMAKE = "restore it from a copy, or record it again"
 
 
 @dataclass
@@ -244,12 +273,14 @@ class Recording:
                     f"{path} is not a replayqa recording (not a SQLite file); "
                     "make one with replayqa record or replayqa import FILE.har"
                 )
-        db = sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.text_factory = _lenient_text  # damaged text reads as such, it does not stop the reader
+        db = sqlite_utils.Database(conn)
         try:
             row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-        except sqlite3.DatabaseError:
-            row = None
-        found = json.loads(row[0]) if row is not None else None
+            found = json.loads(row[0]) if row is not None else None
+        except (sqlite3.DatabaseError, TypeError, ValueError):
+            found = None
         if isinstance(found, str) and found.startswith("replayqa-recording/") and found != FORMAT:
             db.close()
             raise ConfigError(
@@ -262,14 +293,28 @@ class Recording:
                 f"{path} is not a replayqa recording (no {FORMAT} metadata); "
                 "make one with replayqa record or replayqa import FILE.har"
             )
+        try:
+            for table, columns in _READ_COLUMNS.items():  # what this class's own queries name
+                db.execute(f'SELECT {", ".join(columns)} FROM "{table}" LIMIT 0')
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise ConfigError(f"{path} is damaged ({exc}); {_REMAKE}") from None
         return cls(path, db)
+
+    def _json(self, text: str | None, what: str, empty: str) -> Any:
+        try:
+            return json.loads(text or empty)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{self.path} is damaged: {what} is not JSON; {_REMAKE}") from None
 
     def close(self) -> None:
         self.db.close()
 
     @property
     def meta(self) -> dict[str, Any]:
-        return {r["key"]: json.loads(r["value"]) for r in self.db.table("meta").rows}
+        return {
+            r["key"]: self._json(r["value"], f"meta {r['key']!r}", "null") for r in self.db.table("meta").rows
+        }
 
     def sessions(self) -> list[dict[str, Any]]:
         return list(self.db.table("sessions").rows_where(order_by="started_at, id"))
@@ -277,8 +322,8 @@ class Recording:
     def exchanges(self, session_id: int | None = None) -> Iterator[dict[str, Any]]:
         where, args = ("session_id = ?", [session_id]) if session_id is not None else (None, [])
         for row in self.db.table("exchanges").rows_where(where, args, order_by="id"):
-            row["request_headers"] = json.loads(row["request_headers"] or "[]")
-            row["response_headers"] = json.loads(row["response_headers"] or "[]")
+            for column in ("request_headers", "response_headers"):
+                row[column] = self._json(row[column], f"exchange {row['id']}'s {column}", "[]")
             yield row
 
     def exchange_page(self, session_id: int, offset: int, limit: int) -> list[dict[str, Any]]:
@@ -294,7 +339,7 @@ class Recording:
     def checkpoints(self) -> list[dict[str, Any]]:
         columns = "id, group_id, kind, backend, taken_at, size, tables"
         return [
-            {**r, "tables": json.loads(r["tables"] or "{}")}
+            {**r, "tables": self._json(r["tables"], f"checkpoint {r['id']}'s tables", "{}")}
             for r in self.db.query(f"SELECT {columns} FROM checkpoints ORDER BY id")
         ]
 
@@ -305,8 +350,15 @@ class Recording:
         if row is None:
             raise ConfigError(f"{self.path} has no checkpoint {checkpoint_id}")
         backend, data, tables, taken_at = row
-        zlib.decompressobj().decompress(data[:64])  # fail early on a damaged capture
-        return DatabaseCapture(backend, data, json.loads(tables or "{}"), taken_at)
+        try:
+            zlib.decompressobj().decompress(data[:64])  # fail early on a damaged capture
+        except (zlib.error, TypeError):
+            raise ConfigError(
+                f"{self.path} is damaged: checkpoint {checkpoint_id}'s data; {_REMAKE}"
+            ) from None
+        return DatabaseCapture(
+            backend, data, self._json(tables, f"checkpoint {checkpoint_id}", "{}"), taken_at
+        )
 
     def describe(self) -> dict[str, Any]:
         """Everything ``replayqa show`` prints: metadata, checkpoints, sessions and their exchanges."""
@@ -326,7 +378,10 @@ class Recording:
         """Exchange id -> rows per table right after it (recordings made before 2026-11-30 have none)."""
         if "write_effects" not in self.db.table_names():
             return {}
-        return {r["id"]: json.loads(r["counts"]) for r in self.db.table("write_effects").rows}
+        return {
+            r["id"]: self._json(r["counts"], f"exchange {r['id']}'s write effects", "{}")
+            for r in self.db.table("write_effects").rows
+        }
 
     def noise_rules(self) -> list[dict[str, Any]]:
         return list(self.meta.get("noise_rules") or [])

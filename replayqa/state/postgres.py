@@ -118,7 +118,7 @@ class PostgresBackend:
             self._require_test_database("install change tracking in")
         try:
             conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:  # bad URL parameter: the latter
             # psycopg's message spans lines, the host and port on the first, a tab-indented hint after
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise ConfigError(f"cannot connect to PostgreSQL ({reason}): check --db") from exc

@@ -68,6 +68,10 @@ class SQLiteBackend:
     def connect(self) -> None:
         if not self.path.is_file():
             raise ConfigError(f"no SQLite database at {self.path}: start the app first, or fix --db")
+        with self.path.open("rb") as handle:
+            header = handle.read(16)
+        if header and header != b"SQLite format 3\x00":  # sqlite3 would say nothing until a query
+            raise ConfigError(f"{self.path} is not a SQLite database: fix --db")
         self._conn = sqlite3.connect(
             self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False
         )

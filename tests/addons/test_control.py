@@ -19,30 +19,31 @@ def page_flow(method: str = "GET", path: str = "/", body: bytes = b"", host: str
     return flow
 
 
-def send(addons, flow):
+async def send(addons, flow):
     for addon in addons:
-        addon.request(flow)
+        await addon.request(flow)
     for addon in addons:
-        addon.response(flow) if hasattr(addon, "response") else None
+        if hasattr(addon, "response"):
+            await addon.response(flow)
     return flow.response
 
 
-def test_the_page_is_answered_by_the_proxy_and_its_buttons_mark_sessions(tmp_path):
+async def test_the_page_is_answered_by_the_proxy_and_its_buttons_mark_sessions(tmp_path):
     recording = RecorderAddon()
     control = ControlPageAddon(recording)
     chain = (control, recording)  # the order replayqa record adds them in
     with taddons.context(recording, control) as tctx:
         tctx.configure(recording, replayqa_out=str(tmp_path / "rec.db"))
-        page = send(chain, page_flow())
+        page = await send(chain, page_flow())
         assert page.status_code == 200 and b"replayqa recording" in page.content
         token = re.search(rb'name="token" value="([^"]+)"', page.content).group(1).decode()
-        started = send(chain, page_flow("POST", "/start", f"token={token}&name=checkout".encode()))
+        started = await send(chain, page_flow("POST", "/start", f"token={token}&name=checkout".encode()))
         assert started.status_code == 303
         app = tflow.tflow(resp=True)
         for addon in chain:
-            addon.request(app)
-        recording.response(app)
-        status = send(chain, page_flow("GET", "/__replayqa/status", host="app.example"))
+            await addon.request(app)
+        await recording.response(app)
+        status = await send(chain, page_flow("GET", "/__replayqa/status", host="app.example"))
         assert json.loads(status.content)["session"] == "checkout"
         assert json.loads(status.content)["session_exchanges"] == 1
         recording.done()
@@ -50,10 +51,10 @@ def test_the_page_is_answered_by_the_proxy_and_its_buttons_mark_sessions(tmp_pat
     assert recording.summary["sessions"] == 1
 
 
-def test_without_a_recording_the_page_is_not_served():
+async def test_without_a_recording_the_page_is_not_served():
     recording = RecorderAddon()
     control = ControlPageAddon(recording)
     with taddons.context(recording, control):
         flow = page_flow()
-        control.request(flow)
+        await control.request(flow)
         assert flow.response is None

@@ -19,24 +19,24 @@ def addon():
     made.done()
 
 
-def test_nothing_is_recorded_without_an_output_file(addon):
+async def test_nothing_is_recorded_without_an_output_file(addon):
     with taddons.context(addon):
         flow = tflow.tflow(resp=True)
-        addon.request(flow)
-        addon.response(flow)
+        await addon.request(flow)
+        await addon.response(flow)
     assert addon.recorder is None
 
 
-def test_flows_become_exchanges(addon, tmp_path):
+async def test_flows_become_exchanges(addon, tmp_path):
     with taddons.context(addon) as tctx:
         tctx.configure(addon, replayqa_out=str(tmp_path / "rec.db"), replayqa_name="unit")
         flow = tflow.tflow(resp=True)
-        addon.request(flow)
+        await addon.request(flow)
         addon.responseheaders(flow)
-        addon.response(flow)
+        await addon.response(flow)
         failed = tflow.tflow(err=True)
-        addon.request(failed)
-        addon.error(failed)
+        await addon.request(failed)
+        await addon.error(failed)
         addon.done()
     rows = list(Recording.open(tmp_path / "rec.db").exchanges())
     assert [(r["method"], r["host"], r["status"], r["error"]) for r in rows] == [
@@ -46,21 +46,21 @@ def test_flows_become_exchanges(addon, tmp_path):
     assert addon.summary["exchanges"] == 2
 
 
-def test_markers_are_answered_by_the_addon(addon, tmp_path):
+async def test_markers_are_answered_by_the_addon(addon, tmp_path):
     with taddons.context(addon) as tctx:
         tctx.configure(addon, replayqa_out=str(tmp_path / "rec.db"))
         flow = tflow.tflow()
         flow.request.path = "/__replayqa/session/start?name=checkout"
-        addon.request(flow)
+        await addon.request(flow)
         assert flow.response is not None and flow.response.status_code == 200
         assert json.loads(flow.response.content)["session"] == "checkout"
 
 
-def test_websocket_messages_are_recorded(addon, tmp_path):
+async def test_websocket_messages_are_recorded(addon, tmp_path):
     with taddons.context(addon) as tctx:
         tctx.configure(addon, replayqa_out=str(tmp_path / "rec.db"))
         flow = tflow.twebsocketflow()
-        addon.websocket_message(flow)
+        await addon.websocket_message(flow)
         addon.done()
     messages = Recording.open(tmp_path / "rec.db").websocket_messages(flow.id)
     assert [m["content"] for m in messages] == [flow.websocket.messages[-1].text]
@@ -78,3 +78,21 @@ def test_websocket_messages_are_recorded(addon, tmp_path):
 def test_bad_options_are_refused_in_configure(addon, tmp_path, option, value, message):
     with taddons.context(addon) as tctx, pytest.raises(exceptions.OptionsError, match=message):
         tctx.configure(addon, **{option: value}, replayqa_out=str(tmp_path / "rec.db"))
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        (
+            "a-file/rec.db",
+            r"cannot create .*a-file/rec\.db: .*a-file is a file, not a folder; choose another --out",
+        ),
+        ("n" * 300 + ".db", r"cannot create .*: File name too long; choose another --out"),
+    ],
+)
+def test_a_recording_that_cannot_be_made_is_an_options_error(addon, tmp_path, out, message):
+    """mitmproxy logs any other error and goes on forwarding traffic, recording nothing."""
+    (tmp_path / "a-file").write_text("not a folder")
+    with taddons.context(addon) as tctx, pytest.raises(exceptions.OptionsError, match=message):
+        tctx.configure(addon, replayqa_out=str(tmp_path / out))
+    assert addon.recorder is None

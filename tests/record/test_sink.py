@@ -65,6 +65,7 @@ def test_the_writer_process_commits_what_arrived_when_its_proxy_vanishes(tmp_pat
         sink.exchange(n, 1, None, *traffic(n), None)
     # The feeder sends what it has and closes the pipe with no goodbye message, as a killed proxy would.
     sink._stop.set()
+    sink._wake.set()
     sink._feeder.join()
     sink.process.join(timeout=30)
     assert sink.process.exitcode == 0
@@ -85,7 +86,7 @@ def test_the_writer_process_is_ready_before_the_recorder_takes_traffic(tmp_path)
     sink = ProcessSink(path, KEY, RedactionRules(), 1000)
     try:
         assert sink.process.is_alive()
-        threads = list(Path(f"/proc/{sink.process.pid}/task").iterdir())
-        assert len(threads) >= 2  # its main thread and the recording writer's thread already run
+        files = {p.resolve() for p in Path(f"/proc/{sink.process.pid}/fd").iterdir()}
+        assert path.resolve() in files  # it has opened the recording already
     finally:
         sink.close()
