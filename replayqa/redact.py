@@ -105,6 +105,42 @@ def is_secret_name(name: str) -> bool:
     return False
 
 
+#: Words before ``key`` that make it a credential whatever it holds.
+_KEY_KINDS = frozenset(
+    {
+        "api", "private", "priv", "secret", "access", "signing", "sign", "auth", "client", "master",
+        "encryption", "license", "licence", "ssh", "gpg", "pgp", "app", "consumer", "deploy", "service",
+        "account", "subscription", "shared", "root", "admin", "hmac", "crypto", "decryption", "pass",
+    }
+)  # fmt: skip
+#: A value that looks like a credential: long, letters and digits, no spaces (``sk_live_51Hx...``).
+_CREDENTIAL = re.compile(r"^(?=[^\s]*\d)(?=[^\s]*[A-Za-z])[^\s]{16,}$")
+
+
+def only_key_word(name: str) -> bool:
+    """A name secret by the word ``key`` alone (``key``, ``metric_key``, ``object_key``).
+
+    ``key`` names keys of every kind (a metric's, a tag's, a storage object's), so its value is
+    taken for a secret only when it looks like one; ``api_key``, ``private_key`` and the other
+    secret words are secret whatever they hold.
+    """
+    words = name_words(name)
+    found = set()
+    for index, word in enumerate(words):
+        singular = word[:-1] if word.endswith("s") else word
+        if word in SECRET_WORDS or singular in SECRET_WORDS:
+            found.add(singular if singular in SECRET_WORDS else word)
+            if singular == "key" and index and words[index - 1] in _KEY_KINDS:
+                return False  # api_key, private_key, X-Access-Key: a credential by name
+        elif _COMPOUND.match(word):
+            return False
+    return found == {"key"}
+
+
+def looks_like_credential(value: Any) -> bool:
+    return isinstance(value, str) and bool(_CREDENTIAL.match(value))
+
+
 #: Password hashes a replay needs to log in again after restoring a captured state.
 _PASSWORD_HASH = re.compile(
     r"^(?:\$(?:2[abxy]?|argon2i|argon2d|argon2id|scrypt|pbkdf2(?:-sha\d+)?|[156]|y|gy|7)\$\S{20,}"
@@ -180,6 +216,18 @@ class Redactor:
             or (self.rules.cards and bool(_CARD_FIELD.search(name)))
         )
 
+    def is_secret_value(self, name: str, value: Any) -> bool:
+        """Whether ``value``, found under ``name``, is a secret: by the name, and for a name that
+        only says ``key``, by the value's look too (a metric named ``loss`` is no secret)."""
+        if not self.is_secret_field(name):
+            return False
+        return name.lower() in self._extra or not only_key_word(name) or looks_like_credential(value)
+
+    def _beneath_secret(self, name: str, value: Any) -> bool:
+        if isinstance(value, dict | list):
+            return self.is_secret_field(name)  # everything beneath a secret name, ``keys`` too
+        return self.is_secret_value(name, value)
+
     def is_secret_header(self, name: str) -> bool:
         """The listed credential headers, and any whose name says secret (``X-Session-Id``)."""
         return name.lower() in self._headers or self.is_secret_field(name)
@@ -202,8 +250,8 @@ class Redactor:
         if isinstance(data, dict):
             return {
                 key: self._field_value(str(key), value)
-                if not secret and not isinstance(value, dict | list) and self.is_secret_field(str(key))
-                else self.json_value(value, secret or self.is_secret_field(str(key)))
+                if not secret and not isinstance(value, dict | list) and self.is_secret_value(str(key), value)
+                else self.json_value(value, secret or self._beneath_secret(str(key), value))
                 for key, value in data.items()
             }
         if isinstance(data, list):
@@ -243,7 +291,7 @@ class Redactor:
 
     def _query_pair(self, match: re.Match[str]) -> str:
         name, value = match.group(1), match.group(2)
-        if not value or not self.is_secret_field(unquote_plus(name)):
+        if not value or not self.is_secret_value(unquote_plus(name), unquote_plus(value)):
             return match.group(0)
         return f"{name}={self.secret(unquote_plus(value))}"
 
@@ -400,7 +448,7 @@ class Redactor:
         return delimiter.join(parts)
 
     def _form_value(self, name: str, value: str) -> str:
-        return self._field_value(name, value) if self.is_secret_field(name) else self._string(value)
+        return self._field_value(name, value) if self.is_secret_value(name, value) else self._string(value)
 
     def url(self, url: str) -> str:
         """Secret-named query parameters, and secrets in the path or fragment (``#access_token=``)."""

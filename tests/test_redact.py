@@ -232,3 +232,18 @@ def test_extra_fields_are_found_in_forms_and_quoted_text_too():
     redactor = Redactor(RedactionRules().extended(fields=["email"]))
     assert redactor.body("email=ana%40shop.test&note=hi") == f"email={MASK}&note=hi"
     assert "ana@shop.test" not in redactor.text('got 409: {"email": "ana@shop.test"}')
+
+
+def test_a_name_that_only_says_key_is_secret_when_its_value_looks_like_a_credential():
+    """``key`` names keys of every kind: a metric named ``loss`` is data a replay needs, an API
+    key is a secret; ``api_key`` and ``private_key`` are secret whatever they hold."""
+    from replayqa.redact import Redactor
+
+    redactor = Redactor()
+    kept = redactor.json_value({"params": [{"key": "depth", "value": "3"}], "metric_key": "loss"})
+    assert kept == {"params": [{"key": "depth", "value": "3"}], "metric_key": "loss"}
+    gone = redactor.json_value({"key": "sk_live_51HxAbCdEf0123456789", "api_key": "abc", "private_key": "k"})
+    assert all(str(v).startswith("[redacted") for v in gone.values()), gone
+    assert "key=loss" in redactor.url("http://x/m?key=loss") and "AIza" not in redactor.url(
+        "http://x/m?key=AIzaSyD-abcdef1234567890"
+    )

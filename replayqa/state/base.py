@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from replayqa.errors import ConfigError, StateError, UnsafeDatabaseError
 from replayqa.model import DatabaseCapture
-from replayqa.redact import is_password_hash, is_secret_name, name_words
+from replayqa.redact import is_password_hash, is_secret_name, looks_like_credential, name_words, only_key_word
 
 #: Schema-migration bookkeeping: emptying these would make the app re-migrate.
 MIGRATION_TABLES = frozenset(
@@ -46,6 +46,8 @@ class ColumnRedaction:
     def replace(self, value: str, column: str = "") -> str:
         if is_password_hash(value) or (_HEX_DIGEST.match(value) and _HASH_WORDS & set(name_words(column))):
             return value
+        if column and only_key_word(column) and not looks_like_credential(value):
+            return value  # a metric's or a tag's key, not an API key
         return self.secret(value)
 
     def replace_in(self, value: str, column: str, json_column: bool, length: int | None) -> str:
