@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from replayqa.cli import main
 from replayqa.errors import ConfigError
 from replayqa.model import RunResult
+from replayqa.redact import Redactor
 from replayqa.state import open_state
 from replayqa.store import RunStore
 
@@ -115,7 +116,7 @@ def test_recordings_with_wrongly_typed_columns(table: str, value: Any, as_json: 
 
 def _run_store(path: Path) -> None:
     store = RunStore(path)
-    store.save(RunResult(run_id="r1", base_url="http://app", started_at=1.0, journeys=[]))
+    store.save(RunResult(run_id="r1", base_url="http://app", started_at=1.0, journeys=[]), Redactor())
     store.mark("3f2a9c1d0e4b", "known", "ticket")
     store.db.close()
 

@@ -728,5 +728,6 @@ class RecordingScreen(Screen[None]):
         ]
         kept = self._exchanges.rows[: message.offset]
         beyond = self._exchanges.rows[message.offset + len(rows) :]  # a page loaded meanwhile
-        self._exhausted = message.exhausted and not beyond
+        if not beyond:  # a re-read of an earlier page says nothing about the end a later one reached
+            self._exhausted = message.exhausted
         self._exchanges.set_rows(kept + rows + beyond)

@@ -207,8 +207,9 @@ async def test_the_diff_screen_shows_recorded_and_replayed_side_by_side(store):
         {"where": "db", "path": "carts/1/total_cents", "kind": "changed", "old": 2400, "new": 0},
     ]
     step = store.steps(store.runs()[0]["run_id"])[1]
-    app = TriageApp(store)
+    app = TriageApp(store, open_first_failure=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await app.push_screen(StepScreen(store, step, issue))
         await pilot.press("d")
         from replayqa.tui.screens import DiffScreen
