@@ -239,3 +239,14 @@ def test_list_items_keyed_by_a_made_anew_hex_id_match_even_when_it_happens_to_be
     assert Comparer().json(recorded, replayed, "$") == []
     changed = {"cells": [{"id": "f14d3871", "cell_type": "markdown", "source": "# QA (changed)"}]}
     assert [d.path for d in Comparer().json(recorded, changed, "$")] == ["$.cells[0].source"]
+
+
+def test_a_page_whose_recording_redacted_a_secret_matches_its_replay_placeholder_for_placeholder():
+    """A login page showing an example URL with a token: the recording keeps a placeholder, so
+    the replayed page is compared redacted the same way; any other change is still one."""
+    from replayqa.diff import same_text_but_noise
+
+    recorded = "<pre>http://localhost:8888/?token=[redacted:1a74881b79ac] :: /Users/you</pre>"
+    replayed = "<pre>http://localhost:8888/?token=c8de56fa4e3b2b1d :: /Users/you</pre>"
+    assert same_text_but_noise(recorded, replayed)
+    assert not same_text_but_noise(recorded, replayed.replace("/Users/you", "/Users/someone"))
