@@ -223,7 +223,12 @@ class RecordingSynth:
         earlier = earlier or []
         produced = self.spec_synth.produces(op) if op is not None else None
         # Identity values (an email) are made unique per run only where they are created.
-        made_status = row["method"] in ("POST", "PUT") and row.get("status") == 201
+        status = row.get("status") or 0
+        last_segment = urlsplit(row["url"]).path.rstrip("/").rsplit("/", 1)[-1]
+        # a create: 201, or a 2xx to a path that says so (``/experiments/create`` answers 200)
+        made_status = row["method"] in ("POST", "PUT") and (
+            status == 201 or (200 <= status < 300 and bool(_CREATE_VERB.search(last_segment)))
+        )
         self._creating = bool(produced and produced[2]) or (op is None and made_status)
         changes = row["method"] in ("POST", "PUT", "PATCH") and 200 <= (row.get("status") or 0) < 300
         parsed_body = parse_json(row.get("request_body")) if changes else None
@@ -330,7 +335,10 @@ class RecordingSynth:
         # exists already wherever the journey runs again, and the app would answer "exists".
         if self._creating and own and "{{" not in value and per_run_name(name) and value:
             local, at, domain = value.partition("@")
-            value = f"{local}+{ref('run_id')}@{domain}" if at else _per_run(value)
+            made = f"{local}+{ref('run_id')}@{domain}" if at else _per_run(value)
+            if not at:  # later requests that name it by the recorded name mean this run's
+                self._chosen.setdefault(value, made)
+            value = made
         return value
 
     # -- merging ---------------------------------------------------------------------
@@ -573,6 +581,7 @@ def _leaves(value: Any, path: str = "") -> Iterable[tuple[str, str, Any]]:
             yield from _leaves(sub, f"{path}[{index}]")
 
 
+_CREATE_VERB = re.compile(r"(^|[^a-z])(create|add|new|register|insert|upload|import)([^a-z]|$)", re.I)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

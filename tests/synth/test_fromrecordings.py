@@ -69,3 +69,21 @@ def test_a_new_name_a_rename_gave_is_per_run_and_a_name_met_before_stays(tmp_pat
     assert "{path: 'b_{{ run_key }}.txt'}" in text  # the rename's new name, chosen per run
     assert "b.txt" not in text and "/a.txt" not in text
     assert "shared-{{" not in text  # listed before the session used it: a reference, not a new name
+
+
+def test_a_create_that_answers_200_makes_its_name_per_run_and_later_lookups_follow(tmp_path):
+    """``POST /experiments/create`` answers 200, not 201, and echoes no name: the path says it is
+    a create, and a later lookup by the recorded name asks for this run's."""
+    path = recording(
+        tmp_path / "rec.db",
+        [
+            {"method": "POST", "url": "http://ml.test/api/experiments/create", "status": 200,
+             "request_body": json.dumps({"name": "shop-ranking"}),
+             "response_body": json.dumps({"experiment_id": "1"})},
+            {"method": "GET", "url": "http://ml.test/api/experiments/get-by-name?experiment_name=shop-ranking",
+             "status": 200, "response_body": json.dumps({"experiment": {"experiment_id": "1"}})},
+        ],
+    )  # fmt: skip
+    text = dump_journey(synthesize(None, [path]).journeys[0])
+    assert text.count("shop-ranking-{{ run_id }}") == 2, text
+    assert "shop-ranking}" not in text and "shop-ranking'" not in text
