@@ -433,7 +433,13 @@ class RecordingSynth:
 
 
 def _plausible(binding: Binding) -> bool:
-    """A number only binds id to id: a quantity of 2 is not user 2."""
+    """A number only binds id to id: a quantity of 2 is not user 2. A plain word (``notebook``,
+    ``file``) binds only to the field of the same name: a type the client sends is not the type
+    of whatever a listing happened to show first."""
+    if re.fullmatch(r"[a-z]+", binding.value):
+        source = binding.source.location.rsplit(".", 1)[-1]
+        sent = binding.location.rsplit(".", 1)[-1].rsplit(":", 1)[-1]
+        return source == sent and not binding.source.location.rsplit(".", 1)[0].endswith("]")
     if not binding.value.lstrip("-").isdigit():
         return True
     source = binding.source.location.rsplit(".", 1)[-1]

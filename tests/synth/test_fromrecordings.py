@@ -87,3 +87,18 @@ def test_a_create_that_answers_200_makes_its_name_per_run_and_later_lookups_foll
     text = dump_journey(synthesize(None, [path]).journeys[0])
     assert text.count("shop-ranking-{{ run_id }}") == 2, text
     assert "shop-ranking}" not in text and "shop-ranking'" not in text
+
+
+def test_a_plain_word_is_not_bound_to_whatever_a_listing_showed_first(tmp_path):
+    path = recording(
+        tmp_path / "rec.db",
+        [
+            {"method": "GET", "url": "http://nb.test/api/contents", "status": 200,
+             "response_body": json.dumps({"content": [{"name": "a.ipynb", "type": "notebook"}]})},
+            {"method": "POST", "url": "http://nb.test/api/sessions", "status": 201,
+             "request_body": json.dumps({"path": "b.ipynb", "type": "notebook"}),
+             "response_body": json.dumps({"id": "5f0c1d2e-aaaa-4bbb-8ccc-0123456789ab"})},
+        ],
+    )  # fmt: skip
+    text = dump_journey(synthesize(None, [path]).journeys[0])
+    assert "type: notebook" in text and "content[0].type" not in text
