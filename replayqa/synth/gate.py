@@ -166,7 +166,8 @@ def gate(
                 bare = runner.run([replace(j, steps=_without_generated(j.steps)) for j in leaky])
                 for ran in bare.journeys:
                     passed = {(s.path, s.step) for s in ran.steps if s.passed}
-                    healed = {f[:2] for f in outcomes[ran.journey][0] if f[2] == "step" and f[:2] in passed}
+                    steady = frozenset.intersection(*outcomes[ran.journey])
+                    healed = {f[:2] for f in steady if f[2] == "step" and f[:2] in passed}
                     if healed:
                         leaks[ran.journey] = healed
         finally:
@@ -301,8 +302,9 @@ def _suspects(
     for journey in journeys:
         names = _generated_names(journey.steps)
         runs = outcomes.get(journey.name) or []
-        if not names or not runs or len(set(runs)) > 1:
+        if not names or not runs:
             continue
-        if any(not _within(f[0], names) and f[2] == "step" for f in runs[0]):
+        always = frozenset.intersection(*runs)  # the rest may waver: a 5xx in a branch, say
+        if any(not _within(f[0], names) and f[2] == "step" for f in always):
             found.append(journey)
     return found
