@@ -109,8 +109,9 @@ async def test_runs_then_tree_then_step_then_copy_as_curl(store):
 
 
 async def test_marking_an_issue_known_is_stored_and_honoured(store):
-    app = TriageApp(store)
+    app = TriageApp(store, open_first_failure=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await pilot.press("i")
         assert isinstance(app.screen, IssuesScreen)
         await settle(pilot)
@@ -127,8 +128,9 @@ async def test_marking_an_issue_known_is_stored_and_honoured(store):
 
 
 async def test_export_writes_the_issue_as_markdown(store, tmp_path):
-    app = TriageApp(store)
+    app = TriageApp(store, open_first_failure=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await pilot.press("i")
         await settle(pilot)
         await pilot.press("e")
@@ -185,8 +187,9 @@ def test_snapshot_run_tree(store, snap_compare):
 
 
 async def test_filter_narrows_the_issues_as_you_type(store):
-    app = TriageApp(store)
+    app = TriageApp(store, open_first_failure=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await pilot.press("i")
         await settle(pilot)
         table = app.screen.query_one(DataTable)
@@ -292,8 +295,9 @@ async def _until(pilot, condition, seconds: float = 5.0) -> None:
 
 async def test_flaky_fixed_and_new_marks_from_the_issues_screen(store):
     fingerprint = store.occurrences()[0]["fingerprint"]
-    app = TriageApp(store)
+    app = TriageApp(store, open_first_failure=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await pilot.press("i")
         await settle(pilot)
         await pilot.press("f")

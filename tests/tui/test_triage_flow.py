@@ -59,8 +59,9 @@ async def test_known_issues_marked_in_the_tui_pass_the_next_replay(tmp_path, mon
     assert code == 1 and summary["summary"]["issues"] == 3
 
     store = RunStore(tmp_path / ".replayqa" / "runs.db")
-    app = TriageApp(store)
+    app = TriageApp(store, open_first_failure=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
         await pilot.press("i")
         assert isinstance(app.screen, IssuesScreen)
         await settle(pilot)
