@@ -93,14 +93,7 @@ def explore_once(app: dict[str, Any], restores: bool, seconds: float) -> dict[st
         result = graph.explore(client, state, "bfs", max_depth=8, max_time=seconds)
     minutes = max(result.search_seconds, 1e-9) / 60  # the search: shrinking is apart
     return {
-        "states": result.states,
-        "actions": result.actions,
-        "requests": result.requests,
-        "restores": result.restores,
-        "reexecutions": result.reexecutions,
-        "search_seconds": round(result.search_seconds, 1),
-        "seconds": round(result.seconds, 1),
-        "stopped": result.stopped,
+        **result.counts(),
         "states_per_minute": round(result.states / minutes, 1),
         "actions_per_minute": round(result.actions / minutes, 1),
         "violations": [f"{' -> '.join(v.actions)}: {v.issue.error}"[:300] for v in result.violations],

@@ -1347,15 +1347,7 @@ def _explore_dict(result: Any, written: list[Path], redactor: Redactor) -> dict[
     from replayqa.report.serialize import issue_dict
 
     return {
-        "states": result.states,
-        "actions": result.actions,
-        "requests": result.requests,
-        "restores": result.restores,
-        "reexecutions": result.reexecutions,
-        "diverged": result.diverged,
-        "depth": result.depth,
-        "seconds": round(result.seconds, 2),
-        "stopped": result.stopped,
+        **result.counts(),
         "learned_relations": result.relations,
         "violations": [
             {**issue_dict(v.issue, redactor), "found": v.found, "actions": v.actions, "journey": str(path)}

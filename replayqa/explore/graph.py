@@ -94,6 +94,21 @@ class ExploreResult:
     def passed(self) -> bool:
         return not self.violations
 
+    def counts(self) -> dict[str, Any]:
+        """What the exploration did, as ``--json`` and the benchmark report it."""
+        return {
+            "states": self.states,
+            "actions": self.actions,
+            "requests": self.requests,
+            "restores": self.restores,
+            "reexecutions": self.reexecutions,
+            "diverged": self.diverged,
+            "depth": self.depth,
+            "seconds": round(self.seconds, 2),
+            "search_seconds": round(self.search_seconds, 2),
+            "stopped": self.stopped,
+        }
+
 
 class StateGraph:
     """States, actions and invariants; ``setup`` steps (a login) run once before the first state."""
