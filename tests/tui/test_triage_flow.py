@@ -88,6 +88,7 @@ async def test_accepting_a_baseline_and_marking_noise_change_the_recording(tmp_p
 
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)  # the runs screen opens the first failure; push after it did
         await app.push_screen(StepScreen(store, step, issue))
         await pilot.press("a")
         await pilot.pause()
@@ -163,6 +164,7 @@ async def test_a_noise_rule_marked_on_a_step_holds_for_its_operation_only(tmp_pa
     recording, store, step, issue = replayed_cart_step(tmp_path)
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)  # the runs screen opens the first failure; push after it did
         await app.push_screen(StepScreen(store, step, issue))
         await pilot.press("x")
         await pilot.pause()
@@ -193,9 +195,10 @@ async def test_accepting_a_server_error_as_the_baseline_asks_first(tmp_path, mon
 
     app = TriageApp(store)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)  # the runs screen opens the first failure; push after it did
         await app.push_screen(StepScreen(store, step, issue))
         await pilot.press("a")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         await pilot.pause()
