@@ -241,9 +241,7 @@ def _wait_gone(pid: int, seconds: float = 30) -> None:
     raise AssertionError(f"process {pid} still runs")
 
 
-def test_a_long_database_capture_holds_up_only_the_requests_that_wait_for_it(
-    notes_app, recorder_group
-):
+def test_a_long_database_capture_holds_up_only_the_requests_that_wait_for_it(notes_app, recorder_group):
     """While a session's start capture cannot finish, other clients' requests still get through.
 
     A test connection holds a table locked, so the capture waits for as long as
