@@ -25,15 +25,19 @@ from mitmproxy import ctx, exceptions, http
 
 from replayqa.errors import ReplayqaError
 from replayqa.record.flows import content_headers, request_info, response_info
-from replayqa.record.recorder import RECORDING_RULES, Recorder, RecorderSettings
+from replayqa.record.recorder import Recorder
 from replayqa.record.sessions import is_marker
+from replayqa.record.settings import RECORDING_RULES, RecorderSettings
+from replayqa.record.writer import WriterProcess
 
 T = TypeVar("T")
 _STREAM_TYPES = re.compile("text/event-stream|application/x-ndjson|multipart/x-mixed-replace")
 
 
 class RecorderAddon:
-    def __init__(self) -> None:
+    def __init__(self, writer: WriterProcess | None = None) -> None:
+        #: A writer process started before mitmproxy loaded (by ``replayqa record``), or None.
+        self.writer = writer
         self.recorder: Recorder | None = None
         self.summary: dict[str, Any] | None = None
         self.body_cap = 1_000_000  # read once: option lookups cost on every flow
@@ -90,6 +94,7 @@ class RecorderAddon:
                 ctx.options.replayqa_redact_headers, ctx.options.replayqa_redact_fields
             ),
             writer="process",
+            started_writer=self.writer,
         )
         self.body_cap = ctx.options.replayqa_body_cap
         try:

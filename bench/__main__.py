@@ -12,6 +12,7 @@ from pathlib import Path
 
 BENCHMARKS = (
     "proxy",
+    "startup",
     "replay",
     "restore",
     "restore_sqlite",
@@ -21,7 +22,7 @@ BENCHMARKS = (
     "synth",
     "explore",
 )
-QUICK = {"proxy", "replay", "restore", "restore_sqlite", "restore_mysql", "explore"}  # with a --quick mode
+QUICK = {"proxy", "startup", "replay", "restore", "restore_sqlite", "restore_mysql", "explore"}  # with a --quick mode
 
 
 def main() -> int:

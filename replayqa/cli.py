@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -25,11 +25,12 @@ from replayqa import __version__
 from replayqa.config import Settings, load_settings, name_values
 from replayqa.console import ConsoleProgress, StepSpinner, summary_line
 from replayqa.errors import ConfigError, ReplayqaError
-from replayqa.execute import RunOutcome, run_journeys
 from replayqa.knowledge import failed
-from replayqa.loader import load_files
 from replayqa.model import count_paths, count_steps
 from replayqa.redact import RedactionRules, Redactor
+
+if TYPE_CHECKING:
+    from replayqa.execute import RunOutcome
 
 EXIT_OK, EXIT_ISSUES, EXIT_ERROR = 0, 1, 2
 
@@ -120,7 +121,7 @@ def _redaction_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _recording_rules(headers: tuple[str, ...], fields: tuple[str, ...]) -> RedactionRules:
-    from replayqa.record.recorder import RECORDING_RULES
+    from replayqa.record.settings import RECORDING_RULES
 
     settings = load_settings()
     return RECORDING_RULES.extended([*settings.redact_headers, *headers], [*settings.redact_fields, *fields])
@@ -216,6 +217,9 @@ def run(journey_files: tuple[Path, ...], as_json: bool, var_pairs: tuple[str, ..
           --db postgresql://qa@localhost/shop_test --junit junit.xml
     """
     settings = _project_settings(**flags)
+    from replayqa.execute import run_journeys
+    from replayqa.loader import load_files
+
     settings = replace(settings, vars={**settings.vars, **name_values(var_pairs, "--var", "password=s3cret")})
     files = load_files(journey_files or settings.journeys)
     journeys = [j for f in files for j in f.journeys]
@@ -260,6 +264,8 @@ def list_journeys(paths: tuple[Path, ...]) -> None:
     Example:
       replayqa list journeys/
     """
+    from replayqa.loader import load_files
+
     settings = load_settings()
     files = load_files(paths or settings.journeys)
     table = Table(box=None, pad_edge=False)
@@ -434,7 +440,7 @@ def record_command(
     """
     from replayqa.record.lan import ClientRanges, exposure_warning, parse_client_ranges
     from replayqa.record.proxy import ProxyConfig, parse_listen, record
-    from replayqa.record.recorder import RecorderSettings
+    from replayqa.record.settings import RecorderSettings
     from replayqa.record.upstream_tls import INSECURE_WARNING, UpstreamTLS
 
     mode = mode or ("reverse" if upstream else None)
@@ -652,7 +658,7 @@ def import_command(
       replayqa import checkout.har --out recordings/checkout.db
     """
     from replayqa.record.har import import_har
-    from replayqa.record.recorder import RecorderSettings
+    from replayqa.record.settings import RecorderSettings
 
     settings = RecorderSettings(
         out=out,
@@ -715,7 +721,7 @@ def coverage(spec: str, sources: tuple[Path, ...], as_json: bool, missing: bool)
       replayqa coverage --spec http://127.0.0.1:8000/openapi.json \\
           .replayqa/runs.db
     """
-    from replayqa.loader import expand_paths
+    from replayqa.loader import expand_paths, load_files
     from replayqa.store import FORMAT
     from replayqa.synth.coverage import Coverage
     from replayqa.synth.openapi import Api

@@ -1,5 +1,8 @@
 """Running mitmproxy in-process with the recorder addon: what ``replayqa record`` does.
 
+mitmproxy is loaded only once the writer process has started, so the two
+load in parallel and the proxy listens sooner (bench/startup.py measures it).
+
 Problems a user can fix (an upstream that does not answer, a port in use, a
 bad option) are found before or while the proxy starts, and reported as one
 ConfigError; SIGINT and SIGTERM stop the proxy cleanly, so every session is
@@ -12,25 +15,22 @@ import asyncio
 import contextlib
 import errno
 import gc
+import http.client
 import logging
 import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from mitmproxy import exceptions, options
-from mitmproxy.addons import default_addons
-from mitmproxy.master import Master
-
-from replayqa.addons.control import ControlPageAddon
-from replayqa.addons.network import ClientGate, UpstreamTLSNotes
-from replayqa.addons.recorder import RecorderAddon
-from replayqa.client import check_reachable
-from replayqa.errors import ConfigError, StateError
+from replayqa.errors import AppUnreachableError, ConfigError, StateError
 from replayqa.record.lan import ClientRanges
-from replayqa.record.recorder import RecorderSettings
 from replayqa.record.upstream_tls import UpstreamTLS, check_upstream
+from replayqa.record.writer import WriterProcess
+
+if TYPE_CHECKING:
+    from replayqa.record.settings import RecorderSettings
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,29 @@ def check_port_free(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+def check_answers(url: str, timeout: float = 5.0) -> None:
+    """A plain-HTTP upstream must give any HTTP answer before the proxy starts.
+
+    It connects as the proxy will, directly (no proxy from the environment), with
+    the standard library: loading an HTTP client here would delay listening.
+    """
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ConfigError(f"invalid --upstream {url!r}: give a URL such as http://127.0.0.1:8000")
+    try:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+        try:
+            connection.request("GET", parts.path or "/", headers={"User-Agent": "replayqa"})
+            connection.getresponse().read(0)
+        finally:
+            connection.close()
+    except (OSError, http.client.HTTPException) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or "no answer"
+        raise AppUnreachableError(
+            f"cannot reach the app at {url} ({type(exc).__name__}: {reason}): start it, or fix --upstream"
+        ) from None
+
+
 def record(
     settings: RecorderSettings,
     proxy: ProxyConfig,
@@ -82,24 +105,38 @@ def record(
     upstream whose TLS handshake failed), for the console.
     """
     proxy.tls.check()
-    if proxy.mode.startswith("reverse:https:"):
-        check_upstream(proxy.mode.removeprefix("reverse:"), proxy.tls)
-    elif proxy.mode.startswith("reverse:"):
-        check_reachable(proxy.mode.removeprefix("reverse:"), flag="--upstream")
     check_port_free(proxy.host, proxy.port)
-    return asyncio.run(_serve(settings, proxy, on_ready, on_tick, on_notice))
+    # The writer process starts first: it loads on the other core while this one loads mitmproxy.
+    writer = WriterProcess()
+    try:
+        if proxy.mode.startswith("reverse:https:"):
+            check_upstream(proxy.mode.removeprefix("reverse:"), proxy.tls)
+        elif proxy.mode.startswith("reverse:"):
+            check_answers(proxy.mode.removeprefix("reverse:"))
+        return asyncio.run(_serve(settings, proxy, writer, on_ready, on_tick, on_notice))
+    finally:
+        writer.discard()
 
 
 async def _serve(
     settings: RecorderSettings,
     proxy: ProxyConfig,
+    writer: WriterProcess,
     on_ready: Callable[[list[tuple[str, int]]], None],
     on_tick: Callable[[dict[str, int]], None],
     on_notice: Callable[[str], None],
 ) -> dict[str, Any]:
+    from mitmproxy import exceptions, options
+    from mitmproxy.addons import default_addons
+    from mitmproxy.master import Master
+
+    from replayqa.addons.control import ControlPageAddon
+    from replayqa.addons.network import ClientGate, UpstreamTLSNotes
+    from replayqa.addons.recorder import RecorderAddon
+
     opts = options.Options(listen_host=proxy.host, listen_port=proxy.port, mode=[proxy.mode])
     master = Master(opts, with_termlog=False)
-    addon = RecorderAddon()
+    addon = RecorderAddon(writer)
     master.addons.add(
         *default_addons(),
         ClientGate(on_notice),

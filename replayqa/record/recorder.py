@@ -14,9 +14,8 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from replayqa.errors import ReplayqaError
@@ -32,39 +31,17 @@ from replayqa.record.sessions import (
     request_keys,
     response_keys,
 )
+from replayqa.record.settings import RecorderSettings
 from replayqa.record.sink import ProcessSink, ThreadSink
-from replayqa.record.storage import create_recording
 from replayqa.record.traffic import RequestInfo, ResponseInfo
-from replayqa.redact import RedactionRules, Redactor, stable_placeholders
-from replayqa.spec import SpecIndex
+from replayqa.redact import Redactor, stable_placeholders
 from replayqa.state import open_state
 from replayqa.state.base import ColumnRedaction, StateBackend, row_counts
 
+if TYPE_CHECKING:
+    from replayqa.spec import SpecIndex
+
 log = logging.getLogger("replayqa.record")
-
-#: Recordings keep card numbers: replays need the real test card to get the same answer.
-RECORDING_RULES = RedactionRules(cards=False)
-
-
-@dataclass
-class RecorderSettings:
-    out: Path
-    name: str = ""
-    db: str | None = None
-    #: Redis stores captured with the database (``--store``), restored with it on replay.
-    stores: tuple[str, ...] = ()
-    spec: str | None = None
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    include_static: bool = False
-    idle_gap: float = 300.0
-    body_cap: int = 1_000_000
-    rules: RedactionRules = RECORDING_RULES
-    mode: str = ""
-    upstream: str | None = None
-    #: "thread" writes from a thread in this process; "process" from a writer process (live proxies).
-    writer: str = "thread"
-    extra_meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,7 +56,11 @@ class Recorder:
     def __init__(self, settings: RecorderSettings, clock: Any = time.time) -> None:
         self.settings = settings
         self.filter = TrafficFilter(settings.include, settings.exclude, settings.include_static)
-        self.spec = SpecIndex.load(settings.spec) if settings.spec else None
+        self.spec: SpecIndex | None = None
+        if settings.spec:
+            from replayqa.spec import SpecIndex  # only with --spec: it is slow to load
+
+            self.spec = SpecIndex.load(settings.spec)
         key = secrets.token_bytes(32)  # redaction key: in memory only, shared with the writer
         self.redactor = Redactor(settings.rules, stable_placeholders(key))
         self.state: StateBackend | None = None
@@ -110,25 +91,27 @@ class Recorder:
         if settings.db or settings.stores:
             self.state = open_state(settings.db, track_changes=False, stores=settings.stores)
             self.state.connect()
-        create_recording(
-            settings.out,
-            {
-                "name": settings.name or settings.out.stem,
-                "mode": settings.mode,
-                "upstream": settings.upstream,
-                "database": _database_kind(settings.db),
-                "stores": [_database_kind(url) for url in settings.stores],
-                "spec": settings.spec,
-                "redaction": {
-                    **settings.rules.describe(),
-                    "database_columns": "named as secret fields are; salted password hashes kept",
-                },
-                "idle_gap": settings.idle_gap,
-                **settings.extra_meta,
+        meta = {
+            "name": settings.name or settings.out.stem,
+            "mode": settings.mode,
+            "upstream": settings.upstream,
+            "database": _database_kind(settings.db),
+            "stores": [_database_kind(url) for url in settings.stores],
+            "spec": settings.spec,
+            "redaction": {
+                **settings.rules.describe(),
+                "database_columns": "named as secret fields are; salted password hashes kept",
             },
-        )
-        sink_type = ProcessSink if settings.writer == "process" else ThreadSink
-        self.sink: ThreadSink | ProcessSink = sink_type(settings.out, key, settings.rules, settings.body_cap)
+            "idle_gap": settings.idle_gap,
+            **settings.extra_meta,
+        }
+        self.sink: ThreadSink | ProcessSink
+        if settings.writer == "process":  # the writer process makes the file: this one never loads storage
+            self.sink = ProcessSink(
+                settings.out, key, settings.rules, settings.body_cap, settings.started_writer, create=meta
+            )
+        else:
+            self.sink = ThreadSink(settings.out, key, settings.rules, settings.body_cap, create=meta)
 
     # -- requests ----------------------------------------------------------------
 

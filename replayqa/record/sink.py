@@ -12,25 +12,31 @@ Both build rows with the same :class:`RowBuilder`, and the same redaction key.
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
-import os
-import signal
 import threading
 from collections import deque
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from replayqa.errors import StateError
+from replayqa.errors import ConfigError, StateError
 from replayqa.record.rows import RowBuilder
-from replayqa.record.storage import RecordingWriter
+from replayqa.record.writer import WriterProcess
 from replayqa.redact import RedactionRules, Redactor, stable_placeholders
 
 
 class ThreadSink:
-    def __init__(self, path: Path, key: bytes, rules: RedactionRules, body_cap: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        key: bytes,
+        rules: RedactionRules,
+        body_cap: int,
+        create: dict[str, Any] | None = None,
+    ) -> None:
+        from replayqa.record.storage import RecordingWriter, create_recording
+
+        if create is not None:
+            create_recording(path, create)
         self.rows = RowBuilder(Redactor(rules, stable_placeholders(key)), body_cap)
         self.writer = RecordingWriter(path)
 
@@ -62,18 +68,20 @@ class ProcessSink:
     to the whole process group, loses no exchange a client saw complete.
     """
 
-    def __init__(self, path: Path, key: bytes, rules: RedactionRules, body_cap: int) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork: the proxy runs threads
-        receive, self._send = context.Pipe(duplex=False)
-        self._acks, ack_send = context.Pipe(duplex=False)
-        self.process = context.Process(
-            target=_serve,
-            args=(receive, ack_send, str(path), key, rules, body_cap, os.getpid()),
-            name="replayqa-writer",
-        )
-        self.process.start()
-        receive.close()  # only the child reads; when this process dies, the child sees the end
-        ack_send.close()
+    def __init__(
+        self,
+        path: Path,
+        key: bytes,
+        rules: RedactionRules,
+        body_cap: int,
+        started: WriterProcess | None = None,
+        create: dict[str, Any] | None = None,
+    ) -> None:
+        writer = started or WriterProcess()
+        self.process = writer.process
+        self._send, self._acks = writer.send, writer.acks
+        writer.adopted = True
+        self._send.send((str(path), key, rules, body_cap, create))
         self._await_ready(path)
         self._outbox: deque[tuple[str, tuple[Any, ...]]] = deque()
         self._queued = 0
@@ -139,6 +147,8 @@ class ProcessSink:
             self._acks.close()
             self._send.close()
             self.process.join(5)
+            if isinstance(problem, ConfigError):
+                raise problem
             raise StateError(f"the recording writer could not start on {path}: {problem}")
 
     @property
@@ -189,64 +199,3 @@ class ProcessSink:
             self._waiters = [w for w in self._waiters if w[0] > self._acked and self._lost is None]
         for seq, callback in done:
             callback(None if seq <= self._acked else self._lost)
-
-
-def _serve(
-    receive: Connection,
-    acks: Connection,
-    path: str,
-    key: bytes,
-    rules: RedactionRules,
-    body_cap: int,
-    proxy_pid: int,
-) -> None:
-    """The writer process: commit what arrives, acknowledge it, and fold the file at the end.
-
-    It reads until the recorder closes the pipe, or dies: either way the pipe
-    ends, and everything that was sent is committed before this process exits.
-    """
-
-    # Ctrl+C, or a service manager's SIGTERM, may reach this process alone or the whole group: either
-    # way the proxy stops, ends the sessions with their end captures, and closing the pipe is what
-    # ends this process, after it has written everything.
-    def stop_the_proxy(signum: int, frame: object) -> None:
-        if os.getppid() == proxy_pid:  # an orphan signals nobody (its new parent is not the proxy)
-            os.kill(proxy_pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, stop_the_proxy)
-    signal.signal(signal.SIGTERM, stop_the_proxy)
-    try:
-        rows = RowBuilder(Redactor(rules, stable_placeholders(key)), body_cap)
-        writer = RecordingWriter(Path(path), background=False)
-    except Exception as exc:  # the recorder reports it as it starts
-        acks.send(f"{type(exc).__name__}: {exc}")
-        raise SystemExit(1) from None
-    acks.send(None)
-    committed = 0
-    ended = False
-    try:
-        while not ended:
-            batch: list[tuple[str, tuple[Any, ...]]] = []
-            try:
-                batch += receive.recv()
-                while receive.poll(0):  # group commit: one transaction for all that piled up
-                    batch += receive.recv()
-            except (EOFError, OSError):
-                ended = True
-            if batch:
-                writer.commit([_row(rows, kind, args) for kind, args in batch])
-                committed += len(batch)
-                with contextlib.suppress(OSError):  # a dead proxy waits for nothing
-                    acks.send(committed)
-    finally:
-        writer.close()
-        acks.close()
-
-
-def _row(rows: RowBuilder, kind: str, args: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
-    if kind == "exchange":
-        return "exchanges", rows.exchange(*args)
-    if kind == "websocket":
-        return "websocket_messages", rows.websocket(*args)
-    table, row = args
-    return table, row

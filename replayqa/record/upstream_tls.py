@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from replayqa.errors import AppUnreachableError, ConfigError
 
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
@@ -113,6 +111,8 @@ def closed_after_handshake_hint(address: str, tls: UpstreamTLS) -> str | None:
 
 def check_upstream(url: str, tls: UpstreamTLS) -> None:
     """An HTTPS reverse-proxy upstream must answer with the TLS settings given, or say which to change."""
+    import httpx  # here: ``replayqa record`` with a plain-HTTP upstream never needs it
+
     parts = urlsplit(url)
     address = f"{parts.hostname}:{parts.port or 443}"
     try:

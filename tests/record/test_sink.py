@@ -67,6 +67,7 @@ def test_the_writer_process_commits_what_arrived_when_its_proxy_vanishes(tmp_pat
     sink._stop.set()
     sink._wake.set()
     sink._feeder.join()
+    sink._listener.join(timeout=30)  # it reaps the writer: two threads waiting on one child race
     sink.process.join(timeout=30)
     assert sink.process.exitcode == 0
     assert [r["id"] for r in Recording.open(path).exchanges()] == [1, 2, 3, 4, 5]
@@ -90,3 +91,36 @@ def test_the_writer_process_is_ready_before_the_recorder_takes_traffic(tmp_path)
         assert path.resolve() in files  # it has opened the recording already
     finally:
         sink.close()
+
+
+def test_a_writer_started_before_the_recording_is_known_makes_it_and_writes_to_it(tmp_path):
+    """`replayqa record` starts the writer while mitmproxy loads; the file is named later."""
+    from replayqa.record.writer import WriterProcess
+
+    started = WriterProcess()
+    path = tmp_path / "later.db"
+    sink = ProcessSink(path, KEY, RedactionRules(), 1000, started, create={"name": "later"})
+    assert sink.process is started.process
+    sink.exchange(1, 1, None, *traffic(1), None)
+    sink.close()
+    started.discard()  # adopted: nothing to stop
+    recording = Recording.open(path)
+    assert recording.meta["name"] == "later"
+    assert [r["id"] for r in recording.exchanges()] == [1]
+
+
+def test_a_recording_the_writer_cannot_create_is_the_users_to_fix(tmp_path):
+    from replayqa.errors import ConfigError
+
+    create_recording(tmp_path / "taken.db", {"name": "first"})
+    with pytest.raises(ConfigError, match=r"taken\.db already exists: choose another --out"):
+        ProcessSink(tmp_path / "taken.db", KEY, RedactionRules(), 1000, create={"name": "second"})
+    assert Recording.open(tmp_path / "taken.db").meta["name"] == "first"
+
+
+def test_a_writer_no_recorder_took_exits_when_dropped():
+    from replayqa.record.writer import WriterProcess
+
+    unused = WriterProcess()
+    unused.discard()
+    assert unused.process.exitcode == 0
