@@ -22,7 +22,8 @@ BENCHMARKS = (
     "synth",
     "explore",
 )
-QUICK = {"proxy", "startup", "replay", "restore", "restore_sqlite", "restore_mysql", "explore"}  # with a --quick mode
+# with a --quick mode
+QUICK = {"proxy", "startup", "replay", "restore", "restore_sqlite", "restore_mysql", "explore"}
 
 
 def main() -> int:

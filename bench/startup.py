@@ -42,23 +42,20 @@ def measure(rounds: int) -> dict[str, object]:
     try:
         with tempfile.TemporaryDirectory() as folder:
             for number in range(rounds):
-                port = free_port()
-                times["mitmdump"].append(
-                    time_to_listen(
-                        ["mitmdump", "-q", "--mode", f"reverse:{upstream_url}"]
-                        + ["--listen-host", "127.0.0.1", "--listen-port", str(port)],
-                        port,
-                    )
-                )
-                port = free_port()
                 out = Path(folder) / f"start-{number}.db"
-                times["replayqa record"].append(
-                    time_to_listen(
-                        [sys.executable, "-m", "replayqa", "record", "--upstream", upstream_url]
-                        + ["--listen", f"127.0.0.1:{port}", "--out", str(out)],
-                        port,
-                    )
-                )
+                commands = {
+                    "mitmdump": lambda port: [
+                        *("mitmdump", "-q", "--mode", f"reverse:{upstream_url}"),
+                        *("--listen-host", "127.0.0.1", "--listen-port", str(port)),
+                    ],
+                    "replayqa record": lambda port, out=out: [
+                        *(sys.executable, "-m", "replayqa", "record", "--upstream", upstream_url),
+                        *("--listen", f"127.0.0.1:{port}", "--out", str(out)),
+                    ],
+                }
+                for name, command in commands.items():
+                    port = free_port()
+                    times[name].append(time_to_listen(command(port), port))
     finally:
         upstream.terminate()
         upstream.wait()

@@ -837,5 +837,3 @@ def _typed(value: str, location: str) -> Any:
     if location.startswith("body:") and re.fullmatch(r"-?\d+", value):
         return int(value)
     return value
-
-

@@ -329,4 +329,3 @@ class ResourceMap:
 def _collection_name(path: str) -> str | None:
     literal = [s for s in path.split("/") if s and not s.startswith("{")]
     return normalise(literal[-1]) if literal else None
-

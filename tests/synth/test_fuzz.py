@@ -117,7 +117,7 @@ def test_assumed_auth_applies_where_every_operation_says_security_none():
 def test_a_refusal_names_the_values_the_app_wants():
     from replayqa.synth.fuzz import hints
 
-    said = '{"message": "Must specify format of file contents as \'text\' or \'base64\'"}'
+    said = "{\"message\": \"Must specify format of file contents as 'text' or 'base64'\"}"
     assert hints(said, {"format": "format", "type": "file"}) == {"format": ["text", "base64"]}
     pydantic = (
         '{"detail": [{"loc": ["body", "mode"], "msg": "Input should be \'concurrency\' or \'rate_limit\'",'
