@@ -20,7 +20,7 @@ from replayqa.config import Settings
 from replayqa.events import Listener
 from replayqa.execute import keep_results, open_runner
 from replayqa.knowledge import fingerprint
-from replayqa.model import MAIN_PATH, Branch, Issue, Journey, Node, RunResult, plural
+from replayqa.model import MAIN_PATH, Branch, Issue, Journey, JourneyResult, Node, RunResult, plural
 from replayqa.report import write_reports
 from replayqa.state import NullBackend
 
@@ -111,7 +111,7 @@ def gate(
     server_errors: dict[str, list[Issue]] = {}  # issues whose response was a 5xx, from any run
     setup_failed: dict[str, set[str]] = {}  # journey -> branch paths whose values could not be made
     unmade: dict[str, str] = {}  # journey -> the main-line step whose value could not be made
-    leaks: dict[str, set[tuple[str, str]]] = {}  # journey -> user steps that pass without synth's branches
+    bare: dict[str, list[JourneyResult]] = {}  # journey -> its runs without synth's branches, which leaked
     with open_runner(settings, listeners=list(listeners)) as (runner, state):
         restores = not isinstance(state, NullBackend)
         if restores:
@@ -137,11 +137,8 @@ def gate(
                             unmade.setdefault(ran.journey, f"{issue.step}: {issue.error}")
                         else:
                             setup_failed.setdefault(ran.journey, set()).add(issue.path.split("/")[0])
-                    failures = frozenset((i.path, i.step, i.kind) for i in ran.issues)
-                    outcomes[ran.journey].append(failures)
-                    server_errors.setdefault(ran.journey, []).extend(
-                        i for i in ran.issues if i.response is not None and i.response.status >= 500
-                    )
+                    outcomes[ran.journey].append(_failures(ran))
+                    server_errors.setdefault(ran.journey, []).extend(_server_errors(ran))
             if runs > 1 and verdict.runs == 1:
                 # The deadline allowed one run: what failed is run once more, alone, so that no
                 # finding rests on a single run (a background job may have changed a row then).
@@ -153,23 +150,29 @@ def gate(
                     if restores:
                         state.rollback(_START)
                     for ran in runner.run(failed).journeys:
-                        outcomes[ran.journey].append(frozenset((i.path, i.step, i.kind) for i in ran.issues))
-                        server_errors.setdefault(ran.journey, []).extend(
-                            i for i in ran.issues if i.response is not None and i.response.status >= 500
-                        )
+                        outcomes[ran.journey].append(_failures(ran))
+                        server_errors.setdefault(ran.journey, []).extend(_server_errors(ran))
             leaky = _suspects(journeys, outcomes)
             if leaky:
                 # A generated branch whose effects outlive the restore (a file on disk, a cache the
                 # database does not hold) breaks the user's step after it: run once without them.
                 if restores:
                     state.rollback(_START)
-                bare = runner.run([replace(j, steps=_without_generated(j.steps)) for j in leaky])
-                for ran in bare.journeys:
+                stripped = {j.name: replace(j, steps=_without_generated(j.steps)) for j in leaky}
+                for ran in runner.run(list(stripped.values())).journeys:
                     passed = {(s.path, s.step) for s in ran.steps if s.passed}
                     steady = frozenset.intersection(*outcomes[ran.journey])
-                    healed = {f[:2] for f in steady if f[2] == "step" and f[:2] in passed}
-                    if healed:
-                        leaks[ran.journey] = healed
+                    if {f[:2] for f in steady if f[2] == "step" and f[:2] in passed}:
+                        bare[ran.journey] = [ran]
+                # Their verdict comes from runs without the branches: with them, the leaked state
+                # made the user's steps waver. What fails alone is run alone once more, so that no
+                # finding rests on a single run.
+                again = [stripped[name] for name, ran in bare.items() if ran[0].issues]
+                if again:
+                    if restores:
+                        state.rollback(_START)
+                    for ran in runner.run(again).journeys:
+                        bare[ran.journey].append(ran)
         finally:
             if restores and state.is_connected():
                 state.release(_START)
@@ -183,25 +186,13 @@ def gate(
         if journey.name in unmade:
             verdict.unmade[journey.name] = unmade[journey.name]
             continue
-        if journey.name in leaks:
-            names = _generated_names(journey.steps)
+        if journey.name in bare:
+            verdict.outlived[journey.name] = sorted(_generated_names(journey.steps))
             journey.steps = _without_generated(journey.steps)
-            verdict.outlived[journey.name] = sorted(names)
-            gone = leaks[journey.name]
-            outcomes[journey.name] = [
-                frozenset(
-                    f for f in run if (f[:2] not in gone or f[2] != "step") and not _within(f[0], names)
-                )
-                for run in outcomes[journey.name]
-            ]
-            first[journey.name].issues = [
-                i
-                for i in first[journey.name].issues
-                if ((i.path, i.step) not in gone or i.kind != "step") and not _within(i.path, names)
-            ]
-            server_errors[journey.name] = [
-                i for i in server_errors.get(journey.name, []) if not _within(i.path, names)
-            ]
+            runs_alone = bare[journey.name]
+            outcomes[journey.name] = [_failures(ran) for ran in runs_alone]
+            first[journey.name].issues = list(runs_alone[0].issues)
+            server_errors[journey.name] = [i for ran in runs_alone for i in _server_errors(ran)]
         dropped = setup_failed.get(journey.name, set())
         if dropped and _drop_paths(journey, dropped):
             verdict.set_aside[journey.name] = sorted(dropped)
@@ -232,6 +223,15 @@ def gate(
         else:
             verdict.passing.append(journey.name)
     return verdict
+
+
+def _failures(ran: JourneyResult) -> frozenset[tuple[str, str, str]]:
+    """What failed in one run, where and how: two runs agree when these are equal."""
+    return frozenset((i.path, i.step, i.kind) for i in ran.issues)
+
+
+def _server_errors(ran: JourneyResult) -> list[Issue]:
+    return [i for i in ran.issues if i.response is not None and i.response.status >= 500]
 
 
 def _setup_failure(issue: Issue) -> bool:

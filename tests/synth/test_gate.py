@@ -100,6 +100,47 @@ def test_synth_branches_whose_effects_outlive_the_restore_are_left_out(content_a
     assert [type(n).__name__ for n in journey.steps] == ["Checkpoint", "Step"]
 
 
+def test_a_journey_whose_branches_outlived_the_restore_is_judged_by_its_runs_without_them(
+    content_app, tmp_path
+):
+    """What the leaked branches left behind differs from run to run, so the user's steps waver
+    with them. Without them the journey passes every time: that, not "flaky", is its verdict."""
+    from replayqa import Branch, Checkpoint, Path
+
+    settings = Settings(
+        base_url=content_app.base_url, store=str(tmp_path / "runs.db"), report_dir=str(tmp_path / "reports")
+    )
+    made, either = [Check("status", value=201)], [Check("status", value=["2xx", "4xx"])]
+    first_run_only = Path(  # its first step makes a fixed key: 201 in the first run, 409 after
+        "first_run_only",
+        [
+            Step("make_fixed", RequestAction("PUT", f"/once/fixed-{tmp_path.name}"), checks=made),
+            Step("make_z", RequestAction("PUT", "/once/{{ run_id }}-z"), checks=made),
+        ],
+        generated=True,
+    )
+    every_run = Path(
+        "every_run",
+        [Step("make_x", RequestAction("PUT", "/once/{{ run_id }}-x"), checks=either)],
+        generated=True,
+    )
+    users_path = Path(
+        "users_path", [Step("put_z", RequestAction("PUT", "/once/{{ run_id }}-z"), checks=made)]
+    )
+    journey = Journey(
+        "recorded",
+        [
+            Checkpoint("start"),
+            Branch("start", [first_run_only, every_run, users_path]),  # put_z fails in the first run only
+            Step("put_x", RequestAction("PUT", "/once/{{ run_id }}-x"), checks=made),  # fails in every run
+        ],
+    )
+    verdict = gate([journey], settings, runs=2)
+    assert verdict.flaky == {}
+    assert verdict.passing == ["recorded"] and verdict.failing == {}
+    assert verdict.outlived == {"recorded": ["every_run", "first_run_only"]}
+
+
 def test_when_the_deadline_allows_one_run_what_failed_is_run_again_before_it_is_reported(
     content_app, tmp_path
 ):
