@@ -158,15 +158,25 @@ class ValuePool:
             bucket[:] = [e for e in bucket if e.value != value]
 
     def pick(
-        self, keys: list[tuple[str, str]], fixed: dict[str, Any], avoid: frozenset[Any] = frozenset()
+        self,
+        keys: list[tuple[str, str]],
+        fixed: dict[str, Any],
+        avoid: frozenset[Any] = frozenset(),
+        within: frozenset[str] = frozenset(),
     ) -> Entry | None:
-        """The newest entry under the first key that has one agreeing with what is already chosen."""
-        for key in keys:
-            for entry in self.entries.get(key, ()):
-                if entry.value in avoid:
-                    continue
-                if all(fixed.get(k, v) == v for k, v in entry.parents.items()):
-                    return entry
+        """The newest entry under the first key that has one agreeing with what is already chosen.
+
+        ``within``: the request's other path parameters. An entry made under all of
+        them comes first (a queue made by ``POST /pools/{pool}/queues``, for
+        ``/pools/{pool}/queues/{name}``): a name from elsewhere names nothing in that pool.
+        """
+        for needed in (within, frozenset()) if within else (frozenset(),):
+            for key in keys:
+                for entry in self.entries.get(key, ()):
+                    if entry.value in avoid or not needed <= entry.parents.keys():
+                        continue
+                    if all(fixed.get(k, v) == v for k, v in entry.parents.items()):
+                        return entry
         return None
 
 
@@ -492,8 +502,12 @@ class Fuzzer:
         given: dict[str, Entry] = {}  # parameters a deeper value's origin already decided
         for param in reversed(op.path_params):
             avoid = self.protected if op.method in ("PUT", "PATCH", "DELETE") else frozenset()
+            others = frozenset(p.name for p in op.path_params if p.name != param.name and p.name not in given)
             entry = given.get(param.name) or self.pool.pick(
-                self.pool.widened(param_keys(op, param.name)), {k: e.value for k, e in given.items()}, avoid
+                self.pool.widened(param_keys(op, param.name)),
+                {k: e.value for k, e in given.items()},
+                avoid,
+                others,
             )
             if entry is None:
                 made_up = (

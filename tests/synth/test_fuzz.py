@@ -47,6 +47,19 @@ def test_a_nested_value_comes_with_the_parent_it_was_made_in():
     assert pool.pick(keys, {}, avoid=frozenset({"c-in-a"})) is None
 
 
+def test_a_child_made_under_the_requests_other_parameters_comes_before_a_newer_one_from_elsewhere():
+    """``/pools/{pool}/queues/{name}``: a queue made in a pool names something there; a queue
+    made by ``POST /queues`` lives in some default pool, and naming it here finds nothing."""
+    pool = ValuePool()
+    pool.add("queue", "name", entry("q-in-p1", {"work_pool_name": "p1"}))
+    pool.add("queue", "name", entry("q-default", {}))
+    keys = [("queue", "name")]
+    assert pool.pick(keys, {}).value == "q-default"  # nothing asked of it: the newest
+    assert pool.pick(keys, {}, within=frozenset({"work_pool_name"})).value == "q-in-p1"
+    pool.forget("q-in-p1")
+    assert pool.pick(keys, {}, within=frozenset({"work_pool_name"})).value == "q-default"  # then any
+
+
 def test_an_echo_of_a_made_up_value_is_not_learned_as_real():
     pool = ValuePool()
     made_up = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
