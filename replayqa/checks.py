@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from replayqa.diff import Comparer, same_instant_kind
+from replayqa.diff import Comparer
 from replayqa.model import Check, Exchange
 from replayqa.spec import SpecValidator
 from replayqa.templates import PathNotFound, resolve_path
@@ -119,25 +119,24 @@ def db_effect(mode: str, status: int | None, before: Rows, after: Rows) -> str |
 
 
 def table_changes(before: Rows, after: Rows) -> tuple[list[str], list[str], list[str]]:
-    """(added, changed, removed) rows as ``table/key`` (``table/key.column`` for changes)."""
-    added, changed, removed = [], [], []
-    for table in sorted(set(before) | set(after)):
-        old, new = before.get(table, {}), after.get(table, {})
-        for key, row in old.items():
-            if key not in new:
-                removed.append(f"{table}/{key} removed")
-                continue
-            columns = [c for c, v in row.items() if not _same_state(c, v, new[key].get(c))]
-            if columns:
-                changed.append(f"{table}/{key} {', '.join(columns)} changed")
-        added += [f"{table}/{key} added" for key in new if key not in old]
-    return added, changed, removed
+    """(added, changed, removed) rows, as ``orders/5 added``, ``carts/1 total, items changed``.
 
-
-def _same_state(column: str, old: Any, new: Any) -> bool:
-    """Bookkeeping is not state: an ``updated`` time, or ids the app regenerates inside a value,
-    differ on every write, and a repeated request that only moves them did not change anything."""
-    return _NOISE.equal(old, new) or same_instant_kind(column, old, new)
+    Bookkeeping is not state: an ``updated`` time, or ids the app regenerates
+    inside a value, differ on every write, and a repeated request that only
+    moves them did not change anything. The row diff replay uses knows both.
+    """
+    added: list[str] = []
+    removed: list[str] = []
+    changed: dict[str, list[str]] = {}  # table/key -> its changed columns, in the row's order
+    for difference in _NOISE.tables(before, after, same_run=True):
+        if difference.kind == "added":
+            added.append(f"{difference.path} added")
+        elif difference.kind == "removed":
+            removed.append(f"{difference.path} removed")
+        else:
+            row, _, column = difference.path.rpartition("/")
+            changed.setdefault(row or difference.path, []).append(column if row else "rows")
+    return added, [f"{row} {', '.join(columns)} changed" for row, columns in changed.items()], removed
 
 
 def _show(expected: Any) -> str:

@@ -329,9 +329,20 @@ class Comparer:
     # -- database rows -----------------------------------------------------------------
 
     def tables(
-        self, recorded: dict[str, dict[str, dict[str, Any]]], replayed: dict[str, dict[str, dict[str, Any]]]
+        self,
+        recorded: dict[str, dict[str, dict[str, Any]]],
+        replayed: dict[str, dict[str, dict[str, Any]]],
+        *,
+        same_run: bool = False,
     ) -> list[Difference]:
-        """Rows keyed by primary key, per table: table/key/column, recorded → replayed."""
+        """Rows keyed by primary key, per table: table/key/column, recorded → replayed.
+
+        Two runs generate their own ids, so a row missing under its recorded
+        key is looked for under a key that differs only by such ids.
+        ``same_run``: the two are one database at two moments (before and
+        after a step), where the key is the row: a row under a new id is a
+        row removed and another added.
+        """
         found: list[Difference] = []
         for table in sorted(set(recorded) | set(replayed)):
             old_rows, new_rows = recorded.get(table, {}), replayed.get(table, {})
@@ -345,7 +356,7 @@ class Comparer:
             for key, row in old_rows.items():
                 target = value_text(self.bindings.get(key, key))
                 new_row = new_rows.get(target)
-                if new_row is None or target in seen:
+                if (new_row is None or target in seen) and not same_run:
                     target = self._likeliest_row(key, row, new_rows, seen | set(old_rows))
                     new_row = new_rows.get(target)
                 if new_row is None:

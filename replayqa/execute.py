@@ -30,7 +30,7 @@ from replayqa.redact import Redactor
 from replayqa.report import write_reports
 from replayqa.runner import JourneyRunner
 from replayqa.spec import SpecValidator
-from replayqa.state import NullBackend, StateBackend, open_state
+from replayqa.state import NullBackend, StartState, StateBackend, open_state
 from replayqa.store import RunStore
 
 if TYPE_CHECKING:
@@ -124,19 +124,14 @@ def _repeated(
     A step that passed in one repetition and failed in another is flaky: its
     issues are marked so (``--fail-on new`` then lets them pass).
     """
-    restores = not isinstance(state, NullBackend)
-    if restores:
-        state.checkpoint(_REPEAT_START)
     outcomes: dict[tuple[str, str, str], set[bool]] = {}
     results = []
-    for repetition in range(times):
-        if restores and repetition:
-            state.rollback(_REPEAT_START)
-        results.append(runner.run(journeys))
-        for step in (s for j in results[-1].journeys for s in j.steps):
-            outcomes.setdefault((step.journey, step.path, step.step), set()).add(step.passed)
-    if restores:
-        state.release(_REPEAT_START)
+    with StartState(state, _REPEAT_START) as start:
+        for _ in range(times):
+            start.before_run()
+            results.append(runner.run(journeys))
+            for step in (s for j in results[-1].journeys for s in j.steps):
+                outcomes.setdefault((step.journey, step.path, step.step), set()).add(step.passed)
     first = results[0]
     first.flaky = {key for key, seen in outcomes.items() if seen == {True, False}}
     return first

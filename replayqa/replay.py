@@ -180,7 +180,7 @@ def learn_noise(
             rules = {(r["path"], r.get("operation")): r for r in recording.noise_rules()}
             with _Replayer(settings, state or NullBackend(), ()) as replayer:
                 for group in _selected_groups([recording], settings, must_exist=False):
-                    first, second = replayer.run_quietly(*group), replayer.run_quietly(*group)
+                    first, second = replayer.run_group(*group), replayer.run_group(*group)
                     _require_as_recorded(group[1], first, second)
                     for rule in generated_rules(first, second):
                         if (rule.path, rule.operation) not in rules:
@@ -311,14 +311,14 @@ class _Replayer:
     def build(self, recording: Recording, group: list[dict[str, Any]]) -> tuple[Journey, _GroupState]:
         return _journey(recording, group, self.settings, self.state, self.described)
 
-    def run_quietly(self, recording: Recording, group: list[dict[str, Any]]) -> _GroupState:
-        """One more run of a group from its recorded state, for comparing: its events go nowhere."""
+    def run_group(self, recording: Recording, group: list[dict[str, Any]]) -> _GroupState:
+        """A run of a group from its recorded state (its journey's setup restores it), for comparing.
+
+        No listener hears of it: inside ``settle`` the runner has none, and
+        learning noise gives it none.
+        """
         journey, group_state = self.build(recording, group)
-        listeners, self.runner.listeners = self.runner.listeners, []
-        try:
-            self.runner.run_journey(journey)
-        finally:
-            self.runner.listeners = listeners
+        self.runner.run_journey(journey)
         return group_state
 
     def _settle(self, journey: Journey, result: JourneyResult, events: list[ev.Event]) -> None:
@@ -334,7 +334,7 @@ class _Replayer:
         _attach_diffs(result, first)
         notes = []
         if first.differs() and self._can_restore(group):
-            second = self.run_quietly(recording, group)
+            second = self.run_group(recording, group)
             learned = generated_rules(first, second)
             _rejudge(result, first, learned, second, events)
             if learned:

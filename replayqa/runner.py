@@ -43,7 +43,7 @@ from replayqa.model import (
     path_label,
 )
 from replayqa.spec import SpecValidator
-from replayqa.state.base import NullBackend, StateBackend, capture_rows
+from replayqa.state.base import NullBackend, StartState, StateBackend, capture_rows
 from replayqa.suggest import Finding, redacted_names, suggest
 from replayqa.templates import PathNotFound, render, resolve_path
 from replayqa.validate import validate_journey
@@ -113,26 +113,21 @@ class JourneyRunner:
         connected_here = not self.state.is_connected()
         if connected_here:
             self.state.connect()
-        isolate = isolate and len(journeys) > 1 and not isinstance(self.state, NullBackend)
         # Every journey starts logged out, as the first did: no cookie from the one before.
         session = self.client.snapshot() if hasattr(self.client, "snapshot") else None
         try:
-            if isolate:
-                self.state.checkpoint(_RUN_START)
-            for index, journey in enumerate(journeys):
-                if session is not None:
-                    self.client.restore(session)
-                if isolate and index:
-                    self.state.rollback(_RUN_START)
-                if settle is None:
-                    result.journeys.append(self.run_journey(journey, run_id=result.run_id))
-                else:
-                    result.journeys.append(self._settled(journey, result.run_id, settle))
+            with StartState(self.state, _RUN_START, enabled=isolate and len(journeys) > 1) as start:
+                for journey in journeys:
+                    if session is not None:
+                        self.client.restore(session)
+                    start.before_run()
+                    if settle is None:
+                        result.journeys.append(self.run_journey(journey, run_id=result.run_id))
+                    else:
+                        result.journeys.append(self._settled(journey, result.run_id, settle))
         finally:
             if session is not None:  # and the client is left as the run found it
                 self.client.restore(session)
-            if isolate and self.state.is_connected():
-                self.state.release(_RUN_START)
             if connected_here:
                 self.state.disconnect()
         result.duration_ms = (time.time() - result.started_at) * 1000

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
+from replayqa.client import Client
 from replayqa.config import Settings
 from replayqa.errors import ConfigError
-from replayqa.execute import keep_results
+from replayqa.execute import _repeated, keep_results
+from replayqa.model import MAIN_PATH, Journey, Step
+from replayqa.runner import JourneyRunner
 from replayqa.store import RunStore
+from tests.test_runner import DictBackend, Shop, inc, read
 from tests.tui.test_app import fixed_run
 
 
@@ -69,3 +74,28 @@ def test_secret_variables_name_fields_and_dashed_headers():
         {"REPLAYQA_SECRET_X_API_KEY": "k1", "REPLAYQA_SECRET_": "x", "HOME": "/"}
     )
     assert found == {"x_api_key": "k1", "x-api-key": "k1"}
+
+
+def test_repetitions_start_from_one_state_and_a_step_that_wavers_is_flaky():
+    """``run --repeat``: each repetition from the start state; the first is reported."""
+    shop = Shop()
+    client = Client("http://shop", transport=httpx.MockTransport(shop.handle))
+    calls = []
+
+    def wavers(client, context):
+        calls.append(1)
+        assert len(calls) != 2, "unlucky the second time"
+
+    journey = Journey("j", [inc(), read("sees_one", 1), Step("wavers", wavers)])
+    backend = DictBackend(shop)
+    backend.connect()
+    result = _repeated(JourneyRunner(client, backend), backend, [journey], 3)
+    assert result.passed
+    assert result.flaky == {("j", MAIN_PATH, "wavers")}
+    start = "__replayqa_repeat_start__"
+    assert backend.calls == [
+        ("checkpoint", start),
+        ("rollback", start),
+        ("rollback", start),
+        ("release", start),
+    ]

@@ -10,6 +10,7 @@ the connection.
 from replayqa.state.base import (
     MIGRATION_TABLES,
     NullBackend,
+    StartState,
     StateBackend,
     is_test_database_name,
     open_state,
@@ -20,6 +21,7 @@ __all__ = [
     "MIGRATION_TABLES",
     "NullBackend",
     "SavepointBackend",
+    "StartState",
     "StateBackend",
     "is_test_database_name",
     "open_state",

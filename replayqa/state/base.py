@@ -157,6 +157,37 @@ class NullBackend:
         raise StateError("no database to restore into: pass --db with the app's database URL")
 
 
+class StartState:
+    """A checkpoint that several runs start from: a run's journeys, ``--repeat``, the gate's runs.
+
+    Each run starts from the same database state, or runs could not be
+    compared. Call ``before_run()`` before each: the first run finds the
+    database where the checkpoint was taken, so only later ones roll back.
+    Without a database (or ``enabled=False``) it does nothing. The checkpoint
+    is released on the way out while the backend is connected to release it.
+    """
+
+    def __init__(self, state: StateBackend, name: str, *, enabled: bool = True) -> None:
+        self.state = state
+        self.name = name
+        self.active = enabled and not isinstance(state, NullBackend)
+        self._runs = 0
+
+    def __enter__(self) -> StartState:
+        if self.active:
+            self.state.checkpoint(self.name)
+        return self
+
+    def before_run(self) -> None:
+        if self.active and self._runs:
+            self.state.rollback(self.name)
+        self._runs += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active and self.state.is_connected():
+            self.state.release(self.name)
+
+
 def check_capture_backend(capture: DatabaseCapture, backend: str) -> None:
     if capture.backend == "stores":
         raise StateError(

@@ -22,7 +22,7 @@ from replayqa.execute import keep_results, open_runner
 from replayqa.knowledge import fingerprint
 from replayqa.model import MAIN_PATH, Branch, Issue, Journey, JourneyResult, Node, RunResult, plural
 from replayqa.report import write_reports
-from replayqa.state import NullBackend
+from replayqa.state import StartState
 
 _START = "__replayqa_gate_start__"
 
@@ -113,11 +113,8 @@ def gate(
     unmade: dict[str, str] = {}  # journey -> the main-line step whose value could not be made
     bare: dict[str, list[JourneyResult]] = {}  # journey -> its runs without synth's branches, which leaked
     with open_runner(settings, listeners=list(listeners)) as (runner, state):
-        restores = not isinstance(state, NullBackend)
-        if restores:
-            state.check_restore_allowed()
-            state.checkpoint(_START)
-        try:
+        state.check_restore_allowed()
+        with StartState(state, _START) as start:
             took = 0.0
             for attempt in range(runs):
                 if attempt and deadline is not None and time.monotonic() + took > deadline:
@@ -126,8 +123,7 @@ def gate(
                 began = time.monotonic()
                 if on_run is not None:
                     on_run(attempt + 1, runs)
-                if restores and attempt:
-                    state.rollback(_START)
+                start.before_run()
                 result = runner.run(journeys)
                 took = time.monotonic() - began
                 verdict.first = verdict.first or result
@@ -147,8 +143,7 @@ def gate(
                     verdict.rechecked = len(failed)
                     if on_run is not None:
                         on_run(2, runs)
-                    if restores:
-                        state.rollback(_START)
+                    start.before_run()
                     for ran in runner.run(failed).journeys:
                         outcomes[ran.journey].append(_failures(ran))
                         server_errors.setdefault(ran.journey, []).extend(_server_errors(ran))
@@ -156,8 +151,7 @@ def gate(
             if leaky:
                 # A generated branch whose effects outlive the restore (a file on disk, a cache the
                 # database does not hold) breaks the user's step after it: run once without them.
-                if restores:
-                    state.rollback(_START)
+                start.before_run()
                 stripped = {j.name: replace(j, steps=_without_generated(j.steps)) for j in leaky}
                 for ran in runner.run(list(stripped.values())).journeys:
                     passed = {(s.path, s.step) for s in ran.steps if s.passed}
@@ -169,13 +163,9 @@ def gate(
                 # finding rests on a single run.
                 again = [stripped[name] for name, ran in bare.items() if ran[0].issues]
                 if again:
-                    if restores:
-                        state.rollback(_START)
+                    start.before_run()
                     for ran in runner.run(again).journeys:
                         bare[ran.journey].append(ran)
-        finally:
-            if restores and state.is_connected():
-                state.release(_START)
     assert verdict.first is not None
     redactor = settings.redactor()
     keep_results(verdict.first, settings, redactor)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from replayqa.errors import ConfigError
-from replayqa.state import NullBackend, is_test_database_name, open_state
+from replayqa.state import NullBackend, StartState, is_test_database_name, open_state
 from replayqa.state.base import ColumnRedaction
 
 
@@ -82,3 +82,51 @@ def test_captured_columns_are_secret_by_the_field_rules_and_password_hashes_stay
     assert redact.replace(digest, "api_token") == "[redacted]"  # hex, but a token's
     assert redact.replace_in("s3cr3t-value", "pin_code", json_column=False, length=8) == "********"
     assert redact.replace_in("s3cr3t-value", "credentials", json_column=True, length=None) == '"[redacted]"'
+
+
+class Calls:
+    """A backend that only notes what it was asked."""
+
+    def __init__(self, connected=True):
+        self.calls, self.connected = [], connected
+
+    def checkpoint(self, name):
+        self.calls.append(("checkpoint", name))
+
+    def rollback(self, name):
+        self.calls.append(("rollback", name))
+
+    def release(self, name):
+        self.calls.append(("release", name))
+
+    def is_connected(self):
+        return self.connected
+
+
+def test_runs_from_a_start_state_roll_back_before_all_but_the_first():
+    backend = Calls()
+    with StartState(backend, "s") as start:
+        for _ in range(3):
+            start.before_run()
+    assert backend.calls == [("checkpoint", "s"), ("rollback", "s"), ("rollback", "s"), ("release", "s")]
+
+
+def test_a_start_state_is_released_when_a_run_fails_and_not_when_disconnected():
+    backend = Calls()
+    with pytest.raises(RuntimeError), StartState(backend, "s") as start:
+        start.before_run()
+        raise RuntimeError("the app went away")
+    assert backend.calls[-1] == ("release", "s")
+    gone = Calls(connected=False)
+    with StartState(gone, "s"):
+        pass
+    assert gone.calls == [("checkpoint", "s")]
+
+
+def test_a_start_state_without_a_database_or_disabled_does_nothing():
+    backend = Calls()
+    for start in (StartState(NullBackend(), "s"), StartState(backend, "s", enabled=False)):
+        with start:
+            start.before_run()
+            start.before_run()
+    assert backend.calls == []

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from replayqa.checks import db_effect
+from replayqa.diff import Comparer
 from replayqa.errors import JourneyError
 from replayqa.invariants import from_spec
 from replayqa.loader import dump_journey, load_yaml
@@ -151,6 +152,30 @@ def test_a_repeat_that_only_moves_bookkeeping_did_not_change_the_database():
     assert db_effect("idempotent", 200, before, moved) is None
     charged = {"variable": {"v1": {**moved["variable"]["v1"], "value": "x twice"}}}
     assert "v1 value changed" in (db_effect("idempotent", 200, before, charged) or "")
+
+
+def test_within_one_run_a_row_under_a_new_generated_id_is_another_row():
+    """Replay pairs rows whose keys differ only by generated ids (two runs make their own);
+    before and after one step, the key is the row: a replaced row is removed and added."""
+    old_id, new_id = "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f", "00000000-1111-4222-8333-444444444444"
+    before = {"acl": {f"/records/{old_id}|write": {"perm": "write"}}}
+    after = {"acl": {f"/records/{new_id}|write": {"perm": "write"}}}
+    verdict = db_effect("unchanged", 200, before, after) or ""
+    assert f"acl//records/{old_id}|write removed" in verdict
+    assert f"acl//records/{new_id}|write added" in verdict
+    assert Comparer().tables(before, after) == []  # across two runs: the same row
+
+
+def test_db_effect_names_every_changed_column_of_a_row_once():
+    before = {"carts": {"1": {"id": 1, "total": 5, "items": 1}}}
+    after = {"carts": {"1": {"id": 1, "total": 9, "items": 2}}}
+    assert db_effect("kept", 200, before, after) == "existing rows changed: carts/1 total, items changed"
+
+
+def test_a_number_stored_as_text_again_is_no_change():
+    """SQLite may hand the same value back as text or as a number; replay's row diff says equal."""
+    before = {"carts": {"1": {"id": 1, "total": "5"}}}
+    assert db_effect("unchanged", 200, before, {"carts": {"1": {"id": 1, "total": 5}}}) is None
 
 
 class Context(dict):
