@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -33,7 +33,7 @@ from replayqa.actions import RequestAction
 from replayqa.model import Branch, Check, Checkpoint, Journey, Node, Path, Step
 from replayqa.synth.fromspec import NOT_5XX
 from replayqa.synth.openapi import Api, Operation
-from replayqa.synth.resources import id_param_resource, normalise, resource_name
+from replayqa.synth.resources import collections, id_param_resource, normalise, resource_name
 from replayqa.synth.values import boundary_values, example_value
 
 #: Keys an object is known by: an object holding one of these is a thing the app manages.
@@ -64,6 +64,8 @@ class Entry:
     links: dict[str, Entry] = field(default_factory=dict)
     #: False for a value a create was sent (its key, its name): real, but only in this run.
     replayable: bool = True
+    #: The other scalar fields of the object it came from (a block schema's ``block_type_id``).
+    siblings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,6 +119,7 @@ class ValuePool:
         a create just ``made`` with it (``PUT /buckets/{id}``).
         """
         for where, owners, obj, outer in _objects(body, resource):
+            scalars = {k: v for k, v in obj.items() if _usable(v)}
             for name, value in obj.items():
                 if isinstance(value, dict | list) or not _usable(value):
                     continue
@@ -126,6 +129,7 @@ class ValuePool:
                     {**parents, **{k: v for k, (v, _) in outer.items()}},
                     origin(f"{where}.{name}" if where else name),
                     links,
+                    siblings=scalars,
                 )
                 if value in echoed:
                     if made and owners[0] == resource and name.lower() in _KEYS:
@@ -178,6 +182,31 @@ class ValuePool:
                     if all(fixed.get(k, v) == v for k, v in entry.parents.items()):
                         return entry
         return None
+
+    def pick_agreeing(self, keys: list[tuple[str, str]], chosen: dict[str, Any]) -> Entry | None:
+        """An entry whose object agrees with the values a body already holds, else any.
+
+        A body naming two things that belong together (a block schema and its
+        block type) is refused, or worse, when the two come from unrelated objects.
+        """
+        for key in keys:
+            for entry in self.entries.get(key, ()):
+                shared = chosen.keys() & entry.siblings.keys()
+                if shared and all(entry.siblings[k] == chosen[k] for k in shared):
+                    return entry
+        return self.pick(keys, {})
+
+
+def _sibling(fills: dict[str, Entry], prop: str) -> Entry | None:
+    """``prop`` as the object of a value the body already holds has it: the two belong together."""
+    for key, entry in fills.items():
+        if key.startswith("body:") and _usable(entry.siblings.get(prop)):
+            origin = entry.origin
+            if origin is not None:
+                head = origin.where.rpartition(".")[0]
+                origin = replace(origin, where=f"{head}.{prop}" if head else prop)
+            return Entry(entry.siblings[prop], entry.parents, origin, entry.links, entry.replayable)
+    return None
 
 
 def _usable(value: Any) -> bool:
@@ -262,7 +291,7 @@ def op_resource(api: Api, op: Operation) -> str:
         flat = api.flatten(schema)
         named = api.ref_name(schema) or api.ref_name(flat.get("items") or {})
         if named:
-            return resource_name(named)
+            return resource_name(named, collections(api.path_words))
     literals = [s for s in op.path.split("/") if s and not s.startswith("{")]
     return normalise(literals[-1]) if literals else "root"
 
@@ -534,6 +563,11 @@ class Fuzzer:
         if not isinstance(body, dict):
             return body
         body = dict(body)
+        if op.method == "PATCH":
+            # An update that sends a new name renames the thing: every later request naming it by
+            # the name the pool holds would find nothing. Key fields go unless the schema needs them.
+            required = set(self.api.flatten(op.body_schema).get("required") or ())
+            body = {k: v for k, v in body.items() if k.lower() not in _KEYS or k in required}
         for prop in list(body):
             if prop.lower() in _KEYS or isinstance(body[prop], dict):
                 continue
@@ -543,11 +577,20 @@ class Fuzzer:
                 else []
             )
             keys = [k for k in keys if k[0] != "*" or k[1] != prop or id_param_resource(prop, "")]
-            entry = self.pool.pick(keys, {}) if keys else None
-            if entry is not None:
-                value = entry.value
-                body[prop] = [value] if isinstance(body[prop], list) else value
-                fills[f"body:{prop}"] = entry
+            chosen = {k[5:]: e.value for k, e in fills.items() if k.startswith("body:")}
+            entry = (_sibling(fills, prop) or self.pool.pick_agreeing(keys, chosen)) if keys else None
+            if entry is None:
+                continue
+            body[prop] = [entry.value] if isinstance(body[prop], list) else entry.value
+            fills[f"body:{prop}"] = entry
+            for other in [k[5:] for k in fills if k.startswith("body:") and k[5:] != prop]:
+                # what the chosen object says it belongs to wins over an unrelated earlier pick
+                if other in entry.siblings and fills[f"body:{other}"].value != entry.siblings[other]:
+                    made = _sibling({f"body:{prop}": entry}, other)
+                    if made is not None:
+                        held = body[other]
+                        body[other] = [made.value] if isinstance(held, list) else made.value
+                        fills[f"body:{other}"] = made
         return body
 
     # -- sending --------------------------------------------------------------------------

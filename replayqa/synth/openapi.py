@@ -158,6 +158,10 @@ class Api:
             for name, scheme in ((document.get("components") or {}).get("securitySchemes") or {}).items()
         }
         self.default_security = _scheme_names(document.get("security"))
+        #: The literal segments of the paths (``block_schemas``, ``filter``): the API's own nouns.
+        self.path_words = frozenset(
+            part for op in self.operations for part in op.path.split("/") if part and "{" not in part
+        )
 
     @classmethod
     def load(cls, source: str | Path, auth: str | None = None) -> Api:

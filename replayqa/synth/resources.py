@@ -10,6 +10,7 @@ link says so. Links win over names.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,16 +56,26 @@ _SCHEMA_SUFFIXES = re.compile(
 )
 
 
-def resource_name(schema_name: str) -> str:
+def resource_name(schema_name: str, collections: frozenset[str] = frozenset()) -> str:
     """A resource's name from its schema's: ``FlowRunResponse``, ``flow_run_read`` → flowrun.
 
     Specs name the same thing several ways by role (what is sent, what comes
-    back); the role suffix is not part of what the thing is.
+    back); the role suffix is not part of what the thing is, unless the API
+    has a collection of that very name (``BlockSchema`` at ``/block_schemas``):
+    ``collections`` are the API's path words, normalised (see :func:`collections`).
     """
     name = schema_name.split(".")[-1]
+    if collections and normalise(name) in collections:
+        return normalise(name)
     stripped = _SCHEMA_SUFFIXES.sub("", name)
     stripped = _SCHEMA_SUFFIXES.sub("", stripped) or name  # FlowRunCreateResponse
     return normalise(stripped)
+
+
+@functools.lru_cache(maxsize=8)
+def collections(path_words: frozenset[str]) -> frozenset[str]:
+    """An API's path words as resource names: ``block_schemas`` → blockschema."""
+    return frozenset(normalise(word) for word in path_words)
 
 
 def id_param_resource(name: str, path: str) -> str | None:
@@ -172,7 +183,8 @@ class ResourceMap:
         id_field = next((f for f in _ID_FIELDS[:3] if f in props), None)
         if id_field is not None:
             name = self.api.ref_name(schema) or self.api.ref_name(self.api.deref(schema))
-            resource = resource_name(name) if name else _collection_name(op.path)
+            nouns = collections(self.api.path_words)
+            resource = resource_name(name, nouns) if name else _collection_name(op.path)
             if resource:
                 if name:
                     self._schema_to_resource[name] = resource

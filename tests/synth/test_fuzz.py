@@ -138,3 +138,89 @@ def test_a_refusal_names_the_values_the_app_wants():
     )
     assert hints(pydantic, {"mode": "x"}) == {"mode": ["concurrency", "rate_limit"]}
     assert hints("Forbidden", {"mode": "x"}) == {}
+
+
+def test_an_update_keeps_the_name_the_pool_knows_the_thing_by():
+    """A PATCH that sent a new name would rename the thing, and every later request naming it
+    by its old name would find nothing; a name the schema requires is still sent."""
+    from replayqa.synth.fuzz import Fuzzer
+
+    item = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "priority": {"type": "integer"}},
+    }
+    required = {**item, "required": ["name"]}
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/queues/{id}": {
+                "patch": {
+                    "parameters": [path("id")],
+                    "requestBody": {"content": {"application/json": {"schema": item}}},
+                    "responses": {"204": ok()},
+                },
+                "put": {
+                    "parameters": [path("id")],
+                    "requestBody": {"content": {"application/json": {"schema": item}}},
+                    "responses": {"200": ok()},
+                },
+            },
+            "/labels/{id}": {
+                "patch": {
+                    "parameters": [path("id")],
+                    "requestBody": {"content": {"application/json": {"schema": required}}},
+                    "responses": {"204": ok()},
+                },
+            },
+        },
+    }
+    api = Api(spec)
+    fuzzer = Fuzzer(api, lambda *a: None, lambda journey: None, deadline=0.0)  # type: ignore[arg-type]
+    ops = {op.key: op for op in api.operations}
+    assert set(fuzzer._body(ops["PATCH /queues/{id}"], {}, minimal=False)) == {"priority"}
+    assert "name" in fuzzer._body(ops["PUT /queues/{id}"], {}, minimal=False)  # a whole new state
+    assert "name" in fuzzer._body(ops["PATCH /labels/{id}"], {}, minimal=False)
+
+
+def test_ids_a_body_holds_together_come_from_one_object():
+    """A block document names a block schema and the block type that schema belongs to: two
+    newest values from unrelated objects would be refused, or crash the server."""
+    from replayqa.synth.fuzz import Fuzzer
+
+    def origin(where: str) -> Origin:
+        return None  # type: ignore[return-value]
+
+    body = {
+        "type": "object",
+        "required": ["block_type_id", "block_schema_id"],
+        "properties": {"block_type_id": {"type": "string"}, "block_schema_id": {"type": "string"}},
+    }
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/block_documents/": {
+                "post": {
+                    "requestBody": {"content": {"application/json": {"schema": body}}},
+                    "responses": {"201": ok()},
+                }
+            }
+        },
+    }
+    api = Api(spec)
+    fuzzer = Fuzzer(api, lambda *a: None, lambda journey: None, deadline=0.0)  # type: ignore[arg-type]
+    fuzzer.pool.harvest("blocktype", {"id": "t1", "slug": "one"}, {}, origin)
+    fuzzer.pool.harvest("blockschema", {"id": "s1", "block_type_id": "t1"}, {}, origin)
+    fuzzer.pool.harvest("blocktype", {"id": "t2", "slug": "two"}, {}, origin)  # the newest type
+    made = fuzzer._body(api.operations[0], {}, minimal=True)
+    assert made == {"block_type_id": "t1", "block_schema_id": "s1"}
+
+
+def test_a_role_suffix_that_is_part_of_the_apis_own_noun_stays():
+    """``BlockSchema`` served at ``/block_schemas`` is a block schema, not a block."""
+    from replayqa.synth.resources import collections
+
+    nouns = collections(frozenset({"block_schemas", "block_types", "users"}))
+    assert resource_name("BlockSchema", nouns) == "blockschema"
+    assert resource_name("UserSchema", nouns) == "user"  # no /user_schemas: the role suffix goes
