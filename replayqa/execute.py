@@ -24,7 +24,7 @@ from replayqa.knowledge import KnownIssue, annotate
 from replayqa.lifecycle import AppProcess
 from replayqa.loader import JOURNEY_SUFFIXES, load_file
 from replayqa.logs import LogFile
-from replayqa.model import Branch, Invariant, Journey, Node, RunResult
+from replayqa.model import Branch, Invariant, IssueStatus, Journey, Node, RunResult
 from replayqa.model import Path as JPath
 from replayqa.redact import Redactor
 from replayqa.report import write_reports
@@ -160,14 +160,14 @@ def keep_results(result: RunResult, settings: Settings, redactor: Redactor | Non
     resolutions = store.resolutions()
     for issue in result.issues:
         fixed = resolutions.get(issue.fingerprint)
-        if fixed and issue.status == "new":
+        if fixed and issue.status == IssueStatus.NEW:
             when = time.strftime("%Y-%m-%d", time.localtime(fixed["marked_at"]))
             issue.suggestion = (
                 f"Seen before and fixed on {when}: {fixed['reason'] or 'no note'}. {issue.suggestion}"
             )
     for issue in result.issues:
-        if issue.status == "new" and (issue.journey, issue.path, issue.step) in result.flaky:
-            issue.status = "flaky"
+        if issue.status == IssueStatus.NEW and (issue.journey, issue.path, issue.step) in result.flaky:
+            issue.status = IssueStatus.FLAKY
             issue.suggestion = (
                 "Flaky: this step passed in another repetition from the same state. " + issue.suggestion
             )

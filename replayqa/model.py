@@ -182,6 +182,27 @@ class DatabaseCapture:
 # --- results ----------------------------------------------------------------
 
 
+class IssueKind(StrEnum):
+    """What found an issue. Known-issue rules match on it and fingerprints include it."""
+
+    STEP = "step"  # a blocking check failed, or the request got no answer
+    CHECK = "check"  # a non-blocking check missed
+    SPEC = "spec"  # a non-blocking schema check missed: the response breaks the spec
+    INVARIANT = "invariant"
+    REGRESSION = "regression"  # a replayed response differs from the recorded one
+    DB_REGRESSION = "db-regression"  # a replay's database end state differs from the recorded one
+
+
+class IssueStatus(StrEnum):
+    """How the team regards an issue's fingerprint; only ``new`` issues fail ``--fail-on new``."""
+
+    NEW = "new"
+    KNOWN = "known"
+    FLAKY = "flaky"
+    #: A mark on a fingerprint, never an issue's status: a fixed issue that comes back is new.
+    FIXED = "fixed"
+
+
 @dataclass
 class Issue:
     journey: str
@@ -189,7 +210,7 @@ class Issue:
     step: str
     error: str
     severity: Severity = Severity.HIGH
-    kind: str = "step"  # step | invariant
+    kind: IssueKind = IssueKind.STEP
     request: HttpRequest | None = None
     response: HttpResponse | None = None
     logs: list[str] = field(default_factory=list)
@@ -199,7 +220,13 @@ class Issue:
     diff: list[dict[str, Any]] = field(default_factory=list)
     #: Set after a run by replayqa.knowledge: the same bug on other data has the same fingerprint.
     fingerprint: str = ""
-    status: str = "new"  # new | known | flaky
+    status: IssueStatus = IssueStatus.NEW
+
+    def __post_init__(self) -> None:
+        # Plain strings (from code written before the enums, or read back from JSON) are accepted;
+        # an unknown one fails here rather than in a report.
+        self.kind = IssueKind(self.kind)
+        self.status = IssueStatus(self.status)
 
 
 @dataclass

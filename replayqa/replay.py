@@ -35,6 +35,7 @@ from replayqa.model import (
     Exchange,
     HttpResponse,
     Issue,
+    IssueKind,
     Journey,
     JourneyResult,
     Node,
@@ -649,7 +650,7 @@ def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
         if index is None:
             continue
         row = group.rows[index]
-        issue.kind = "regression"
+        issue.kind = IssueKind.REGRESSION
         issue.expected = HttpResponse(
             row["status"], dict(row["response_headers"]), row["response_body"] or ""
         )
@@ -657,7 +658,7 @@ def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
 
 
 def _database_issue(issue: Issue, differences: list[Difference]) -> None:
-    issue.kind, issue.error = "db-regression", _database_message(differences)
+    issue.kind, issue.error = IssueKind.DB_REGRESSION, _database_message(differences)
     issue.diff = [d.to_dict() for d in differences]
     issue.suggestion = suggest(Finding(issue.error))
 
@@ -709,7 +710,9 @@ def _split_by_cause(result: JourneyResult, differences: list[Difference], events
     Three faults in one end state are three findings: marking one known or
     accepted must leave the other two standing.
     """
-    issue = next((i for i in result.issues if i.step == DATABASE_STEP and i.kind == "db-regression"), None)
+    issue = next(
+        (i for i in result.issues if i.step == DATABASE_STEP and i.kind == IssueKind.DB_REGRESSION), None
+    )
     causes: dict[tuple[str, str, str], list[Difference]] = {}
     for difference in differences:
         table = difference.path.split("/", 1)[0]

@@ -32,6 +32,7 @@ from replayqa.model import (
     HttpResponse,
     Invariant,
     Issue,
+    IssueKind,
     Journey,
     JourneyResult,
     Node,
@@ -271,7 +272,7 @@ class JourneyRunner:
                     step.name,
                     error or "step failed",
                     Severity.HIGH,
-                    "step",
+                    IssueKind.STEP,
                     *_request_response(exchange),
                 ),
                 expected_failure=step.expect_failure,
@@ -286,7 +287,8 @@ class JourneyRunner:
         return passed
 
     def _attempt(self, step: Step) -> tuple[bool, str | None, Exchange | None]:
-        self._reports: list[tuple[str, str]] = []  # non-blocking misses (kind, message), for after the step
+        # Non-blocking misses (kind, message), for after the step.
+        self._reports: list[tuple[IssueKind, str]] = []
         history = getattr(self.client, "history", None)
         mark = len(history) if history is not None else 0
         timeout = getattr(self.client, "timeout", None)
@@ -339,7 +341,7 @@ class JourneyRunner:
             if message and check.blocking:
                 failures.append(message)
             elif message:
-                self._reports.append(("spec" if check.kind == "schema" else "check", message))
+                self._reports.append((IssueKind.SPEC if check.kind == "schema" else IssueKind.CHECK, message))
         return failures
 
     def _rows(self) -> dict[str, dict[str, dict[str, Any]]] | None:
@@ -394,7 +396,7 @@ class JourneyRunner:
                     step.name,
                     f"invariant {invariant.name!r}: {message}",
                     invariant.severity,
-                    "invariant",
+                    IssueKind.INVARIANT,
                     *_request_response(exchange),
                 )
             )

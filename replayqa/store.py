@@ -15,7 +15,7 @@ from typing import Any
 
 from replayqa.errors import ConfigError
 from replayqa.knowledge import KnownIssue
-from replayqa.model import RunResult
+from replayqa.model import IssueStatus, RunResult
 from replayqa.redact import Redactor
 from replayqa.report.serialize import issue_dict, run_dict, step_dict
 
@@ -148,15 +148,16 @@ class RunStore:
             return {}
         return {r["fingerprint"]: r for r in self.db.table("known_issues").rows_where("status = 'fixed'")}
 
-    def mark(self, fingerprint: str, status: str, reason: str = "") -> None:
-        """Remember a fingerprint as known or flaky (or forget it with status "new")."""
+    def mark(self, fingerprint: str, status: IssueStatus | str, reason: str = "") -> None:
+        """Remember a fingerprint as known, flaky or fixed (or forget it with status new)."""
+        status = IssueStatus(status)
         table = self.db.table("known_issues")
-        if status == "new":
+        if status == IssueStatus.NEW:
             if "known_issues" in self.db.table_names():
                 table.delete_where("fingerprint = ?", [fingerprint])
             return
         table.upsert(
-            {"fingerprint": fingerprint, "status": status, "reason": reason, "marked_at": time.time()},
+            {"fingerprint": fingerprint, "status": status.value, "reason": reason, "marked_at": time.time()},
             pk="fingerprint",
         )
 

@@ -31,3 +31,19 @@ def test_opening_a_store_to_read_it(tmp_path):
     RunStore(tmp_path / "runs.db").db.execute("UPDATE meta SET value = 'replayqa-runs/2'").connection.commit()
     with pytest.raises(ConfigError, match="newer than this replayqa reads"):
         RunStore.open_existing(tmp_path / "runs.db")
+
+
+def test_marks_are_kept_as_plain_strings_and_read_back_as_statuses(tmp_path):
+    from replayqa.model import IssueStatus
+
+    store = RunStore(tmp_path / "runs.db")
+    store.mark("3f2a9c1d0e4b", IssueStatus.FLAKY, "BUG-1")
+    store.mark("0123456789ab", IssueStatus.FIXED, "deployed")
+    # A store written before the enums holds the same text.
+    old = "INSERT INTO known_issues VALUES ('aaaaaaaaaaaa', 'known', 'old', 0)"
+    store.db.execute(old).connection.commit()
+    assert [r["status"] for r in store.db.table("known_issues").rows] == ["flaky", "fixed", "known"]
+    rules = {r.fingerprint: r.status for r in store.known_rules()}
+    assert rules == {"3f2a9c1d0e4b": IssueStatus.FLAKY, "aaaaaaaaaaaa": IssueStatus.KNOWN}
+    store.mark("3f2a9c1d0e4b", IssueStatus.NEW)
+    assert [r.fingerprint for r in store.known_rules()] == ["aaaaaaaaaaaa"]

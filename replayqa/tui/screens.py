@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import Worker, WorkerState
 
 from replayqa.execute import rerun
+from replayqa.model import IssueStatus
 from replayqa.record.storage import Recording, accept_baseline, add_noise_rules
 from replayqa.replay import operation_of
 from replayqa.store import RunStore
@@ -459,7 +460,7 @@ class IssuesScreen(Screen[None]):
     AUTO_FOCUS = "DataTable"
 
     class Loaded(Message):
-        def __init__(self, occurrences: list[dict[str, Any]], statuses: dict[str, str]) -> None:
+        def __init__(self, occurrences: list[dict[str, Any]], statuses: dict[str, IssueStatus]) -> None:
             super().__init__()
             self.occurrences, self.statuses = occurrences, statuses
 
@@ -488,16 +489,16 @@ class IssuesScreen(Screen[None]):
     def load(self) -> None:
         with reading(self.store) as store:
             statuses = {r.fingerprint: r.status for r in store.known_rules() if r.fingerprint}
-            statuses |= {fingerprint: "fixed" for fingerprint in store.resolutions()}
+            statuses |= {fingerprint: IssueStatus.FIXED for fingerprint in store.resolutions()}
             self.post_message(self.Loaded(store.occurrences(), statuses))
 
     @on(Loaded)
     def _show(self, message: Loaded) -> None:
         rows = []
         for row in message.occurrences:
-            status = message.statuses.get(row["fingerprint"], "new")
+            status = message.statuses.get(row["fingerprint"], IssueStatus.NEW)
             cells = (
-                Text(status, "yellow" if status != "new" else "red"),
+                Text(status, "yellow" if status != IssueStatus.NEW else "red"),
                 f"{row['occurrences']}×",
                 _when(row["last_seen"]),
                 row["fingerprint"],
