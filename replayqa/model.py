@@ -55,6 +55,9 @@ class Step:
     #: not a broken precondition, and the steps after it still show what else changed. A callable
     #: decides from the step's exchange (a replay goes on while the status class is the recorded one).
     continue_on_failure: bool | Callable[[Exchange | None], bool] = False
+    #: The recorded exchange a replayed step re-sends (its id in the recording). Results and issues
+    #: carry it, so the TUI and replay's comparisons find the exchange without reading the name.
+    exchange_id: int | None = None
 
 
 @dataclass
@@ -221,6 +224,8 @@ class Issue:
     #: Set after a run by replayqa.knowledge: the same bug on other data has the same fingerprint.
     fingerprint: str = ""
     status: IssueStatus = IssueStatus.NEW
+    #: The step's recorded exchange, for replays (``Step.exchange_id``).
+    exchange_id: int | None = None
 
     def __post_init__(self) -> None:
         # Plain strings (from code written before the enums, or read back from JSON) are accepted;
@@ -240,6 +245,8 @@ class StepResult:
     exchange: Exchange | None = None
     duration_ms: float = 0.0
     attempts: int = 1
+    #: The step's recorded exchange, for replays (``Step.exchange_id``).
+    exchange_id: int | None = None
 
 
 @dataclass

@@ -402,13 +402,14 @@ def _journey(
     group_state.undescribed = validated.count(False) if described else 0
     steps: list[Node] = [
         Step(
-            f"#{row['id']} {row['method']} {urlsplit(row['url']).path}",  # the recording's exchange id
+            f"#{row['id']} {row['method']} {urlsplit(row['url']).path}",
             _ReplayAction(index, group_state, settings.secrets),
             checks=(
                 Check("custom", value=_AsRecorded(index, group_state)),
                 *((Check("schema"),) if validated[index] else ()),
             ),
             continue_on_failure=True,  # every step runs: the session's own clean-up too
+            exchange_id=row["id"],
         )
         for index, row in enumerate(rows)
     ]
@@ -641,12 +642,12 @@ def fill_secret(value: str, secret: str) -> str:
 
 def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
     """Give each mismatch issue its recorded response and structured diff; the database its own kind."""
-    by_step = {f"#{row['id']}": i for i, row in enumerate(group.rows)}
+    by_exchange = {row["id"]: i for i, row in enumerate(group.rows)}
     for issue in result.issues:
         if issue.step == DATABASE_STEP and group.db_diffs:
             _database_issue(issue, group.db_diffs)
             continue
-        index = by_step.get(issue.step.split(" ", 1)[0])
+        index = by_exchange.get(issue.exchange_id)
         if index is None:
             continue
         row = group.rows[index]
@@ -677,13 +678,12 @@ def _fold_consequences(result: JourneyResult, run: _GroupState, events: list[ev.
     broken: set[int] = set()
     first: Issue | None = None
     folded: list[str] = []
-    issues = {i.step.split(" ", 1)[0]: i for i in result.issues if i.step != DATABASE_STEP}
+    issues = {i.exchange_id: i for i in result.issues if i.exchange_id is not None}
     uses: dict[int, set[int]] = {}
     for binding in run.bindings:
         uses.setdefault(binding.exchange, set()).add(binding.source.exchange)
     for index, row in enumerate(run.rows):
-        label = f"#{row['id']}"
-        issue = issues.get(label)
+        issue = issues.get(row["id"])
         if issue is not None and uses.get(index, set()) & broken:  # it needed what a broken step made
             folded.append(issue.step)
             _withdraw(result, issue, events)
@@ -786,11 +786,11 @@ def _rejudge(
         ]
         if found:
             diffs[index] = found
-    steps = {s.step.split(" ", 1)[0]: s for s in result.steps}
+    steps = {s.exchange_id: s for s in result.steps if s.exchange_id is not None}
     for index in set(run.diffs) | set(diffs):
-        label = f"#{run.rows[index]['id']}"
-        issue = next((i for i in result.issues if i.step.split(" ", 1)[0] == label and i.diff), None)
-        step = steps.get(label)
+        exchange_id = run.rows[index]["id"]
+        issue = next((i for i in result.issues if i.exchange_id == exchange_id and i.diff), None)
+        step = steps.get(exchange_id)
         if issue is None or step is None:
             continue
         if index not in diffs:
@@ -807,7 +807,7 @@ def _rejudge(
     if run.recorded_database is not None and run.db_diffs:
         run.db_diffs = comparer.tables(run.recorded_database, run.database)
         issue = next((i for i in result.issues if i.step == DATABASE_STEP), None)
-        step = steps.get(DATABASE_STEP.split(" ", 1)[0])
+        step = next((s for s in result.steps if s.step == DATABASE_STEP), None)
         if issue is not None and not run.db_diffs:
             _withdraw(result, issue, buffer)
             if step is not None:

@@ -260,6 +260,7 @@ class JourneyRunner:
             exchange,
             (time.time() - started) * 1000,
             attempts,
+            exchange_id=step.exchange_id,
         )
         self._route_steps.append(result)
         self._journey.steps.append(result)
@@ -274,6 +275,7 @@ class JourneyRunner:
                     Severity.HIGH,
                     IssueKind.STEP,
                     *_request_response(exchange),
+                    exchange_id=step.exchange_id,
                 ),
                 expected_failure=step.expect_failure,
             )
@@ -281,7 +283,16 @@ class JourneyRunner:
         # is wrong with its response, so its non-blocking misses would only say it again.
         for kind, message in self._reports if passed else ():
             self._record(
-                Issue(journey, path, step.name, message, Severity.MEDIUM, kind, *_request_response(exchange))
+                Issue(
+                    journey,
+                    path,
+                    step.name,
+                    message,
+                    Severity.MEDIUM,
+                    kind,
+                    *_request_response(exchange),
+                    exchange_id=step.exchange_id,
+                )
             )
         self._check_invariants(step, path, exchange)
         return passed
@@ -398,6 +409,7 @@ class JourneyRunner:
                     invariant.severity,
                     IssueKind.INVARIANT,
                     *_request_response(exchange),
+                    exchange_id=step.exchange_id,
                 )
             )
 

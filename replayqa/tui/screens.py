@@ -344,10 +344,9 @@ class StepScreen(Screen[None]):
 
     def _operation(self, recording: Path) -> str | None:
         """The recorded exchange's operation, as replay matches rules against it."""
-        step = self.step["step"]
-        if not step.startswith("#"):
+        exchange_id = self.step.get("exchange_id")
+        if exchange_id is None:
             return None
-        exchange_id = int(step[1:].split(" ", 1)[0])
         opened = Recording.open(recording)
         try:
             row = next((e for e in opened.exchanges() if e["id"] == exchange_id), None)
@@ -359,11 +358,10 @@ class StepScreen(Screen[None]):
         """The replayed response becomes the recorded one: the next replay compares with it."""
         recording = self._recording()
         response = (self.issue or {}).get("response")
-        step = self.step["step"]
-        if recording is None or response is None or not step.startswith("#"):
+        exchange_id = self.step.get("exchange_id")
+        if recording is None or response is None or exchange_id is None:
             self.notify("only a replayed response can become the baseline", severity="warning")
             return
-        exchange_id = int(step[1:].split(" ", 1)[0])
 
         def accept(confirmed: bool | None) -> None:
             if confirmed:
