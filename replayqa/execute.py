@@ -183,11 +183,18 @@ def _has_branch(nodes: Sequence[Node]) -> bool:
     return any(isinstance(n, Branch) or (isinstance(n, JPath) and _has_branch(n.steps)) for n in nodes)
 
 
-def rerun(source: str, journey: str, settings: Settings, base_url: str | None = None) -> RunResult:
+def rerun(
+    source: str,
+    journey: str,
+    settings: Settings,
+    base_url: str | None = None,
+    sessions: Sequence[str] | None = None,
+) -> RunResult:
     """Run one journey again: from its journey file, or replay its recording's sessions.
 
     A step's state comes from the steps before it, so the whole journey runs.
     ``base_url``: where the stored run ran, which wins over the configured one.
+    ``sessions``: a replay's sessions as the run store keeps them (``Journey.sessions``).
     """
     path = Path(source)
     if not path.is_file():
@@ -199,7 +206,9 @@ def rerun(source: str, journey: str, settings: Settings, base_url: str | None = 
         if not chosen:
             raise ConfigError(f"{source} has no journey named {journey!r} any more")
         return run_journeys(chosen, settings, loaded.invariants).result
-    return replay_recordings([path], settings, ReplayOptions(sessions=tuple(journey.split("+")))).result
+    # Run stores written before journeys carried their sessions have only the display name.
+    sessions = tuple(sessions or journey.split("+"))
+    return replay_recordings([path], settings, ReplayOptions(sessions=sessions)).result
 
 
 # -- replaying recordings ----------------------------------------------------------------------

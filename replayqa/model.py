@@ -98,6 +98,9 @@ class Journey:
     #: Called before the first step, every time the journey runs: a replay restores the state
     #: its session was recorded in.
     setup: Callable[[], None] | None = None
+    #: For a replay: the recorded sessions it replays together (a session group), by name. The
+    #: journey's name joins them with "+" for people to read; a re-run selects them by this.
+    sessions: tuple[str, ...] = ()
 
 
 class Severity(StrEnum):
@@ -271,6 +274,8 @@ class JourneyResult:
     issues: list[Issue] = field(default_factory=list)
     duration_ms: float = 0.0
     source: str | None = None
+    #: The replayed sessions (``Journey.sessions``).
+    sessions: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:

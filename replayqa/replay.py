@@ -156,7 +156,7 @@ def replay_in_parallel(
     merged = RunResult(time.strftime("replay-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], started_at=started)
     journeys = [j for r in results if isinstance(r, RunResult) for j in r.journeys]
     rank = {name.split("/", 1)[1]: i for i, name in enumerate(order)}
-    merged.journeys = sorted(journeys, key=lambda j: rank.get(j.journey.split("+")[0], 0))
+    merged.journeys = sorted(journeys, key=lambda j: rank.get(j.sessions[0], 0))
     merged.duration_ms = (time.time() - started) * 1000
     return merged
 
@@ -415,9 +415,16 @@ def _journey(
     ]
     if restores and end is not None:
         steps.append(Step(DATABASE_STEP, _DatabaseCheck(group_state, capture_rows(end), state)))
-    name = "+".join(s["name"] for s in group)
-    source = str(recording.path)
-    return Journey(name, steps, f"replay of {recording.path.name}", source=source, setup=setup), group_state
+    sessions = tuple(s["name"] for s in group)
+    journey = Journey(
+        "+".join(sessions),  # for display only: a session's own name may hold a "+"
+        steps,
+        f"replay of {recording.path.name}",
+        source=str(recording.path),
+        setup=setup,
+        sessions=sessions,
+    )
+    return journey, group_state
 
 
 class DatabaseMismatch(AssertionError):

@@ -158,7 +158,7 @@ class JourneyRunner:
         validate_journey(journey, self.variables)
         self._invariants = [*self.invariants, *journey.invariants]
         started = time.time()
-        self._journey = JourneyResult(journey.name, source=journey.source)
+        self._journey = JourneyResult(journey.name, source=journey.source, sessions=journey.sessions)
         self._route_steps: list[StepResult] = []
         self._route_issues: list[Issue] = []
         self._reported: set[tuple[str, str]] = set()

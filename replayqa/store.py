@@ -78,15 +78,25 @@ class RunStore:
                 alter=True,
             )
             rows = {
-                "steps": ((j.source, step_dict(s, redactor)) for j in run.journeys for s in j.steps),
-                "issues": ((j.source, issue_dict(i, redactor)) for j in run.journeys for i in j.issues),
+                "steps": ((j, step_dict(s, redactor)) for j in run.journeys for s in j.steps),
+                "issues": ((j, issue_dict(i, redactor)) for j in run.journeys for i in j.issues),
             }
             for table, records in rows.items():
                 self.db.table(table).insert_all(
-                    ({"run_id": run.run_id, "source": source, **_flat(record)} for source, record in records),
+                    (
+                        {
+                            "run_id": run.run_id,
+                            "source": journey.source,
+                            # what a re-run replays; None for a journey that replays no recording
+                            "sessions": json.dumps(journey.sessions) if journey.sessions else None,
+                            **_flat(record),
+                        }
+                        for journey, record in records
+                    ),
                     foreign_keys=[("run_id", "runs", "run_id")],
                     alter=True,
-                    columns={"exchange_id": int},  # typed even when a run's first rows have none
+                    # typed even when a run's first rows have none
+                    columns={"exchange_id": int, "sessions": str},
                 )
 
     def _add_exchange_ids(self) -> None:
@@ -226,7 +236,7 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
 def _parsed(record: dict[str, Any]) -> dict[str, Any]:
     """JSON columns back to values; a store no run has been saved to since steps carried their
     exchange id has no such column, and its rows get the id from the step's name."""
-    for key in ("exchange", "request", "response", "expected", "diff", "logs"):
+    for key in ("exchange", "request", "response", "expected", "diff", "logs", "sessions"):
         value = record.get(key)
         if isinstance(value, str) and value[:1] in "[{":
             record[key] = json.loads(value)

@@ -110,3 +110,14 @@ def test_steps_and_issues_name_their_recorded_exchange_by_id(tmp_path):
     (journey,) = result.journeys
     assert [s.exchange_id for s in journey.steps] == [1, 2]
     assert [i.exchange_id for i in result.issues] == [1, 2]
+
+
+def test_a_replayed_journey_carries_its_sessions_and_shows_them_joined(tmp_path):
+    recording = orders_recording(tmp_path / "orders.db")
+    with sqlite3.connect(recording) as conn:
+        conn.execute("UPDATE sessions SET name = 'orders+reads'")
+    settings = ReplaySettings(
+        "http://shop.test", transport=httpx.MockTransport(Shop().handle), sessions=("orders+reads",)
+    )
+    (journey,) = replay([recording], settings).journeys
+    assert (journey.journey, journey.sessions) == ("orders+reads", ("orders+reads",))

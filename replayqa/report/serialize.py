@@ -69,6 +69,7 @@ def run_dict(run: RunResult, redactor: Redactor) -> dict[str, Any]:
             {
                 "name": j.journey,
                 "source": j.source,
+                "sessions": list(j.sessions),
                 "passed": j.passed,
                 "duration_ms": round(j.duration_ms, 2),
                 "paths": [

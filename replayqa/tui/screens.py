@@ -242,7 +242,7 @@ class RunScreen(Screen[None]):
         ran_at = self.base_url
         settings = self.app.settings  # type: ignore[attr-defined]
         self.run_worker(
-            lambda: rerun(step["source"], step["journey"], settings, ran_at or None),
+            lambda: rerun(step["source"], step["journey"], settings, ran_at or None, step.get("sessions")),
             thread=True,
             name="rerun",
             exit_on_error=False,
