@@ -298,8 +298,7 @@ class JourneyRunner:
         return passed
 
     def _attempt(self, step: Step) -> tuple[bool, str | None, Exchange | None]:
-        # Non-blocking misses (kind, message), for after the step.
-        self._reports: list[tuple[IssueKind, str]] = []
+        self._reports: list[tuple[IssueKind, str]] = []  # non-blocking misses, for after the step
         history = getattr(self.client, "history", None)
         mark = len(history) if history is not None else 0
         timeout = getattr(self.client, "timeout", None)
