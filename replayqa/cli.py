@@ -26,7 +26,7 @@ from replayqa.config import Settings, load_settings, name_values
 from replayqa.console import ConsoleProgress, StepSpinner, summary_line
 from replayqa.errors import ConfigError, ReplayqaError
 from replayqa.knowledge import failed
-from replayqa.model import count_paths, count_steps
+from replayqa.model import IssueStatus, count_paths, count_steps
 from replayqa.redact import RedactionRules, Redactor
 
 if TYPE_CHECKING:
@@ -974,9 +974,12 @@ def issues_list(store: Path | None, as_json: bool) -> None:
     from replayqa.store import RunStore
 
     opened = RunStore.open_existing(store or load_settings().store)
-    known: dict[str | None, str] = {rule.fingerprint: rule.status for rule in opened.known_rules()}
-    known |= {fingerprint: "fixed" for fingerprint in opened.resolutions()}
-    rows = [{**row, "status": known.get(row["fingerprint"], "new")} for row in opened.occurrences()]
+    known = {rule.fingerprint: rule.status for rule in opened.known_rules()}
+    known |= {fingerprint: IssueStatus.FIXED for fingerprint in opened.resolutions()}
+    rows = [
+        {**row, "status": known.get(row["fingerprint"], IssueStatus.NEW).value}
+        for row in opened.occurrences()
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -1001,7 +1004,7 @@ def issues_list(store: Path | None, as_json: bool) -> None:
 
 @issues_group.command("mark")
 @click.argument("fingerprint")
-@click.argument("status", type=click.Choice(["known", "flaky", "fixed", "new"]))
+@click.argument("status", type=click.Choice([s.value for s in IssueStatus]))
 @click.option("--reason", default="", help="Why: a ticket, a note for whoever sees it next.")
 @click.option(
     "--store",

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from replayqa import events as ev
 from replayqa.knowledge import failed
-from replayqa.model import PathResult, RunResult, plural
+from replayqa.model import IssueStatus, PathResult, RunResult, plural
 
 
 class ConsoleProgress:
@@ -78,7 +78,7 @@ def summary_line(run: RunResult, fail_on: str = "any") -> Text:
     passed = sum(p.passed for p in paths)
     ok = not failed(run, fail_on)
     text = Text("PASSED" if ok else "FAILED", style="bold green" if ok else "bold red")
-    known = sum(i.status != "new" for i in run.issues)
+    known = sum(i.status != IssueStatus.NEW for i in run.issues)
     issues = plural(len(run.issues), "issue") + (f" ({known} known)" if known else "")
     text.append(
         f"  {passed}/{len(paths)} paths passed, {issues}, {plural(run.steps_executed, 'step')}, "

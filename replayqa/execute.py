@@ -24,7 +24,7 @@ from replayqa.knowledge import KnownIssue, annotate
 from replayqa.lifecycle import AppProcess
 from replayqa.loader import JOURNEY_SUFFIXES, load_file
 from replayqa.logs import LogFile
-from replayqa.model import Branch, Invariant, Journey, Node, RunResult
+from replayqa.model import Branch, Invariant, IssueStatus, Journey, Node, RunResult
 from replayqa.model import Path as JPath
 from replayqa.redact import Redactor
 from replayqa.report import write_reports
@@ -155,14 +155,14 @@ def keep_results(result: RunResult, settings: Settings, redactor: Redactor | Non
     resolutions = store.resolutions()
     for issue in result.issues:
         fixed = resolutions.get(issue.fingerprint)
-        if fixed and issue.status == "new":
+        if fixed and issue.status == IssueStatus.NEW:
             when = time.strftime("%Y-%m-%d", time.localtime(fixed["marked_at"]))
             issue.suggestion = (
                 f"Seen before and fixed on {when}: {fixed['reason'] or 'no note'}. {issue.suggestion}"
             )
     for issue in result.issues:
-        if issue.status == "new" and (issue.journey, issue.path, issue.step) in result.flaky:
-            issue.status = "flaky"
+        if issue.status == IssueStatus.NEW and (issue.journey, issue.path, issue.step) in result.flaky:
+            issue.status = IssueStatus.FLAKY
             issue.suggestion = (
                 "Flaky: this step passed in another repetition from the same state. " + issue.suggestion
             )
@@ -178,11 +178,18 @@ def _has_branch(nodes: Sequence[Node]) -> bool:
     return any(isinstance(n, Branch) or (isinstance(n, JPath) and _has_branch(n.steps)) for n in nodes)
 
 
-def rerun(source: str, journey: str, settings: Settings, base_url: str | None = None) -> RunResult:
+def rerun(
+    source: str,
+    journey: str,
+    settings: Settings,
+    base_url: str | None = None,
+    sessions: Sequence[str] | None = None,
+) -> RunResult:
     """Run one journey again: from its journey file, or replay its recording's sessions.
 
     A step's state comes from the steps before it, so the whole journey runs.
     ``base_url``: where the stored run ran, which wins over the configured one.
+    ``sessions``: a replay's sessions as the run store keeps them (``Journey.sessions``).
     """
     path = Path(source)
     if not path.is_file():
@@ -194,7 +201,9 @@ def rerun(source: str, journey: str, settings: Settings, base_url: str | None = 
         if not chosen:
             raise ConfigError(f"{source} has no journey named {journey!r} any more")
         return run_journeys(chosen, settings, loaded.invariants).result
-    return replay_recordings([path], settings, ReplayOptions(sessions=tuple(journey.split("+")))).result
+    # Run stores written before journeys carried their sessions have only the display name.
+    sessions = tuple(sessions or journey.split("+"))
+    return replay_recordings([path], settings, ReplayOptions(sessions=sessions)).result
 
 
 # -- replaying recordings ----------------------------------------------------------------------

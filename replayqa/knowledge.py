@@ -13,10 +13,10 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from replayqa.model import Issue, RunResult
+from replayqa.model import Issue, IssueKind, IssueStatus, RunResult
 
 _VOLATILE = [
     (re.compile(r"\[redacted(:[0-9a-f]+)?\]"), "<secret>"),
@@ -25,6 +25,7 @@ _VOLATILE = [
     (re.compile(r"\b[0-9a-f]{16,}\b", re.I), "<hex>"),
     (re.compile(r"(?<![\w.])-?\d+(\.\d+)?(?![\w.])"), "<n>"),
 ]
+_Member = TypeVar("_Member", IssueKind, IssueStatus)
 _ANY_INDEX = re.compile(r"\[\d+\]")
 _ID_SEGMENT = re.compile(r"^(\d+|[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{16,}|\[redacted(:[0-9a-f]+)?\])$", re.I)
 
@@ -72,9 +73,16 @@ class KnownIssue:
     reason: str = ""
     fingerprint: str | None = None
     operation: str | None = None
-    kind: str | None = None
+    kind: IssueKind | None = None
     contains: str | None = None
-    status: str = "known"  # known | flaky
+    status: IssueStatus = IssueStatus.KNOWN
+
+    def __post_init__(self) -> None:
+        # Rules come from settings files and the run store as plain strings: a misspelt kind would
+        # never match, and a misspelt status would reach every report, so both fail here.
+        if self.kind is not None:
+            object.__setattr__(self, "kind", _member(IssueKind, self.kind, "kind"))
+        object.__setattr__(self, "status", _member(IssueStatus, self.status, "status"))
 
     def matches(self, issue: Issue) -> bool:
         fields = fingerprint_fields(issue)
@@ -99,19 +107,26 @@ class KnownIssue:
         return cls(**dict(entry))
 
 
+def _member(enum: type[_Member], value: str, field: str) -> _Member:
+    try:
+        return enum(value)
+    except ValueError:
+        raise ValueError(f"{field} {value!r} is none of {', '.join(enum)}") from None
+
+
 def annotate(run: RunResult, rules: Iterable[KnownIssue]) -> None:
     """Give every issue its fingerprint, and the status a known-issue rule gives it (else "new")."""
     rules = list(rules)
     for issue in run.issues:
         issue.fingerprint = fingerprint(issue)
         rule = next((r for r in rules if r.matches(issue)), None)
-        issue.status = rule.status if rule else "new"
+        issue.status = rule.status if rule else IssueStatus.NEW
         if rule and rule.reason:
             issue.suggestion = f"Known issue: {rule.reason}. {issue.suggestion}"
 
 
 def counts_as_failure(issue: Issue, fail_on: str) -> bool:
-    return fail_on == "any" or issue.status == "new"
+    return fail_on == "any" or issue.status == IssueStatus.NEW
 
 
 def failed(run: RunResult, fail_on: str) -> bool:

@@ -55,6 +55,9 @@ class Step:
     #: not a broken precondition, and the steps after it still show what else changed. A callable
     #: decides from the step's exchange (a replay goes on while the status class is the recorded one).
     continue_on_failure: bool | Callable[[Exchange | None], bool] = False
+    #: The recorded exchange a replayed step re-sends (its id in the recording). Results and issues
+    #: carry it, so the TUI and replay's comparisons find the exchange without reading the name.
+    exchange_id: int | None = None
 
 
 @dataclass
@@ -95,6 +98,9 @@ class Journey:
     #: Called before the first step, every time the journey runs: a replay restores the state
     #: its session was recorded in.
     setup: Callable[[], None] | None = None
+    #: For a replay: the recorded sessions it replays together (a session group), by name. The
+    #: journey's name joins them with "+" for people to read; a re-run selects them by this.
+    sessions: tuple[str, ...] = ()
 
 
 class Severity(StrEnum):
@@ -182,6 +188,27 @@ class DatabaseCapture:
 # --- results ----------------------------------------------------------------
 
 
+class IssueKind(StrEnum):
+    """What found an issue. Known-issue rules match on it and fingerprints include it."""
+
+    STEP = "step"  # a blocking check failed, or the request got no answer
+    CHECK = "check"  # a non-blocking check missed
+    SPEC = "spec"  # a non-blocking schema check missed: the response breaks the spec
+    INVARIANT = "invariant"
+    REGRESSION = "regression"  # a replayed response differs from the recorded one
+    DB_REGRESSION = "db-regression"  # a replay's database end state differs from the recorded one
+
+
+class IssueStatus(StrEnum):
+    """How the team regards an issue's fingerprint; only ``new`` issues fail ``--fail-on new``."""
+
+    NEW = "new"
+    KNOWN = "known"
+    FLAKY = "flaky"
+    #: A mark on a fingerprint, never an issue's status: a fixed issue that comes back is new.
+    FIXED = "fixed"
+
+
 @dataclass
 class Issue:
     journey: str
@@ -189,7 +216,7 @@ class Issue:
     step: str
     error: str
     severity: Severity = Severity.HIGH
-    kind: str = "step"  # step | invariant
+    kind: IssueKind = IssueKind.STEP
     request: HttpRequest | None = None
     response: HttpResponse | None = None
     logs: list[str] = field(default_factory=list)
@@ -199,7 +226,15 @@ class Issue:
     diff: list[dict[str, Any]] = field(default_factory=list)
     #: Set after a run by replayqa.knowledge: the same bug on other data has the same fingerprint.
     fingerprint: str = ""
-    status: str = "new"  # new | known | flaky
+    status: IssueStatus = IssueStatus.NEW
+    #: The step's recorded exchange, for replays (``Step.exchange_id``).
+    exchange_id: int | None = None
+
+    def __post_init__(self) -> None:
+        # Plain strings (from code written before the enums, or read back from JSON) are accepted;
+        # an unknown one fails here rather than in a report.
+        self.kind = IssueKind(self.kind)
+        self.status = IssueStatus(self.status)
 
 
 @dataclass
@@ -213,6 +248,8 @@ class StepResult:
     exchange: Exchange | None = None
     duration_ms: float = 0.0
     attempts: int = 1
+    #: The step's recorded exchange, for replays (``Step.exchange_id``).
+    exchange_id: int | None = None
 
 
 @dataclass
@@ -237,6 +274,8 @@ class JourneyResult:
     issues: list[Issue] = field(default_factory=list)
     duration_ms: float = 0.0
     source: str | None = None
+    #: The replayed sessions (``Journey.sessions``).
+    sessions: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:

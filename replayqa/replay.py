@@ -35,6 +35,7 @@ from replayqa.model import (
     Exchange,
     HttpResponse,
     Issue,
+    IssueKind,
     Journey,
     JourneyResult,
     Node,
@@ -155,7 +156,7 @@ def replay_in_parallel(
     merged = RunResult(time.strftime("replay-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], started_at=started)
     journeys = [j for r in results if isinstance(r, RunResult) for j in r.journeys]
     rank = {name.split("/", 1)[1]: i for i, name in enumerate(order)}
-    merged.journeys = sorted(journeys, key=lambda j: rank.get(j.journey.split("+")[0], 0))
+    merged.journeys = sorted(journeys, key=lambda j: rank.get(j.sessions[0], 0))
     merged.duration_ms = (time.time() - started) * 1000
     return merged
 
@@ -401,21 +402,29 @@ def _journey(
     group_state.undescribed = validated.count(False) if described else 0
     steps: list[Node] = [
         Step(
-            f"#{row['id']} {row['method']} {urlsplit(row['url']).path}",  # the recording's exchange id
+            f"#{row['id']} {row['method']} {urlsplit(row['url']).path}",
             _ReplayAction(index, group_state, settings.secrets),
             checks=(
                 Check("custom", value=_AsRecorded(index, group_state)),
                 *((Check("schema"),) if validated[index] else ()),
             ),
             continue_on_failure=True,  # every step runs: the session's own clean-up too
+            exchange_id=row["id"],
         )
         for index, row in enumerate(rows)
     ]
     if restores and end is not None:
         steps.append(Step(DATABASE_STEP, _DatabaseCheck(group_state, capture_rows(end), state)))
-    name = "+".join(s["name"] for s in group)
-    source = str(recording.path)
-    return Journey(name, steps, f"replay of {recording.path.name}", source=source, setup=setup), group_state
+    sessions = tuple(s["name"] for s in group)
+    journey = Journey(
+        "+".join(sessions),  # for display only: a session's own name may hold a "+"
+        steps,
+        f"replay of {recording.path.name}",
+        source=str(recording.path),
+        setup=setup,
+        sessions=sessions,
+    )
+    return journey, group_state
 
 
 class DatabaseMismatch(AssertionError):
@@ -640,16 +649,16 @@ def fill_secret(value: str, secret: str) -> str:
 
 def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
     """Give each mismatch issue its recorded response and structured diff; the database its own kind."""
-    by_step = {f"#{row['id']}": i for i, row in enumerate(group.rows)}
+    by_exchange = {row["id"]: i for i, row in enumerate(group.rows)}
     for issue in result.issues:
         if issue.step == DATABASE_STEP and group.db_diffs:
             _database_issue(issue, group.db_diffs)
             continue
-        index = by_step.get(issue.step.split(" ", 1)[0])
+        index = by_exchange.get(issue.exchange_id)
         if index is None:
             continue
         row = group.rows[index]
-        issue.kind = "regression"
+        issue.kind = IssueKind.REGRESSION
         issue.expected = HttpResponse(
             row["status"], dict(row["response_headers"]), row["response_body"] or ""
         )
@@ -657,7 +666,7 @@ def _attach_diffs(result: JourneyResult, group: _GroupState) -> None:
 
 
 def _database_issue(issue: Issue, differences: list[Difference]) -> None:
-    issue.kind, issue.error = "db-regression", _database_message(differences)
+    issue.kind, issue.error = IssueKind.DB_REGRESSION, _database_message(differences)
     issue.diff = [d.to_dict() for d in differences]
     issue.suggestion = suggest(Finding(issue.error))
 
@@ -676,13 +685,12 @@ def _fold_consequences(result: JourneyResult, run: _GroupState, events: list[ev.
     broken: set[int] = set()
     first: Issue | None = None
     folded: list[str] = []
-    issues = {i.step.split(" ", 1)[0]: i for i in result.issues if i.step != DATABASE_STEP}
+    issues = {i.exchange_id: i for i in result.issues if i.exchange_id is not None}
     uses: dict[int, set[int]] = {}
     for binding in run.bindings:
         uses.setdefault(binding.exchange, set()).add(binding.source.exchange)
     for index, row in enumerate(run.rows):
-        label = f"#{row['id']}"
-        issue = issues.get(label)
+        issue = issues.get(row["id"])
         if issue is not None and uses.get(index, set()) & broken:  # it needed what a broken step made
             folded.append(issue.step)
             _withdraw(result, issue, events)
@@ -709,7 +717,9 @@ def _split_by_cause(result: JourneyResult, differences: list[Difference], events
     Three faults in one end state are three findings: marking one known or
     accepted must leave the other two standing.
     """
-    issue = next((i for i in result.issues if i.step == DATABASE_STEP and i.kind == "db-regression"), None)
+    issue = next(
+        (i for i in result.issues if i.step == DATABASE_STEP and i.kind == IssueKind.DB_REGRESSION), None
+    )
     causes: dict[tuple[str, str, str], list[Difference]] = {}
     for difference in differences:
         table = difference.path.split("/", 1)[0]
@@ -783,11 +793,11 @@ def _rejudge(
         ]
         if found:
             diffs[index] = found
-    steps = {s.step.split(" ", 1)[0]: s for s in result.steps}
+    steps = {s.exchange_id: s for s in result.steps if s.exchange_id is not None}
     for index in set(run.diffs) | set(diffs):
-        label = f"#{run.rows[index]['id']}"
-        issue = next((i for i in result.issues if i.step.split(" ", 1)[0] == label and i.diff), None)
-        step = steps.get(label)
+        exchange_id = run.rows[index]["id"]
+        issue = next((i for i in result.issues if i.exchange_id == exchange_id and i.diff), None)
+        step = steps.get(exchange_id)
         if issue is None or step is None:
             continue
         if index not in diffs:
@@ -804,7 +814,7 @@ def _rejudge(
     if run.recorded_database is not None and run.db_diffs:
         run.db_diffs = comparer.tables(run.recorded_database, run.database)
         issue = next((i for i in result.issues if i.step == DATABASE_STEP), None)
-        step = steps.get(DATABASE_STEP.split(" ", 1)[0])
+        step = next((s for s in result.steps if s.step == DATABASE_STEP), None)
         if issue is not None and not run.db_diffs:
             _withdraw(result, issue, buffer)
             if step is not None:

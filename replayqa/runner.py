@@ -32,6 +32,7 @@ from replayqa.model import (
     HttpResponse,
     Invariant,
     Issue,
+    IssueKind,
     Journey,
     JourneyResult,
     Node,
@@ -152,7 +153,7 @@ class JourneyRunner:
         validate_journey(journey, self.variables)
         self._invariants = [*self.invariants, *journey.invariants]
         started = time.time()
-        self._journey = JourneyResult(journey.name, source=journey.source)
+        self._journey = JourneyResult(journey.name, source=journey.source, sessions=journey.sessions)
         self._route_steps: list[StepResult] = []
         self._route_issues: list[Issue] = []
         self._reported: set[tuple[str, str]] = set()
@@ -254,6 +255,7 @@ class JourneyRunner:
             exchange,
             (time.time() - started) * 1000,
             attempts,
+            exchange_id=step.exchange_id,
         )
         self._route_steps.append(result)
         self._journey.steps.append(result)
@@ -266,8 +268,9 @@ class JourneyRunner:
                     step.name,
                     error or "step failed",
                     Severity.HIGH,
-                    "step",
+                    IssueKind.STEP,
                     *_request_response(exchange),
+                    exchange_id=step.exchange_id,
                 ),
                 expected_failure=step.expect_failure,
             )
@@ -275,13 +278,22 @@ class JourneyRunner:
         # is wrong with its response, so its non-blocking misses would only say it again.
         for kind, message in self._reports if passed else ():
             self._record(
-                Issue(journey, path, step.name, message, Severity.MEDIUM, kind, *_request_response(exchange))
+                Issue(
+                    journey,
+                    path,
+                    step.name,
+                    message,
+                    Severity.MEDIUM,
+                    kind,
+                    *_request_response(exchange),
+                    exchange_id=step.exchange_id,
+                )
             )
         self._check_invariants(step, path, exchange)
         return passed
 
     def _attempt(self, step: Step) -> tuple[bool, str | None, Exchange | None]:
-        self._reports: list[tuple[str, str]] = []  # non-blocking misses (kind, message), for after the step
+        self._reports: list[tuple[IssueKind, str]] = []  # non-blocking misses, for after the step
         history = getattr(self.client, "history", None)
         mark = len(history) if history is not None else 0
         timeout = getattr(self.client, "timeout", None)
@@ -334,7 +346,7 @@ class JourneyRunner:
             if message and check.blocking:
                 failures.append(message)
             elif message:
-                self._reports.append(("spec" if check.kind == "schema" else "check", message))
+                self._reports.append((IssueKind.SPEC if check.kind == "schema" else IssueKind.CHECK, message))
         return failures
 
     def _rows(self) -> dict[str, dict[str, dict[str, Any]]] | None:
@@ -389,8 +401,9 @@ class JourneyRunner:
                     step.name,
                     f"invariant {invariant.name!r}: {message}",
                     invariant.severity,
-                    "invariant",
+                    IssueKind.INVARIANT,
                     *_request_response(exchange),
+                    exchange_id=step.exchange_id,
                 )
             )
 

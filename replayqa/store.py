@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from replayqa.errors import ConfigError
 from replayqa.knowledge import KnownIssue
-from replayqa.model import RunResult
+from replayqa.model import IssueStatus, RunResult
 from replayqa.redact import Redactor
 from replayqa.report.serialize import issue_dict, run_dict, step_dict
 
@@ -61,6 +62,7 @@ class RunStore:
         """Keep a run, redacted by the project's redactor (``Settings.redactor()``)."""
         data = run_dict(run, redactor)
         with self.db.conn:
+            self._add_exchange_ids()
             self.db.table("runs").insert(
                 {
                     "run_id": run.run_id,
@@ -76,15 +78,37 @@ class RunStore:
                 alter=True,
             )
             rows = {
-                "steps": ((j.source, step_dict(s, redactor)) for j in run.journeys for s in j.steps),
-                "issues": ((j.source, issue_dict(i, redactor)) for j in run.journeys for i in j.issues),
+                "steps": ((j, step_dict(s, redactor)) for j in run.journeys for s in j.steps),
+                "issues": ((j, issue_dict(i, redactor)) for j in run.journeys for i in j.issues),
             }
             for table, records in rows.items():
                 self.db.table(table).insert_all(
-                    ({"run_id": run.run_id, "source": source, **_flat(record)} for source, record in records),
+                    (
+                        {
+                            "run_id": run.run_id,
+                            "source": journey.source,
+                            # what a re-run replays; None for a journey that replays no recording
+                            "sessions": json.dumps(journey.sessions) if journey.sessions else None,
+                            **_flat(record),
+                        }
+                        for journey, record in records
+                    ),
                     foreign_keys=[("run_id", "runs", "run_id")],
                     alter=True,
+                    # typed even when a run's first rows have none
+                    columns={"exchange_id": int, "sessions": str},
                 )
+
+    def _add_exchange_ids(self) -> None:
+        """A store written before steps carried their exchange id gains the column, filled from the names.
+
+        Without it, the rows this version adds would have ids and the older ones none.
+        """
+        self.db.conn.create_function("exchange_id_in_name", 1, _exchange_id_in_name, deterministic=True)
+        for name in ("steps", "issues"):
+            if name in self.db.table_names() and "exchange_id" not in self.db.table(name).columns_dict:
+                self.db.execute(f"ALTER TABLE [{name}] ADD COLUMN exchange_id INTEGER")
+                self.db.execute(f"UPDATE [{name}] SET exchange_id = exchange_id_in_name(step)")
 
     def add_answers(self, run_id: str, answers: dict[tuple[str, str, int | None], int]) -> None:
         """What the app answered to requests no step recorded (the fuzz phase): for ``coverage``."""
@@ -148,15 +172,16 @@ class RunStore:
             return {}
         return {r["fingerprint"]: r for r in self.db.table("known_issues").rows_where("status = 'fixed'")}
 
-    def mark(self, fingerprint: str, status: str, reason: str = "") -> None:
-        """Remember a fingerprint as known or flaky (or forget it with status "new")."""
+    def mark(self, fingerprint: str, status: IssueStatus | str, reason: str = "") -> None:
+        """Remember a fingerprint as known, flaky or fixed (or forget it with status new)."""
+        status = IssueStatus(status)
         table = self.db.table("known_issues")
-        if status == "new":
+        if status == IssueStatus.NEW:
             if "known_issues" in self.db.table_names():
                 table.delete_where("fingerprint = ?", [fingerprint])
             return
         table.upsert(
-            {"fingerprint": fingerprint, "status": status, "reason": reason, "marked_at": time.time()},
+            {"fingerprint": fingerprint, "status": status.value, "reason": reason, "marked_at": time.time()},
             pk="fingerprint",
         )
 
@@ -209,12 +234,26 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parsed(record: dict[str, Any]) -> dict[str, Any]:
-    """JSON columns back to values."""
-    for key in ("exchange", "request", "response", "expected", "diff", "logs"):
+    """JSON columns back to values; a store no run has been saved to since steps carried their
+    exchange id has no such column, and its rows get the id from the step's name."""
+    for key in ("exchange", "request", "response", "expected", "diff", "logs", "sessions"):
         value = record.get(key)
         if isinstance(value, str) and value[:1] in "[{":
             record[key] = json.loads(value)
+    if "exchange_id" not in record and "step" in record:
+        record["exchange_id"] = _exchange_id_in_name(record["step"])
     return record
+
+
+#: How replayed steps were named, and the only way to find their exchange in older stores.
+_EXCHANGE_IN_NAME = re.compile(r"#(\d+)(?: |$)")
+
+
+def _exchange_id_in_name(step: str | None) -> int | None:
+    """The exchange id a replayed step's name begins with (``#24 GET /cart``), for stores written
+    before steps carried ``exchange_id``; nothing else reads ids from names."""
+    match = _EXCHANGE_IN_NAME.match(step or "")
+    return int(match.group(1)) if match else None
 
 
 def _check_store(path: Path) -> str | None:

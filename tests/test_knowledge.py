@@ -73,6 +73,14 @@ def test_a_rule_without_conditions_matches_nothing_and_unknown_fields_are_refuse
         KnownIssue.from_config({"opration": "GET /x"})
 
 
+def test_a_rule_with_an_unknown_kind_or_status_is_refused():
+    with pytest.raises(ValueError, match="status 'knwon' is none of new, known, flaky, fixed"):
+        KnownIssue.from_config({"contains": "boom", "status": "knwon"})
+    with pytest.raises(ValueError, match="kind 'regresion' is none of step, check"):
+        KnownIssue.from_config({"kind": "regresion"})
+    assert KnownIssue.from_config({"kind": "invariant"}).matches(issue(kind="invariant"))
+
+
 def test_a_server_error_is_one_finding_whoever_saw_it():
     from replayqa.knowledge import fingerprint
     from replayqa.model import HttpRequest, HttpResponse, Issue

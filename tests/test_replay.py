@@ -103,3 +103,21 @@ def test_a_create_that_fails_is_one_issue_though_the_read_that_needed_its_id_fai
     assert shop.seen == ["POST /orders", f"GET /orders/{RECORDED_ID}"], "every step runs, clean-up too"
     assert [i.step for i in result.issues] == ["#1 POST /orders"]
     assert "(then 1 later steps that needed what it made failed too)" in result.issues[0].error
+
+
+def test_steps_and_issues_name_their_recorded_exchange_by_id(tmp_path):
+    result = replay_on(Shop(total=13), tmp_path)
+    (journey,) = result.journeys
+    assert [s.exchange_id for s in journey.steps] == [1, 2]
+    assert [i.exchange_id for i in result.issues] == [1, 2]
+
+
+def test_a_replayed_journey_carries_its_sessions_and_shows_them_joined(tmp_path):
+    recording = orders_recording(tmp_path / "orders.db")
+    with sqlite3.connect(recording) as conn:
+        conn.execute("UPDATE sessions SET name = 'orders+reads'")
+    settings = ReplaySettings(
+        "http://shop.test", transport=httpx.MockTransport(Shop().handle), sessions=("orders+reads",)
+    )
+    (journey,) = replay([recording], settings).journeys
+    assert (journey.journey, journey.sessions) == ("orders+reads", ("orders+reads",))

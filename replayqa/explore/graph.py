@@ -31,7 +31,7 @@ from replayqa.errors import ConfigError, JourneyError
 from replayqa.explore.abstract import database_key, observe, state_key
 from replayqa.explore.relations import RelationLearner, relation_invariant
 from replayqa.explore.shrink import ddmin
-from replayqa.model import Action, Check, Invariant, Issue, Journey, Node, Severity, Step
+from replayqa.model import Action, Check, Invariant, Issue, IssueKind, Journey, Node, Severity, Step
 from replayqa.runner import JourneyRunner
 from replayqa.state.base import NullBackend, StateBackend, capture_rows, row_counts
 
@@ -472,7 +472,13 @@ class _Explorer:
         if wrong:
             issues.append(
                 Issue(
-                    self.graph.name, "explore", edge.name, wrong, Severity.HIGH, "invariant", *_pair(exchange)
+                    self.graph.name,
+                    "explore",
+                    edge.name,
+                    wrong,
+                    Severity.HIGH,
+                    IssueKind.INVARIANT,
+                    *_pair(exchange),
                 )
             )
         for issue in issues:
@@ -525,7 +531,7 @@ class _Explorer:
                         step,
                         f"invariant {invariant.name!r}: {message}",
                         invariant.severity,
-                        "invariant",
+                        IssueKind.INVARIANT,
                         *_pair(exchange),
                     )
                 )

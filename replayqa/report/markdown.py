@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from replayqa.model import HttpRequest, HttpResponse, Issue, RunResult, plural
+from replayqa.model import HttpRequest, HttpResponse, Issue, IssueStatus, RunResult, plural
 from replayqa.redact import Redactor
 from replayqa.report.serialize import summary
 
@@ -41,7 +41,7 @@ def render_markdown(run: RunResult, redactor: Redactor) -> str:
     if run.issues:
         lines += ["", "## Issues", ""]
         for number, issue in enumerate(run.issues, 1):
-            known = f" (known: {issue.status})" if issue.status != "new" else ""
+            known = f" (known: {issue.status})" if issue.status != IssueStatus.NEW else ""
             lines += [
                 f"### {number}. {issue.journey} › {issue.path} › {issue.step}{known}",
                 "",

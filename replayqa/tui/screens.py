@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import Worker, WorkerState
 
 from replayqa.execute import rerun
+from replayqa.model import IssueStatus
 from replayqa.record.storage import Recording, accept_baseline, add_noise_rules
 from replayqa.replay import operation_of
 from replayqa.store import RunStore
@@ -241,7 +242,7 @@ class RunScreen(Screen[None]):
         ran_at = self.base_url
         settings = self.app.settings  # type: ignore[attr-defined]
         self.run_worker(
-            lambda: rerun(step["source"], step["journey"], settings, ran_at or None),
+            lambda: rerun(step["source"], step["journey"], settings, ran_at or None, step.get("sessions")),
             thread=True,
             name="rerun",
             exit_on_error=False,
@@ -343,10 +344,9 @@ class StepScreen(Screen[None]):
 
     def _operation(self, recording: Path) -> str | None:
         """The recorded exchange's operation, as replay matches rules against it."""
-        step = self.step["step"]
-        if not step.startswith("#"):
+        exchange_id = self.step.get("exchange_id")
+        if exchange_id is None:
             return None
-        exchange_id = int(step[1:].split(" ", 1)[0])
         opened = Recording.open(recording)
         try:
             row = next((e for e in opened.exchanges() if e["id"] == exchange_id), None)
@@ -358,11 +358,10 @@ class StepScreen(Screen[None]):
         """The replayed response becomes the recorded one: the next replay compares with it."""
         recording = self._recording()
         response = (self.issue or {}).get("response")
-        step = self.step["step"]
-        if recording is None or response is None or not step.startswith("#"):
+        exchange_id = self.step.get("exchange_id")
+        if recording is None or response is None or exchange_id is None:
             self.notify("only a replayed response can become the baseline", severity="warning")
             return
-        exchange_id = int(step[1:].split(" ", 1)[0])
 
         def accept(confirmed: bool | None) -> None:
             if confirmed:
@@ -459,7 +458,7 @@ class IssuesScreen(Screen[None]):
     AUTO_FOCUS = "DataTable"
 
     class Loaded(Message):
-        def __init__(self, occurrences: list[dict[str, Any]], statuses: dict[str, str]) -> None:
+        def __init__(self, occurrences: list[dict[str, Any]], statuses: dict[str, IssueStatus]) -> None:
             super().__init__()
             self.occurrences, self.statuses = occurrences, statuses
 
@@ -488,16 +487,16 @@ class IssuesScreen(Screen[None]):
     def load(self) -> None:
         with reading(self.store) as store:
             statuses = {r.fingerprint: r.status for r in store.known_rules() if r.fingerprint}
-            statuses |= {fingerprint: "fixed" for fingerprint in store.resolutions()}
+            statuses |= {fingerprint: IssueStatus.FIXED for fingerprint in store.resolutions()}
             self.post_message(self.Loaded(store.occurrences(), statuses))
 
     @on(Loaded)
     def _show(self, message: Loaded) -> None:
         rows = []
         for row in message.occurrences:
-            status = message.statuses.get(row["fingerprint"], "new")
+            status = message.statuses.get(row["fingerprint"], IssueStatus.NEW)
             cells = (
-                Text(status, "yellow" if status != "new" else "red"),
+                Text(status, "yellow" if status != IssueStatus.NEW else "red"),
                 f"{row['occurrences']}×",
                 _when(row["last_seen"]),
                 row["fingerprint"],

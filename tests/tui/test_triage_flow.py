@@ -147,6 +147,44 @@ async def test_rerunning_a_journey_from_the_tree_adds_a_run(tmp_path, monkeypatc
     assert len(runs) == 2 and runs[0]["issues"] == 2  # the same two planted bugs, found again
 
 
+async def test_rerunning_a_replayed_session_whose_name_holds_a_plus(tmp_path, monkeypatch, demo_shop):
+    import sqlite3
+    from contextlib import closing
+
+    from textual.widgets import Tree
+
+    from replayqa.config import load_settings
+    from replayqa.execute import ReplayOptions, replay_recordings
+
+    monkeypatch.chdir(tmp_path)
+    recording = tmp_path / "demo.db"
+    shutil.copy(RECORDING, recording)
+    with closing(sqlite3.connect(recording)) as conn, conn:
+        conn.execute("UPDATE sessions SET name = 'quantity+update' WHERE name = 'quantity-update'")
+    (tmp_path / "replayqa.toml").write_text(f'base_url = "{demo_shop.base_url}"\ndb = "{demo_shop.db_url}"\n')
+    replay_recordings([recording], load_settings(), ReplayOptions(sessions=("quantity+update",)))
+    store = RunStore(tmp_path / ".replayqa" / "runs.db")
+    (first,) = store.runs()
+    replayed = store.steps(first["run_id"])
+    assert replayed and all(s["sessions"] == ["quantity+update"] for s in replayed)
+
+    app = TriageApp(store, open_first_failure=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("down", "down", "down")  # journey, path, first step
+        assert app.screen.query_one(Tree).cursor_node.data["step"]["journey"] == "quantity+update"
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    runs = store.runs()
+    assert len(runs) == 2, "the re-run replays the session by its name, not by the parts of it"
+    again = store.steps(runs[0]["run_id"])
+    assert {s["journey"] for s in again} == {"quantity+update"}
+    assert [s["step"] for s in again] == [s["step"] for s in replayed]
+
+
 def replayed_cart_step(tmp_path: Path) -> tuple[Path, RunStore, dict, dict]:
     """A copy of the demo recording replayed with one bug: its store, and the step that differs."""
     recording = tmp_path / "demo.db"
