@@ -256,6 +256,15 @@ def _exchange_id_in_name(step: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
+#: The columns the store's readers name, by table; a store missing one is damaged.
+_READ_COLUMNS = {
+    "runs": ("run_id", "started_at"),
+    "known_issues": ("fingerprint", "status", "reason"),
+    "issues": ("run_id", "fingerprint", "journey", "step", "error"),
+    "steps": ("run_id", "journey", "path", "step", "passed"),
+}
+
+
 def _check_store(path: Path) -> str | None:
     """The store's format, None for an empty SQLite file; a clear error for anything else.
 
@@ -276,6 +285,10 @@ def _check_store(path: Path) -> str | None:
                 if "meta" in tables
                 else None
             )
+            if row is not None and str(row[0]).strip('"') == FORMAT:
+                for table, columns in _READ_COLUMNS.items():  # what this module's own queries name
+                    if table in tables:
+                        conn.execute(f'SELECT {", ".join(columns)} FROM "{table}" LIMIT 0')
     except sqlite3.DatabaseError as exc:
         raise ConfigError(f"{path} is damaged ({exc}): remove it, or give another run store") from None
     found = str(row[0]).strip('"') if row else None  # recordings keep JSON values in meta
