@@ -89,6 +89,12 @@ def explain_handshake_failure(address: str, error: str, tls: UpstreamTLS) -> str
             else "give a client certificate and key in one PEM file with --client-cert FILE"
         )
         return f"upstream {address} wants a client certificate ({error}): {fix}"
+    if "alert handshake failure" in lower and not tls.client_cert:
+        # Before TLS 1.3, a server that demands a client certificate and gets none says only this.
+        return (
+            f"upstream {address} refused the TLS handshake ({error}): if it demands a client "
+            "certificate, give one with --client-cert FILE"
+        )
     return (
         f"upstream {address}: the TLS handshake failed ({error}); see --upstream-ca, "
         "--upstream-insecure and --client-cert"

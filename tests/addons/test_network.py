@@ -49,3 +49,31 @@ def test_a_failed_upstream_handshake_carries_the_explanation():
             notes.tls_failed_server(tls.TlsData(server, context))  # type: ignore[arg-type]
     assert server.error.startswith("upstream staging.example:8443: its TLS certificate is not trusted")
     assert told == [server.error], "the console hears it once"
+
+
+def test_an_upstream_that_hangs_up_after_a_tls13_handshake_gets_the_client_certificate_hint():
+    """TLS 1.3 servers check a client certificate after the handshake: the proxy sees only the
+    connection close, and the console says what may be missing, once."""
+    told: list[str] = []
+    notes = UpstreamTLSNotes(UpstreamTLS(), told.append)
+    with taddons.context(notes):
+        for _ in range(2):
+            flow = tflow.tflow()
+            flow.server_conn.address, flow.server_conn.sni = ("10.1.2.3", 8443), "staging.example"
+            flow.server_conn.timestamp_tls_setup = 1.0  # the handshake went through
+            flow.error = flow_error("server closed connection")
+            notes.error(flow)
+    assert told == [
+        "upstream staging.example:8443 closed the connection without answering: if it demands a "
+        "client certificate, give one with --client-cert FILE"
+    ]
+    with_cert = UpstreamTLSNotes(UpstreamTLS(client_cert="me.pem"), told.append)
+    with taddons.context(with_cert):
+        with_cert.error(flow)
+    assert len(told) == 1, "with a client certificate given, the hint would mislead"
+
+
+def flow_error(message: str):
+    from mitmproxy.flow import Error
+
+    return Error(message)

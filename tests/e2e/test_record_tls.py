@@ -100,19 +100,20 @@ def test_a_staging_ca_and_a_client_certificate_from_replayqa_toml(cli, recording
         assert code == 0, err
         assert answer.json() == {"path": "/me", "client": "replayqa tester"}
         (tmp_path / "replayqa.toml").unlink()
-        # a fresh upstream for the cases below: right after the first proxy, the same test server
-        # could leave the next handshake waiting out its 10 s socket timeout (cause not found)
+        # Without a client certificate. A TLS 1.3 server refuses it only after the handshake, and
+        # mitmproxy 11 then sometimes never answers the client (a race of its own, seen with bare
+        # mitmdump too, under load): this upstream speaks TLS 1.2, which refuses it in the
+        # handshake. The TLS 1.3 hint is tested with mitmproxy's flows (tests/addons).
         upstream.stop()
-        upstream = HttpsUpstream(pki.server, client_ca=pki.ca)
-
+        upstream = HttpsUpstream(pki.server, client_ca=pki.ca, max_version=ssl.TLSVersion.TLSv1_2)
         missing = recording_proxy("--mode", "regular", "--out", "nocert.db", "--upstream-ca", str(pki.ca))
-        hung_up = through(missing, upstream.url + "/me")
+        refused = through(missing, upstream.url + "/me")
         _, _, err = missing.stop()
-        assert hung_up.status_code == 502
-        assert err.splitlines() == [
-            f"upstream 127.0.0.1:{upstream.port} closed the connection without answering: "
-            "if it demands a client certificate, give one with --client-cert FILE"
-        ]
+        assert refused.status_code == 502
+        assert "if it demands a client certificate, give one with --client-cert FILE" in refused.text
+        assert len(err.splitlines()) == 1, err
+        assert err.startswith(f"upstream 127.0.0.1:{upstream.port} refused the TLS handshake (")
+        assert err.rstrip().endswith("if it demands a client certificate, give one with --client-cert FILE")
 
         wrong = recording_proxy("--mode", "regular", "--out", "wrong.db", "--upstream-ca", str(pki.other_ca))
         refused = through(wrong, upstream.url + "/me")

@@ -52,8 +52,12 @@ def make_pki(folder: Path) -> Pki:
 class HttpsUpstream:
     """Answers every GET with JSON naming the path (and the client certificate's subject, if any)."""
 
-    def __init__(self, cert_and_key: Path, client_ca: Path | None = None) -> None:
+    def __init__(
+        self, cert_and_key: Path, client_ca: Path | None = None, max_version: ssl.TLSVersion | None = None
+    ) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if max_version is not None:
+            context.maximum_version = max_version
         context.load_cert_chain(cert_and_key)
         if client_ca is not None:
             context.verify_mode = ssl.CERT_REQUIRED
