@@ -255,6 +255,8 @@ def test_the_fuzz_phase_finds_a_server_error_only_a_boundary_value_reaches(cli, 
         # The quality gate's journeys never send a NUL character; the fuzz phase does, one field at
         # a time, and keeps the request that made the 500 as a journey that makes it again.
         assert "answered 500 to body" in text and "a NUL character" in text, text
+        # a value outside an enum gets 501 here, on purpose: a deliberate 5xx is no finding
+        assert "answered 501" not in text, text
         reproducers = tmp_path / "journeys" / "server_errors.yaml"
         assert reproducers.exists()
         ran = cli("run", str(reproducers), "--base-url", app.base_url, "--db", f"sqlite:///{db}", "--json")

@@ -357,7 +357,8 @@ class _RowId(IntegerConverter):
 
 def create_app(db_path: str, server_errors: bool = False) -> Flask:
     """``server_errors`` plants three distinct 500s: in search, in updating a book's pages, and
-    for any text holding a NUL character (found only by synth's fuzz phase)."""
+    for any text holding a NUL character (found only by synth's fuzz phase); and it answers 501,
+    on purpose, to a value outside an enum (not a crash: synth must not report it)."""
     app = Flask("library")
     app.url_map.converters["int"] = _RowId
     kinds = [*RESOURCES, "review", "loan", "shelf_book"]
@@ -438,6 +439,8 @@ def create_app(db_path: str, server_errors: bool = False) -> Flask:
                 # PostgreSQL refuse a NUL character, and this app lets the error through.
                 raise ValueError(f"A string literal cannot contain NUL (0x00) characters: {field}")
             if "enum" in schema and value not in schema["enum"]:
+                if server_errors:  # a 5xx on purpose, as servers answer what they do not support
+                    raise Refused(501, f"{field} {value!r} is not implemented")
                 raise Refused(422, f"{field} must be one of {schema['enum']}")
             if kind == "integer" and not schema.get("minimum", value) <= value <= schema.get(
                 "maximum", value
